@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/qrun-dev/qrun/manifest"
+	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/vocab"
+)
+
+type resolveOptions struct {
+	IO          *IOStreams
+	Global      *globalOptions
+	Format      string
+	Granularity string
+	ModelOpt    string
+	Output      string
+	JSON        bool
+}
+
+func newCmdResolve(io *IOStreams, g *globalOptions) *cobra.Command {
+	opts := &resolveOptions{IO: io, Global: g}
+	cmd := &cobra.Command{
+		Use:   "resolve --format F [--granularity G]",
+		Short: "Print the complete ModelOpt PTQ recipe for one format × granularity; touches nothing",
+		Example: `  qrun resolve --format w4a8_int --granularity recipe_match_channel_token
+  qrun resolve --format int8 --granularity w_group64 --modelopt 0.43 -o recipe.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Format == "" {
+				return usageErrorf("--format is required (a quant_pair.format_name, e.g. int4_awq)")
+			}
+			return resolveRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Format, "format", "", "format (quant_pair.format_name)")
+	cmd.Flags().StringVar(&opts.Granularity, "granularity", "default", "granularity (quant_granularity.name)")
+	cmd.Flags().StringVar(&opts.ModelOpt, "modelopt", modelopt.DefaultTarget.String(), "target ModelOpt version: 0.44-0.46 (list form) or 0.43 (legacy form)")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write the recipe to this file instead of standard output")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON (the recipe itself is YAML only: JSON cannot hold integer keys)")
+	completeNames(cmd, "format", g, vocab.KindFormat)
+	completeNames(cmd, "granularity", g, vocab.KindGranularity)
+	_ = cmd.RegisterFlagCompletionFunc("modelopt", cobra.FixedCompletions([]string{"0.46", "0.45", "0.44", "0.43"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func completeNames(cmd *cobra.Command, flag string, g *globalOptions, k vocab.Kind) {
+	_ = cmd.RegisterFlagCompletionFunc(flag, func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		v, err := g.loadVocab()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return v.Names(k), cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+type resolveJSON struct {
+	Format            string   `json:"format"`
+	Granularity       string   `json:"granularity"`
+	FormatTyped       string   `json:"format_typed,omitempty"`
+	GranularityTyped  string   `json:"granularity_typed,omitempty"`
+	ModelOpt          string   `json:"modelopt"`
+	Section           string   `json:"section"`
+	Fingerprint       string   `json:"fingerprint"`
+	FormatFingerprint string   `json:"format_fingerprint"`
+	GranFingerprint   string   `json:"granularity_fingerprint"`
+	Quantize          any      `json:"quantize"`
+	Notes             []string `json:"notes"`
+	JSONNote          string   `json:"json_note"`
+}
+
+func resolveRun(opts *resolveOptions) error {
+	target, err := modelopt.ParseVersion(opts.ModelOpt)
+	if err != nil {
+		return usageErrorf("--modelopt: %v", err)
+	}
+	v, err := opts.Global.loadVocab()
+	if err != nil {
+		return err
+	}
+	r, err := v.Resolve(opts.Format, opts.Granularity)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		sec, notes, err := modelopt.Quantize(r.Config, target)
+		if err != nil {
+			return recipeErr(r, target, err)
+		}
+		var plain any
+		if err := sec.Decode(&plain); err != nil {
+			return err
+		}
+		out := resolveJSON{
+			Format: r.Format.Name, Granularity: r.Granularity.Name,
+			FormatTyped: r.FormatTyped, GranularityTyped: r.GranularityTyped,
+			ModelOpt: target.String(), Section: modelopt.SectionName(target),
+			Fingerprint: r.Fingerprint(), FormatFingerprint: r.Format.Fingerprint(), GranFingerprint: r.Granularity.Fingerprint(),
+			Quantize: jsonValue(plain), Notes: noteStrings(notes), JSONNote: jsonKeysNote,
+		}
+		return writeJSON(opts.IO.Out, out)
+	}
+	data, notes, err := r.Recipe(target)
+	if err != nil {
+		return recipeErr(r, target, err)
+	}
+	for _, n := range notes {
+		fmt.Fprintf(opts.IO.ErrOut, "note: %s\n", n)
+	}
+	if opts.Output != "" {
+		if err := manifest.WriteAtomic(opts.Output, data, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "wrote %s\n", opts.Output)
+		return nil
+	}
+	_, err = opts.IO.Out.Write(data)
+	return err
+}
+
+func recipeErr(r *vocab.Resolution, target modelopt.Version, err error) error {
+	return &vocab.SelectionError{Msg: fmt.Sprintf("format %s x granularity %s cannot be written for ModelOpt %s: %v", r.Format.Name, r.Granularity.Name, target, err)}
+}
+
+func noteStrings(notes []modelopt.Note) []string {
+	out := []string{}
+	for _, n := range notes {
+		out = append(out, string(n))
+	}
+	return out
+}

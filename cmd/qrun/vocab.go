@@ -1,0 +1,16 @@
+package main
+
+import "github.com/spf13/cobra"
+
+func newCmdVocab(io *IOStreams, g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "vocab",
+		Short: "List, show and export granularity and format names",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usageErrorf("vocab needs a subcommand: list, show, export")
+		},
+	}
+	cmd.AddCommand(newCmdVocabList(io, g, nil), newCmdVocabShow(io, g, nil), newCmdVocabExport(io, g, nil))
+	return cmd
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/qrun-dev/qrun/vocab"
+)
+
+type vocabListOptions struct {
+	IO     *IOStreams
+	Global *globalOptions
+	Kind   string
+	JSON   bool
+}
+
+func newCmdVocabList(io *IOStreams, g *globalOptions, runF func(*vocabListOptions) error) *cobra.Command {
+	opts := &vocabListOptions{IO: io, Global: g}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the granularities and formats in effect (built-in and from vocabulary files)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch opts.Kind {
+			case "", string(vocab.KindGranularity), string(vocab.KindFormat):
+			default:
+				return usageErrorf("--kind %q is not a kind: use granularity or format", opts.Kind)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return vocabListRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Kind, "kind", "", "only this kind: granularity or format")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	_ = cmd.RegisterFlagCompletionFunc("kind", cobra.FixedCompletions([]string{"granularity", "format"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+type vocabListItem struct {
+	Kind        vocab.Kind `json:"kind"`
+	Name        string     `json:"name"`
+	Description string     `json:"description"`
+	Aliases     []string   `json:"aliases"`
+	Builtin     bool       `json:"builtin"`
+	Retired     bool       `json:"retired"`
+	Source      string     `json:"source"`
+	Fingerprint string     `json:"fingerprint"`
+}
+
+func vocabListRun(opts *vocabListOptions) error {
+	v, err := opts.Global.loadVocab()
+	if err != nil {
+		return err
+	}
+	var items []vocabListItem
+	item := func(e vocab.Entry, fp string) vocabListItem {
+		aliases := e.Aliases
+		if aliases == nil {
+			aliases = []string{}
+		}
+		return vocabListItem{e.Kind, e.Name, e.Description, aliases, e.Builtin, e.Retired, e.Source, fp}
+	}
+	if opts.Kind != string(vocab.KindFormat) {
+		for _, g := range v.Granularities() {
+			items = append(items, item(g.Entry, g.Fingerprint()))
+		}
+	}
+	if opts.Kind != string(vocab.KindGranularity) {
+		for _, f := range v.Formats() {
+			items = append(items, item(f.Entry, f.Fingerprint()))
+		}
+	}
+	if opts.JSON {
+		if items == nil {
+			items = []vocabListItem{}
+		}
+		return writeJSON(opts.IO.Out, items)
+	}
+	t := &table{header: []string{"KIND", "NAME", "ALIASES", "SOURCE", "DESCRIPTION"}}
+	for _, it := range items {
+		src := it.Source
+		if it.Retired {
+			src += " (retired)"
+		}
+		aliases := strings.Join(it.Aliases, ",")
+		if opts.IO.IsTTY && aliases == "" {
+			aliases = "-"
+		}
+		t.add(string(it.Kind), it.Name, aliases, src, it.Description)
+	}
+	return t.write(opts.IO.Out, opts.IO.IsTTY)
+}

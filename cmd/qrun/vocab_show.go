@@ -1,0 +1,286 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/vocab"
+)
+
+type vocabShowOptions struct {
+	IO     *IOStreams
+	Global *globalOptions
+	Name   string
+	JSON   bool
+}
+
+func newCmdVocabShow(io *IOStreams, g *globalOptions, runF func(*vocabShowOptions) error) *cobra.Command {
+	opts := &vocabShowOptions{IO: io, Global: g}
+	cmd := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show a name's definition, ModelOpt attributes and llm-compressor equivalent",
+		Args:  cobra.ExactArgs(1),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			v, err := g.loadVocab()
+			if err != nil || len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return append(v.Names(vocab.KindGranularity), v.Names(vocab.KindFormat)...), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return vocabShowRun(opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	return cmd
+}
+
+type roleAttrsJSON struct {
+	Role       modelopt.Role `json:"role"`
+	Quantizer  string        `json:"quantizer"`
+	Attributes any           `json:"attributes"`
+	Removes    []string      `json:"removes,omitempty"`
+	Stages     int           `json:"stages,omitempty"`
+	Locked     bool          `json:"locked,omitempty"`
+	Disabled   bool          `json:"disabled,omitempty"`
+}
+
+type vocabShowJSON struct {
+	Kind          vocab.Kind         `json:"kind"`
+	Name          string             `json:"name"`
+	Typed         string             `json:"typed,omitempty"`
+	Description   string             `json:"description"`
+	Aliases       []string           `json:"aliases"`
+	Builtin       bool               `json:"builtin"`
+	Retired       bool               `json:"retired"`
+	Source        string             `json:"source"`
+	Fingerprint   string             `json:"fingerprint"`
+	Definition    any                `json:"definition"`
+	ModelOpt      []roleAttrsJSON    `json:"modelopt"`
+	Algorithm     any                `json:"algorithm,omitempty"`
+	LLMCompressor []vocab.Compressed `json:"llm_compressor"`
+	Scheme        string             `json:"llm_compressor_scheme,omitempty"`
+	Notes         []string           `json:"notes"`
+	JSONNote      string             `json:"json_note"`
+}
+
+func vocabShowRun(opts *vocabShowOptions) error {
+	v, err := opts.Global.loadVocab()
+	if err != nil {
+		return err
+	}
+	g, f, err := v.Lookup(opts.Name)
+	if err != nil {
+		return err
+	}
+	var shows []vocabShowJSON
+	if g != nil {
+		shows = append(shows, showGranularity(g))
+	}
+	if f != nil {
+		shows = append(shows, showFormat(f))
+	}
+	for i := range shows {
+		if shows[i].Name != opts.Name {
+			shows[i].Typed = opts.Name
+		}
+	}
+	if opts.JSON {
+		if len(shows) == 1 {
+			return writeJSON(opts.IO.Out, shows[0])
+		}
+		return writeJSON(opts.IO.Out, shows)
+	}
+	for i, s := range shows {
+		if i > 0 {
+			fmt.Fprintln(opts.IO.Out)
+		}
+		writeShow(opts.IO.Out, s)
+	}
+	return nil
+}
+
+func showGranularity(g *vocab.Granularity) vocabShowJSON {
+	s := baseShow(g.Entry)
+	s.Fingerprint = g.Fingerprint()
+	s.Definition = jsonValue(g.Meaning())
+	for _, r := range g.Touches() {
+		ov, _ := g.Overlay(r)
+		ra := roleAttrsJSON{Role: r, Quantizer: r.Quantizer(), Attributes: jsonValue(ov.Value())}
+		_, axis := ov["axis"]
+		_, blocks := ov["block_sizes"]
+		if axis && !blocks {
+			ra.Removes = []string{"block_sizes"}
+		}
+		if blocks && !axis {
+			ra.Removes = []string{"axis"}
+		}
+		s.ModelOpt = append(s.ModelOpt, ra)
+	}
+	s.LLMCompressor = g.LLMCompressor()
+	if len(g.Touches()) == 0 {
+		s.Notes = append(s.Notes, "changes nothing: every format keeps its own granularity")
+	}
+	if len(g.Compose) > 0 {
+		s.Notes = append(s.Notes, "composed of "+strings.Join(g.Compose, " + "))
+	}
+	return s
+}
+
+func showFormat(f *vocab.Format) vocabShowJSON {
+	s := baseShow(f.Entry)
+	s.Fingerprint = f.Fingerprint()
+	s.Definition = jsonValue(f.Meaning())
+	var w, a *vocab.Compressed
+	comps := f.LLMCompressor()
+	for i := range comps {
+		if comps[i].Role == modelopt.Weights {
+			w = &comps[i]
+		} else {
+			a = &comps[i]
+		}
+	}
+	for _, r := range modelopt.Roles {
+		i := f.Config.RoleIndex(r)
+		if i < 0 {
+			continue
+		}
+		e := f.Config.Entries[i]
+		ra := roleAttrsJSON{Role: r, Quantizer: r.Quantizer(), Locked: f.Locked(r)}
+		switch {
+		case e.Stages != nil:
+			var st []any
+			for _, x := range e.Stages {
+				st = append(st, jsonValue(x.Value()))
+			}
+			ra.Attributes, ra.Stages = st, len(e.Stages)
+		case e.Cfg != nil:
+			ra.Attributes = jsonValue(e.Cfg.Value())
+		default:
+			ra.Disabled = true
+		}
+		s.ModelOpt = append(s.ModelOpt, ra)
+	}
+	s.Algorithm = jsonValue(f.Config.Algorithm)
+	if s.Algorithm == nil {
+		s.Algorithm = "null (no calibration)"
+	}
+	s.LLMCompressor = comps
+	s.Scheme = vocab.Scheme(w, a)
+	s.Notes = append(s.Notes, f.Notes()...)
+	return s
+}
+
+func baseShow(e vocab.Entry) vocabShowJSON {
+	aliases := e.Aliases
+	if aliases == nil {
+		aliases = []string{}
+	}
+	return vocabShowJSON{
+		Kind: e.Kind, Name: e.Name, Description: e.Description, Aliases: aliases,
+		Builtin: e.Builtin, Retired: e.Retired, Source: e.Source,
+		LLMCompressor: []vocab.Compressed{}, Notes: []string{}, ModelOpt: []roleAttrsJSON{},
+		JSONNote: jsonKeysNote,
+	}
+}
+
+func writeShow(w io.Writer, s vocabShowJSON) {
+	fmt.Fprintf(w, "%s %s", s.Kind, s.Name)
+	if s.Typed != "" {
+		fmt.Fprintf(w, " (you typed the alias %s)", s.Typed)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  %s\n", s.Description)
+	src := s.Source
+	if s.Retired {
+		src += ", retired: reserved for its past runs, cannot be planned"
+	}
+	fmt.Fprintf(w, "source:       %s\n", src)
+	aliases := strings.Join(s.Aliases, ", ")
+	if aliases == "" {
+		aliases = "none"
+	}
+	fmt.Fprintf(w, "aliases:      %s\n", aliases)
+	fmt.Fprintf(w, "fingerprint:  %s\n", s.Fingerprint)
+	fmt.Fprintln(w, "ModelOpt attributes:")
+	if len(s.ModelOpt) == 0 {
+		fmt.Fprintln(w, "  none (no quantizer role is changed)")
+	}
+	for _, ra := range s.ModelOpt {
+		line := fmt.Sprintf("  %-11s %s: ", ra.Role, ra.Quantizer)
+		switch {
+		case ra.Disabled:
+			line += "disabled (not quantized)"
+		case ra.Stages > 0:
+			var parts []string
+			for i, st := range ra.Attributes.([]any) {
+				parts = append(parts, fmt.Sprintf("stage %d %s", i, formatJSONish(st)))
+			}
+			line += strings.Join(parts, "; ")
+		default:
+			line += formatJSONish(ra.Attributes)
+		}
+		if len(ra.Removes) > 0 {
+			line += " (removes " + strings.Join(ra.Removes, ", ") + ")"
+		}
+		if ra.Locked {
+			line += " [granularity locked by the format]"
+		}
+		fmt.Fprintln(w, line)
+	}
+	if s.Kind == vocab.KindFormat {
+		fmt.Fprintf(w, "  algorithm   %s\n", formatJSONish(s.Algorithm))
+	}
+	fmt.Fprintln(w, "llm-compressor (compressed-tensors):")
+	if len(s.LLMCompressor) == 0 {
+		fmt.Fprintln(w, "  nothing to map (no quantizer role is changed)")
+	}
+	for _, c := range s.LLMCompressor {
+		role := "weights"
+		if c.Role == modelopt.Activations {
+			role = "input_activations"
+		}
+		fmt.Fprintf(w, "  %-17s %s\n", role+":", c.String())
+	}
+	if s.Scheme != "" {
+		fmt.Fprintf(w, "  scheme:           %s\n", s.Scheme)
+	}
+	for _, n := range s.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+}
+
+// formatJSONish renders a jsonValue'd value on one line, YAML flow style,
+// turning numeric-looking keys back into integers for display.
+func formatJSONish(v any) string { return modelopt.Format(unjson(v)) }
+
+func unjson(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[any]any, len(x))
+		for k, e := range x {
+			var key any = k
+			var n int
+			if _, err := fmt.Sscanf(k, "%d", &n); err == nil && fmt.Sprint(n) == k {
+				key = n
+			}
+			out[key] = unjson(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = unjson(e)
+		}
+		return out
+	}
+	return v
+}

@@ -1,0 +1,302 @@
+package vocab
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/qrun-dev/qrun/modelopt"
+)
+
+// addFile parses one file and adds its entry, refusing clashes with what is
+// already there.
+func (v *Vocabulary) addFile(k Kind, p string, data []byte, builtin bool) error {
+	var e *Entry
+	var raw map[any]any
+	var g *Granularity
+	var f *Format
+	var err error
+	if k == KindGranularity {
+		g, err = ParseGranularity(p, data)
+		if err != nil {
+			return err
+		}
+		e, raw = &g.Entry, g.raw
+	} else {
+		f, err = ParseFormat(p, data)
+		if err != nil {
+			return err
+		}
+		e, raw = &f.Entry, f.raw
+	}
+	if builtin {
+		e.Builtin = true
+		e.Source = BuiltinSource
+	} else if old := v.entry(k, e.Name); old != nil {
+		if old.Builtin {
+			if modelopt.Equal(raw, v.rawOf(k, e.Name)) {
+				return nil // the built-in as `vocab export` writes it
+			}
+			return &FileError{Path: p, Msg: fmt.Sprintf("%s %s is built in and never changes; this file defines it differently: choose a new name, or restore the file with qrun vocab export", k, e.Name)}
+		}
+		return &FileError{Path: p, Msg: fmt.Sprintf("duplicate %s %s: already defined in %s", k, e.Name, old.Source)}
+	}
+	if owner, ok := v.aliases[k][e.Name]; ok {
+		return &FileError{Path: p, Msg: fmt.Sprintf("duplicate name: %s is already an alias of %s %s (%s)", e.Name, k, owner, v.entry(k, owner).Source)}
+	}
+	for _, a := range e.Aliases {
+		if other := v.entry(k, a); other != nil {
+			if contains(other.Aliases, e.Name) {
+				return &FileError{Path: p, Msg: fmt.Sprintf("alias cycle: %s and %s (%s) name each other as aliases", e.Name, a, other.Source)}
+			}
+			return &FileError{Path: p, Msg: fmt.Sprintf("duplicate name: alias %s is already the name of a %s (%s)", a, k, other.Source)}
+		}
+		if owner, ok := v.aliases[k][a]; ok {
+			return &FileError{Path: p, Msg: fmt.Sprintf("duplicate alias: %s is already an alias of %s (%s)", a, owner, v.entry(k, owner).Source)}
+		}
+	}
+	for _, a := range e.Aliases {
+		v.aliases[k][a] = e.Name
+	}
+	if g != nil {
+		v.granularities[e.Name] = g
+	} else {
+		v.formats[e.Name] = f
+	}
+	return nil
+}
+
+func (v *Vocabulary) entry(k Kind, name string) *Entry {
+	if k == KindFormat {
+		if f, ok := v.formats[name]; ok {
+			return &f.Entry
+		}
+		return nil
+	}
+	if g, ok := v.granularities[name]; ok {
+		return &g.Entry
+	}
+	return nil
+}
+
+func (v *Vocabulary) rawOf(k Kind, name string) map[any]any {
+	if k == KindFormat {
+		return v.formats[name].raw
+	}
+	return v.granularities[name].raw
+}
+
+// finish expands compositions and builds every format's config.
+func (v *Vocabulary) finish() []error {
+	var errs []error
+	for _, g := range v.Granularities() {
+		if g.overlays != nil {
+			continue
+		}
+		if err := v.expand(g, nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, f := range v.Formats() {
+		if err := v.buildFormat(f); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+func (v *Vocabulary) expand(g *Granularity, stack []string) error {
+	if g.overlays != nil {
+		return nil
+	}
+	for _, s := range stack {
+		if s == g.Name {
+			return &FileError{Path: g.Source, Msg: fmt.Sprintf("compose cycle: %s", strings.Join(append(stack, g.Name), " → "))}
+		}
+	}
+	ovs := map[modelopt.Role]modelopt.Attrs{}
+	from := map[modelopt.Role]string{}
+	if g.Weights != nil {
+		ovs[modelopt.Weights] = g.Weights
+	}
+	if g.Activations != nil {
+		ovs[modelopt.Activations] = g.Activations
+	}
+	for _, part := range g.Compose {
+		c, _, ok := v.Canonical(KindGranularity, part)
+		if !ok {
+			msg := fmt.Sprintf("compose: unknown granularity %s", quote(part))
+			if s := modelopt.Closest(part, v.Names(KindGranularity)); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			return &FileError{Path: g.Source, Msg: msg}
+		}
+		pg := v.granularities[c]
+		if err := v.expand(pg, append(stack, g.Name)); err != nil {
+			return err
+		}
+		for _, r := range modelopt.Roles {
+			ov, ok := pg.overlays[r]
+			if !ok {
+				continue
+			}
+			if prev, dup := from[r]; dup {
+				return &FileError{Path: g.Source, Msg: fmt.Sprintf("compose: %s and %s both set the %s granularity; composed parts must touch different roles", prev, c, r)}
+			}
+			from[r] = c
+			ovs[r] = ov.Clone()
+		}
+	}
+	g.overlays = ovs
+	return nil
+}
+
+// buildFormat turns a format's definition into its complete config.
+func (v *Vocabulary) buildFormat(f *Format) error {
+	fail := func(key, msg string) error {
+		return &FileError{Path: f.Source, Line: f.lines[key], Msg: msg}
+	}
+	raw := f.raw
+	_, hasQC := raw["quant_cfg"]
+	var cfg modelopt.Config
+	switch {
+	case hasQC && raw["quant_cfg"] != nil:
+		for _, k := range []string{"base", "weights", "activations"} {
+			if _, ok := raw[k]; ok {
+				return fail(k, fmt.Sprintf("quant_cfg replaces base, weights and activations: give either quant_cfg or %s", k))
+			}
+		}
+		entries, err := modelopt.ParseEntries(raw["quant_cfg"])
+		if err != nil {
+			return fail("quant_cfg", err.Error())
+		}
+		cfg = modelopt.FromList(entries, "max")
+	case f.Base != "":
+		c, _, ok := v.Canonical(KindFormat, f.Base)
+		if !ok || !v.formats[c].Builtin {
+			msg := fmt.Sprintf("base %s is not a built-in format", quote(f.Base))
+			if s := modelopt.Closest(f.Base, builtinFormatNames(v)); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			return fail("base", msg)
+		}
+		base := v.formats[c]
+		if base.Config.Entries == nil {
+			if err := v.buildFormat(base); err != nil {
+				return err
+			}
+		}
+		cfg = base.Config.Clone()
+		for _, l := range base.Lock {
+			if _, redefined := raw[string(l)]; !redefined && !f.Locked(l) {
+				f.Lock = append(f.Lock, l)
+			}
+		}
+	default:
+		cfg = modelopt.Config{DenyAll: true, DefaultTail: true, Algorithm: "max"}
+	}
+	for _, r := range modelopt.Roles {
+		val, ok := raw[string(r)]
+		if !ok || val == nil {
+			continue
+		}
+		e, err := roleEntry(r, val)
+		if err != nil {
+			return fail(string(r), err.Error())
+		}
+		if i := cfg.RoleIndex(r); i >= 0 {
+			cfg.Entries[i] = e
+		} else if r == modelopt.Activations && cfg.RoleIndex(modelopt.Weights) >= 0 {
+			i := cfg.RoleIndex(modelopt.Weights) + 1
+			cfg.Entries = append(cfg.Entries[:i], append([]modelopt.Entry{e}, cfg.Entries[i:]...)...)
+		} else if r == modelopt.Weights {
+			cfg.Entries = append([]modelopt.Entry{e}, cfg.Entries...)
+		} else {
+			cfg.Entries = append(cfg.Entries, e)
+		}
+	}
+	if alg, ok := raw["algorithm"]; ok {
+		cfg.Algorithm = alg
+	}
+	if cfg.Entries == nil {
+		cfg.Entries = []modelopt.Entry{}
+	}
+	if err := cfg.Validate(modelopt.DefaultTarget); err != nil {
+		return fail("", err.Error())
+	}
+	for _, l := range f.Lock {
+		if cfg.RoleIndex(l) < 0 {
+			return fail("lock", fmt.Sprintf("lock: the format has no %s quantizer entry to lock", l))
+		}
+	}
+	f.Config = cfg
+	return nil
+}
+
+func builtinFormatNames(v *Vocabulary) []string {
+	var out []string
+	for _, f := range v.formats {
+		if f.Builtin {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// roleEntry reads a format's role definition: complete attributes, a list of
+// stages (a sequential weight quantizer), or {enable: false}.
+func roleEntry(r modelopt.Role, val any) (modelopt.Entry, error) {
+	e := modelopt.Entry{QuantizerName: r.Quantizer()}
+	switch x := val.(type) {
+	case map[any]any:
+		if len(x) == 1 {
+			if en, ok := x["enable"].(bool); ok && !en {
+				f := false
+				e.Enable = &f
+				return e, nil
+			}
+		}
+		a, err := roleAttrs(r, x)
+		if err != nil {
+			return e, err
+		}
+		e.Cfg = a
+	case []any:
+		if r != modelopt.Weights {
+			return e, fmt.Errorf("%s: only a weight quantizer may be sequential (a list of stages)", r)
+		}
+		if len(x) == 0 {
+			return e, fmt.Errorf("%s: the list of stages is empty", r)
+		}
+		for _, s := range x {
+			m, ok := s.(map[any]any)
+			if !ok {
+				return e, fmt.Errorf("%s: each stage must be a mapping of quantizer attributes", r)
+			}
+			a, err := roleAttrs(r, m)
+			if err != nil {
+				return e, err
+			}
+			e.Stages = append(e.Stages, a)
+		}
+	default:
+		return e, fmt.Errorf("%s must be a mapping of quantizer attributes such as {num_bits: 8, axis: 0}", r)
+	}
+	return e, nil
+}
+
+func roleAttrs(r modelopt.Role, m map[any]any) (modelopt.Attrs, error) {
+	a, err := modelopt.AttrsFrom(m)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r, err)
+	}
+	if _, ok := a["enable"]; ok {
+		return nil, fmt.Errorf("%s: enable belongs on the entry, not among the attributes; write {enable: false} alone to leave the role unquantized", r)
+	}
+	if len(a) == 0 {
+		return nil, fmt.Errorf("%s: no attributes; give the role's complete attributes (at least num_bits)", r)
+	}
+	if err := a.Validate(modelopt.DefaultTarget); err != nil {
+		return nil, fmt.Errorf("%s: %w", r, err)
+	}
+	return a, nil
+}

@@ -1,0 +1,481 @@
+package vocab
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/qrun-dev/qrun/modelopt"
+)
+
+//go:embed builtin
+var builtinFS embed.FS
+
+// MaxFileSize bounds a vocabulary file: a definition is a few lines.
+const MaxFileSize = 256 << 10
+
+// FileError is a problem in a vocabulary file, at a line where it applies.
+type FileError struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (e *FileError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+}
+
+// Dirs are the folders that hold the user's vocabulary files.
+type Dirs struct {
+	Granularity string // e.g. conf/quant_granularity
+	Format      string // e.g. conf/quant_pair
+}
+
+var (
+	builtinOnce sync.Once
+	builtinVoc  *Vocabulary
+	builtinErr  error
+)
+
+// Builtin returns the compiled-in vocabulary.
+func Builtin() *Vocabulary {
+	builtinOnce.Do(func() {
+		builtinVoc, builtinErr = load(nil, Dirs{})
+	})
+	if builtinErr != nil {
+		panic("vocab: built-in vocabulary is invalid: " + builtinErr.Error())
+	}
+	return builtinVoc
+}
+
+// BuiltinFiles returns the built-in definitions as `vocab export` writes
+// them: group folder/name.yaml → bytes.
+func BuiltinFiles() (map[string][]byte, error) {
+	out := map[string][]byte{}
+	err := fs.WalkDir(builtinFS, "builtin", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := builtinFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out[strings.TrimPrefix(p, "builtin/")] = b
+		return nil
+	})
+	return out, err
+}
+
+// Load returns the built-ins plus the definitions in the folders (a missing
+// folder holds nothing). Every problem found is reported, one line each.
+func Load(dirs Dirs) (*Vocabulary, error) {
+	return load(osFiles, dirs)
+}
+
+type fileSource func(dir string) ([]string, error)
+
+func osFiles(dir string) ([]string, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read vocabulary folder %s: %w", dir, err)
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
+			continue
+		}
+		out = append(out, filepath.Join(dir, e.Name()))
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func load(src fileSource, dirs Dirs) (*Vocabulary, error) {
+	v := newVocabulary()
+	var errs []error
+	// Built-ins first.
+	for _, k := range []Kind{KindGranularity, KindFormat} {
+		ents, err := builtinFS.ReadDir("builtin/" + k.Group())
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			p := "builtin/" + k.Group() + "/" + e.Name()
+			b, err := builtinFS.ReadFile(p)
+			if err != nil {
+				return nil, err
+			}
+			if err := v.addFile(k, p, b, true); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if src != nil {
+		for _, k := range []Kind{KindGranularity, KindFormat} {
+			dir := dirs.Granularity
+			if k == KindFormat {
+				dir = dirs.Format
+			}
+			files, err := src(dir)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range files {
+				b, err := readLimited(p)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				if err := v.addFile(k, p, b, false); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	errs = append(errs, v.finish()...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return v, nil
+}
+
+func readLimited(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, &FileError{Path: p, Msg: fmt.Sprintf("cannot read: %v", unwrapPathErr(err))}
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, &FileError{Path: p, Msg: fmt.Sprintf("cannot read: %v", unwrapPathErr(err))}
+	}
+	if len(b) > MaxFileSize {
+		return nil, &FileError{Path: p, Msg: fmt.Sprintf("file is larger than %d KiB; a vocabulary file holds one short definition", MaxFileSize>>10)}
+	}
+	return b, nil
+}
+
+func unwrapPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// ParseGranularity reads one granularity file. name is the file's base name
+// without .yaml, which must equal the name inside.
+func ParseGranularity(p string, data []byte) (*Granularity, error) {
+	top, err := parseTop(p, data)
+	if err != nil {
+		return nil, err
+	}
+	g := &Granularity{Entry: Entry{Kind: KindGranularity, Source: p}}
+	fields, err := readFields(p, top, KindGranularity, []string{"name", "description", "weights", "activations", "compose", "aliases", "retired"})
+	if err != nil {
+		return nil, err
+	}
+	if err := readCommon(p, fields, &g.Entry); err != nil {
+		return nil, err
+	}
+	for _, r := range modelopt.Roles {
+		f, ok := fields[string(r)]
+		if !ok || f.val == nil {
+			continue
+		}
+		m, isMap := f.val.(map[any]any)
+		if !isMap {
+			return nil, &FileError{p, f.line, fmt.Sprintf("%s must be a mapping of quantizer attributes such as {axis: 0}", r)}
+		}
+		if len(m) == 0 {
+			continue
+		}
+		ov, err := modelopt.AttrsFrom(m)
+		if err == nil {
+			err = modelopt.ValidateOverlay(ov)
+		}
+		if err != nil {
+			return nil, &FileError{p, attrLine(f.node, err), fmt.Sprintf("%s: %v", r, err)}
+		}
+		if r == modelopt.Weights {
+			g.Weights = ov
+		} else {
+			g.Activations = ov
+		}
+	}
+	if f, ok := fields["compose"]; ok && f.val != nil {
+		names, err := stringList(f.val)
+		if err != nil {
+			return nil, &FileError{p, f.line, "compose must be a list of granularity names"}
+		}
+		if len(names) > 0 && (g.Weights != nil || g.Activations != nil) {
+			return nil, &FileError{p, f.line, "compose replaces weights/activations: give one or the other"}
+		}
+		for _, n := range names {
+			if !ValidName(n) {
+				return nil, &FileError{p, f.line, fmt.Sprintf("compose: %s is not a valid name", quote(n))}
+			}
+		}
+		g.Compose = names
+	}
+	g.raw, g.lines = rawOf(fields), linesOf(fields)
+	return g, nil
+}
+
+// ParseFormat reads one format file.
+func ParseFormat(p string, data []byte) (*Format, error) {
+	top, err := parseTop(p, data)
+	if err != nil {
+		return nil, err
+	}
+	f := &Format{Entry: Entry{Kind: KindFormat, Source: p}}
+	fields, err := readFields(p, top, KindFormat, []string{"format_name", "description", "base", "weights", "activations", "algorithm", "lock", "quant_cfg", "aliases", "retired"})
+	if err != nil {
+		return nil, err
+	}
+	if err := readCommon(p, fields, &f.Entry); err != nil {
+		return nil, err
+	}
+	if b, ok := fields["base"]; ok && b.val != nil {
+		s, isStr := b.val.(string)
+		if !isStr || s == "" {
+			return nil, &FileError{p, b.line, "base must be the name of a built-in format"}
+		}
+		f.Base = s
+	}
+	if l, ok := fields["lock"]; ok && l.val != nil {
+		names, err := stringList(l.val)
+		if err != nil {
+			return nil, &FileError{p, l.line, "lock must be a list of roles: weights, activations"}
+		}
+		for _, n := range names {
+			r := modelopt.Role(n)
+			if r != modelopt.Weights && r != modelopt.Activations {
+				return nil, &FileError{p, l.line, fmt.Sprintf("lock: unknown role %s; roles are weights and activations", quote(n))}
+			}
+			if !f.Locked(r) {
+				f.Lock = append(f.Lock, r)
+			}
+		}
+		sort.Slice(f.Lock, func(i, j int) bool { return f.Lock[i] == modelopt.Weights })
+	}
+	f.raw, f.lines = rawOf(fields), linesOf(fields)
+	return f, nil
+}
+
+// field is one top-level key of a vocabulary file.
+type field struct {
+	line int
+	node *yaml.Node
+	val  any
+}
+
+func parseTop(p string, data []byte) (*yaml.Node, error) {
+	if bytes.IndexByte(data, 0) >= 0 {
+		return nil, &FileError{Path: p, Msg: "file contains a NUL byte; it is not a YAML text file"}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &FileError{Path: p, Msg: "file is empty; it must hold a definition"}
+		}
+		return nil, yamlErr(p, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, &FileError{Path: p, Line: extra.Line, Msg: "file holds more than one YAML document; keep one definition per file"}
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		line := 0
+		if len(doc.Content) > 0 {
+			line = doc.Content[0].Line
+		}
+		return nil, &FileError{Path: p, Line: line, Msg: "file must hold a mapping (key: value lines)"}
+	}
+	return doc.Content[0], nil
+}
+
+// yamlErr turns yaml.v3's message into one line with the file's path.
+func yamlErr(p string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if i := strings.Index(rest, ":"); i > 0 {
+			if _, scanErr := fmt.Sscanf(rest[:i], "%d", &line); scanErr == nil {
+				msg = strings.TrimSpace(rest[i+1:])
+			}
+		}
+	}
+	msg = strings.ReplaceAll(msg, "\n", "; ")
+	return &FileError{Path: p, Line: line, Msg: "invalid YAML: " + msg}
+}
+
+func readFields(p string, top *yaml.Node, k Kind, allowed []string) (map[string]field, error) {
+	if top.Anchor != "" {
+		return nil, &FileError{p, top.Line, "YAML anchors (&name) are not supported; write the value out"}
+	}
+	fields := map[string]field{}
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		kn, vn := top.Content[i], top.Content[i+1]
+		if kn.Kind != yaml.ScalarNode || kn.ShortTag() != "!!str" {
+			return nil, &FileError{p, kn.Line, fmt.Sprintf("key %s is not a name", quote(kn.Value))}
+		}
+		if !contains(allowed, kn.Value) {
+			msg := fmt.Sprintf("unknown key %s", quote(kn.Value))
+			if s := modelopt.Closest(kn.Value, allowed); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			} else {
+				msg += fmt.Sprintf("; a %s file has: %s", k, strings.Join(allowed, ", "))
+			}
+			if modelopt.IsAttribute(kn.Value) {
+				msg = fmt.Sprintf("unknown key %s: quantizer attributes go under weights: or activations:", quote(kn.Value))
+			}
+			return nil, &FileError{p, kn.Line, msg}
+		}
+		if _, dup := fields[kn.Value]; dup {
+			return nil, &FileError{p, kn.Line, fmt.Sprintf("key %s appears twice", quote(kn.Value))}
+		}
+		val, err := modelopt.FromNode(vn)
+		if err != nil {
+			var ne *modelopt.NodeError
+			if errors.As(err, &ne) {
+				return nil, &FileError{p, ne.Line, ne.Msg}
+			}
+			return nil, &FileError{p, vn.Line, err.Error()}
+		}
+		fields[kn.Value] = field{line: kn.Line, node: vn, val: val}
+	}
+	nk := k.NameKey()
+	if _, ok := fields[nk]; !ok {
+		return nil, &FileError{p, top.Line, fmt.Sprintf("missing %s: the file must name its %s", nk, k)}
+	}
+	return fields, nil
+}
+
+func readCommon(p string, fields map[string]field, e *Entry) error {
+	nk := e.Kind.NameKey()
+	nf := fields[nk]
+	name, ok := nf.val.(string)
+	if !ok {
+		return &FileError{p, nf.line, fmt.Sprintf("%s must be a string", nk)}
+	}
+	if !ValidName(name) {
+		return &FileError{p, nf.line, fmt.Sprintf("invalid name %s: names are lower-case letters, digits and _, starting with a letter, at most 64 characters", quote(name))}
+	}
+	stem := strings.TrimSuffix(path.Base(filepath.ToSlash(p)), ".yaml")
+	if stem != name {
+		return &FileError{p, nf.line, fmt.Sprintf("%s is %s but the file is named %s.yaml; Hydra selects the option by file name: rename one to match", nk, quote(name), stem)}
+	}
+	e.Name = name
+	if d, ok := fields["description"]; ok && d.val != nil {
+		s, isStr := d.val.(string)
+		if !isStr {
+			return &FileError{p, d.line, "description must be a string"}
+		}
+		e.Description = s
+	}
+	if a, ok := fields["aliases"]; ok && a.val != nil {
+		names, err := stringList(a.val)
+		if err != nil {
+			return &FileError{p, a.line, "aliases must be a list of names"}
+		}
+		for _, n := range names {
+			if !ValidName(n) {
+				return &FileError{p, a.line, fmt.Sprintf("invalid alias %s: names are lower-case letters, digits and _, starting with a letter", quote(n))}
+			}
+			if n == name {
+				return &FileError{p, a.line, fmt.Sprintf("alias cycle: %s lists itself as an alias", name)}
+			}
+		}
+		e.Aliases = names
+	}
+	if r, ok := fields["retired"]; ok && r.val != nil {
+		b, isBool := r.val.(bool)
+		if !isBool {
+			return &FileError{p, r.line, "retired must be true or false"}
+		}
+		e.Retired = b
+	}
+	return nil
+}
+
+// attrLine finds the line of the attribute an error is about.
+func attrLine(n *yaml.Node, err error) int {
+	var ae *modelopt.AttrError
+	if errors.As(err, &ae) && n != nil && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == ae.Key {
+				return n.Content[i].Line
+			}
+		}
+	}
+	if n != nil {
+		return n.Line
+	}
+	return 0
+}
+
+func stringList(v any) ([]string, error) {
+	l, ok := v.([]any)
+	if !ok {
+		return nil, errors.New("not a list")
+	}
+	out := make([]string, 0, len(l))
+	for _, e := range l {
+		s, ok := e.(string)
+		if !ok {
+			return nil, errors.New("not a string")
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+func linesOf(fields map[string]field) map[string]int {
+	m := make(map[string]int, len(fields))
+	for k, f := range fields {
+		m[k] = f.line
+	}
+	return m
+}
+
+func rawOf(fields map[string]field) map[any]any {
+	m := make(map[any]any, len(fields))
+	for k, f := range fields {
+		m[k] = f.val
+	}
+	return m
+}

@@ -1,0 +1,161 @@
+package vocab
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/qrun-dev/qrun/modelopt"
+)
+
+// Resolution is one format × granularity resolved into a complete config.
+type Resolution struct {
+	Format      *Format
+	Granularity *Granularity
+	// FormatTyped and GranularityTyped are the names as typed, when the user
+	// typed an alias; empty otherwise.
+	FormatTyped      string
+	GranularityTyped string
+	Config           modelopt.Config
+}
+
+// Resolve applies a granularity to a format (SPEC §2): each touched role's
+// entry is replaced in place by complete attributes; locked roles, disabled
+// or missing roles, and results ModelOpt would reject are invalid selections.
+func (v *Vocabulary) Resolve(formatName, granularityName string) (*Resolution, error) {
+	f, ferr := v.Format(formatName)
+	g, gerr := v.Granularity(granularityName)
+	if err := errors.Join(ferr, gerr); err != nil {
+		if ferr != nil && gerr != nil {
+			return nil, selectionErr("%v; %v", ferr, gerr)
+		}
+		return nil, err
+	}
+	if f.Retired {
+		return nil, selectionErr("format %s is retired: it stays reserved for its past runs and cannot be planned again", f.Name)
+	}
+	if g.Retired {
+		return nil, selectionErr("granularity %s is retired: it stays reserved for its past runs and cannot be planned again", g.Name)
+	}
+	r := &Resolution{Format: f, Granularity: g, Config: f.Config.Clone()}
+	if formatName != f.Name {
+		r.FormatTyped = formatName
+	}
+	if granularityName != g.Name {
+		r.GranularityTyped = granularityName
+	}
+	for _, role := range g.Touches() {
+		ov, _ := g.Overlay(role)
+		if f.Locked(role) {
+			return nil, selectionErr("granularity %s does not apply to format %s: %s fixes its %s granularity (%s); choose granularity default or another format", g.Name, f.Name, f.Name, role, describeRole(f.Config, role))
+		}
+		cfg, err := r.Config.ApplyOverlay(role, ov)
+		if err != nil {
+			return nil, notApplicable(f, g, err)
+		}
+		r.Config = cfg
+	}
+	if err := r.Config.Validate(modelopt.DefaultTarget); err != nil {
+		return nil, notApplicable(f, g, fmt.Errorf("gives a config that breaks a ModelOpt rule: %w", err))
+	}
+	return r, nil
+}
+
+func notApplicable(f *Format, g *Granularity, err error) error {
+	return selectionErr("granularity %s does not apply to format %s: %s %v", g.Name, f.Name, f.Name, err)
+}
+
+func describeRole(c modelopt.Config, r modelopt.Role) string {
+	a := c.RoleAttrs(r)
+	if a == nil {
+		return "none"
+	}
+	return a.String()
+}
+
+// Recipe encodes the resolution as a ModelOpt PTQ recipe for the target.
+func (r *Resolution) Recipe(target modelopt.Version) ([]byte, []modelopt.Note, error) {
+	return modelopt.Recipe(r.Config, target, r.Description())
+}
+
+// Description is the recipe's metadata description.
+func (r *Resolution) Description() string {
+	return fmt.Sprintf("qrun: format %s x granularity %s", r.Format.Name, r.Granularity.Name)
+}
+
+// Fingerprint identifies the resolved config (target-neutral).
+func (r *Resolution) Fingerprint() string { return ConfigFingerprint(r.Config) }
+
+// Fingerprint prefixes, so that a granularity and a format can never share
+// a fingerprint.
+const (
+	fpGranularity = "qrun/granularity/1\x00"
+	fpFormat      = "qrun/format/1\x00"
+	fpConfig      = "qrun/config/1\x00"
+)
+
+func digest(prefix string, v any) string {
+	h := sha256.New()
+	h.Write([]byte(prefix))
+	h.Write(modelopt.Canonical(v))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Meaning is what a granularity means: its effective overlays. Description,
+// aliases and retirement are not meaning.
+func (g *Granularity) Meaning() map[any]any {
+	m := map[any]any{}
+	for _, r := range g.Touches() {
+		ov, _ := g.Overlay(r)
+		m[string(r)] = ov.Value()
+	}
+	return m
+}
+
+// Fingerprint is the sha256 of the granularity's canonical meaning.
+func (g *Granularity) Fingerprint() string { return digest(fpGranularity, g.Meaning()) }
+
+// Meaning is what a format means: its complete config and its locks.
+func (f *Format) Meaning() map[any]any {
+	locks := []any{}
+	for _, l := range f.Lock {
+		locks = append(locks, string(l))
+	}
+	return map[any]any{"config": configMeaning(f.Config), "lock": locks}
+}
+
+// Fingerprint is the sha256 of the format's canonical meaning.
+func (f *Format) Fingerprint() string { return digest(fpFormat, f.Meaning()) }
+
+func configMeaning(c modelopt.Config) map[any]any {
+	entries := []any{}
+	for _, e := range c.Entries {
+		entries = append(entries, e.Value())
+	}
+	return map[any]any{
+		"deny_all":     c.DenyAll,
+		"entries":      entries,
+		"default_tail": c.DefaultTail,
+		"algorithm":    c.Algorithm,
+	}
+}
+
+// ConfigFingerprint identifies a resolved config.
+func ConfigFingerprint(c modelopt.Config) string { return digest(fpConfig, configMeaning(c)) }
+
+// Definition returns the canonical definition text of a name's meaning, as
+// the registry stores it and `vocab show` prints it.
+func Definition(meaning map[any]any) string {
+	b, err := modelopt.Marshal(modelopt.ToNode(meaning))
+	if err != nil {
+		return modelopt.Format(meaning)
+	}
+	return strings.TrimRight(string(b), "\n")
+}
+
+// DefinitionYAML returns a node for a meaning (for JSON/YAML outputs).
+func DefinitionYAML(meaning map[any]any) *yaml.Node { return modelopt.ToNode(meaning) }

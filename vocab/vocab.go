@@ -1,0 +1,244 @@
+// Package vocab holds qrun's vocabulary: granularities
+// (quant_granularity.name) and formats (quant_pair.format_name), built-in and
+// from the user's Hydra group folders; their definitions, aliases,
+// fingerprints, and the resolution of a format × granularity into one
+// complete ModelOpt config.
+package vocab
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+
+	"github.com/qrun-dev/qrun/modelopt"
+)
+
+// Kind is what a name names.
+type Kind string
+
+const (
+	KindGranularity Kind = "granularity"
+	KindFormat      Kind = "format"
+)
+
+// Group is the kind's Hydra config group (and vocabulary folder name).
+func (k Kind) Group() string {
+	if k == KindFormat {
+		return "quant_pair"
+	}
+	return "quant_granularity"
+}
+
+// NameKey is the key that holds the name in a vocabulary file.
+func (k Kind) NameKey() string {
+	if k == KindFormat {
+		return "format_name"
+	}
+	return "name"
+}
+
+// BuiltinSource is the Source of compiled-in entries.
+const BuiltinSource = "built-in"
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+// ValidName reports whether s may name a granularity or format.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
+// Entry is what granularities and formats have in common.
+type Entry struct {
+	Kind        Kind
+	Name        string
+	Description string
+	Aliases     []string
+	Retired     bool
+	Builtin     bool
+	Source      string // "built-in" or the file's path
+
+	lines map[string]int // line of each top-level key in the file
+}
+
+// Granularity is a named overlay on a format's weight and/or activation
+// quantizer.
+type Granularity struct {
+	Entry
+	Weights     modelopt.Attrs // the file's own overlays; nil = untouched
+	Activations modelopt.Attrs
+	Compose     []string
+
+	overlays map[modelopt.Role]modelopt.Attrs // effective, compose expanded
+	raw      map[any]any                      // the definition as read (all keys)
+}
+
+// Overlay returns the effective overlay for a role, compose expanded.
+func (g *Granularity) Overlay(r modelopt.Role) (modelopt.Attrs, bool) {
+	a, ok := g.overlays[r]
+	return a, ok
+}
+
+// Touches lists the roles the granularity changes.
+func (g *Granularity) Touches() []modelopt.Role {
+	var out []modelopt.Role
+	for _, r := range modelopt.Roles {
+		if _, ok := g.overlays[r]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Format is a complete base ModelOpt config plus its locks.
+type Format struct {
+	Entry
+	Base   string
+	Config modelopt.Config
+	Lock   []modelopt.Role
+
+	raw map[any]any
+}
+
+// Locked reports whether the format fixes a role's granularity.
+func (f *Format) Locked(r modelopt.Role) bool {
+	for _, l := range f.Lock {
+		if l == r {
+			return true
+		}
+	}
+	return false
+}
+
+// Vocabulary is the set of names in effect: built-ins plus the user's files.
+type Vocabulary struct {
+	granularities map[string]*Granularity
+	formats       map[string]*Format
+	aliases       map[Kind]map[string]string // alias → canonical name
+}
+
+func newVocabulary() *Vocabulary {
+	return &Vocabulary{
+		granularities: map[string]*Granularity{},
+		formats:       map[string]*Format{},
+		aliases:       map[Kind]map[string]string{KindGranularity: {}, KindFormat: {}},
+	}
+}
+
+// Granularities returns every granularity, sorted by name.
+func (v *Vocabulary) Granularities() []*Granularity {
+	out := make([]*Granularity, 0, len(v.granularities))
+	for _, g := range v.granularities {
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Formats returns every format, sorted by name.
+func (v *Vocabulary) Formats() []*Format {
+	out := make([]*Format, 0, len(v.formats))
+	for _, f := range v.formats {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Names lists the canonical names and aliases of a kind, sorted.
+func (v *Vocabulary) Names(k Kind) []string {
+	var out []string
+	if k == KindFormat {
+		for n := range v.formats {
+			out = append(out, n)
+		}
+	} else {
+		for n := range v.granularities {
+			out = append(out, n)
+		}
+	}
+	for a := range v.aliases[k] {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Canonical returns the canonical name for a name or alias, and whether the
+// name was an alias.
+func (v *Vocabulary) Canonical(k Kind, name string) (canonical string, viaAlias bool, ok bool) {
+	if c, isAlias := v.aliases[k][name]; isAlias {
+		return c, true, true
+	}
+	if k == KindFormat {
+		_, ok = v.formats[name]
+	} else {
+		_, ok = v.granularities[name]
+	}
+	return name, false, ok
+}
+
+// ErrInvalidSelection marks errors about what the user selected: an unknown
+// or retired name, or a format × granularity that does not apply.
+var ErrInvalidSelection = errors.New("invalid selection")
+
+// SelectionError is an invalid selection, with the message to show.
+type SelectionError struct{ Msg string }
+
+func (e *SelectionError) Error() string        { return e.Msg }
+func (e *SelectionError) Is(target error) bool { return target == ErrInvalidSelection }
+
+func selectionErr(format string, args ...any) error {
+	return &SelectionError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// Granularity looks a granularity up by name or alias.
+func (v *Vocabulary) Granularity(name string) (*Granularity, error) {
+	c, _, ok := v.Canonical(KindGranularity, name)
+	if !ok {
+		return nil, v.unknown(KindGranularity, name)
+	}
+	return v.granularities[c], nil
+}
+
+// Format looks a format up by name or alias.
+func (v *Vocabulary) Format(name string) (*Format, error) {
+	c, _, ok := v.Canonical(KindFormat, name)
+	if !ok {
+		return nil, v.unknown(KindFormat, name)
+	}
+	return v.formats[c], nil
+}
+
+// Lookup finds a name of either kind.
+func (v *Vocabulary) Lookup(name string) (*Granularity, *Format, error) {
+	g, gerr := v.Granularity(name)
+	f, ferr := v.Format(name)
+	if gerr != nil && ferr != nil {
+		all := append(v.Names(KindGranularity), v.Names(KindFormat)...)
+		msg := fmt.Sprintf("unknown name %s: it is neither a granularity nor a format", quote(name))
+		if s := modelopt.Closest(name, all); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		} else {
+			msg += "; see qrun vocab list"
+		}
+		return nil, nil, selectionErr("%s", msg)
+	}
+	return g, f, nil
+}
+
+func (v *Vocabulary) unknown(k Kind, name string) error {
+	msg := fmt.Sprintf("unknown %s %s", k, quote(name))
+	if s := modelopt.Closest(name, v.Names(k)); s != "" {
+		return selectionErr("%s; did you mean %q?", msg, s)
+	}
+	return selectionErr("%s; see qrun vocab list --kind %s", msg, k)
+}
+
+// quote shows a user-typed value safely on one line.
+func quote(s string) string {
+	const max = 80
+	r := []rune(s)
+	if len(r) > max {
+		return fmt.Sprintf("%q… (%d characters)", string(r[:max]), len(r))
+	}
+	return fmt.Sprintf("%q", s)
+}
