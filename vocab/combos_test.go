@@ -1,0 +1,415 @@
+package vocab
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/qrun-dev/qrun/modelopt"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// combo is one built-in format × granularity with its resolution or error.
+type combo struct {
+	format, granularity string
+	res                 *Resolution
+	err                 error
+}
+
+func allCombos(t *testing.T) []combo {
+	t.Helper()
+	var out []combo
+	v := Builtin()
+	for _, f := range v.Formats() {
+		for _, g := range v.Granularities() {
+			r, err := v.Resolve(f.Name, g.Name)
+			out = append(out, combo{f.Name, g.Name, r, err})
+		}
+	}
+	return out
+}
+
+// golden compares data with testdata/golden/<name>, rewriting it with -update.
+func golden(t *testing.T, name string, data []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", "golden", filepath.FromSlash(name))
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("missing golden file %s (run go test ./vocab/ -update): %v", p, err)
+	}
+	if !bytes.Equal(want, data) {
+		t.Errorf("%s differs from its golden file (run go test ./vocab/ -update if the change is intended)\n--- got ---\n%s", p, data)
+	}
+}
+
+// TestGoldenRecipes pins the recipe of every applicable built-in
+// format × granularity for ModelOpt 0.46 and 0.43, and the error text of
+// every inapplicable one.
+func TestGoldenRecipes(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range allCombos(t) {
+		base := c.format + "__" + c.granularity
+		if c.err != nil {
+			if !errors.Is(c.err, ErrInvalidSelection) {
+				t.Errorf("%s: error is not an invalid selection: %v", base, c.err)
+			}
+			golden(t, path.Join("errors", base+".txt"), []byte(c.err.Error()+"\n"))
+			seen["errors/"+base+".txt"] = true
+			continue
+		}
+		for _, target := range []modelopt.Version{modelopt.V046, modelopt.V043} {
+			if c.format == "w4a16_nvfp4" && target == modelopt.V043 {
+				continue // not a ModelOpt 0.43 preset; still encodable, covered below
+			}
+			data, _, err := c.res.Recipe(target)
+			if err != nil {
+				t.Errorf("%s for %s: %v", base, target, err)
+				continue
+			}
+			again, _, _ := c.res.Recipe(target)
+			if !bytes.Equal(data, again) {
+				t.Errorf("%s for %s: encoding is not deterministic", base, target)
+			}
+			name := path.Join("recipes-"+target.String(), base+".yaml")
+			golden(t, name, data)
+			seen[name] = true
+		}
+	}
+	if *update {
+		return
+	}
+	// No stale golden files for combinations that no longer exist.
+	filepath.WalkDir(filepath.Join("testdata", "golden"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(filepath.Join("testdata", "golden"), p)
+		rel = filepath.ToSlash(rel)
+		if (strings.HasPrefix(rel, "recipes-") || strings.HasPrefix(rel, "errors/")) && !seen[rel] {
+			t.Errorf("stale golden file %s", p)
+		}
+		return nil
+	})
+}
+
+// TestNotApplicableReasons checks the spec's examples of combinations that
+// must be refused, and that the message names format, granularity and why.
+func TestNotApplicableReasons(t *testing.T) {
+	cases := []struct{ format, granularity, reason string }{
+		{"int4_awq", "a_per_token_dynamic", "int4_awq quantizes weights only"},
+		{"int8_weight_only", "a_per_tensor_static", "quantizes weights only"},
+		{"nvfp4", "w_group64", "nvfp4 fixes its weights granularity"},
+		{"nvfp4", "a_per_token_dynamic", "nvfp4 fixes its activations granularity"},
+		{"mxfp4", "w_per_out_channel", "mxfp4 fixes its weights granularity"},
+		{"w4a16_nvfp4", "a_per_tensor_static", "has no input (activation) quantizer entry"},
+		{"w4a8_nvfp4_fp8", "w_group128", "fixes its weights granularity"},
+		{"int4_awq", "recipe_match_channel_token", "quantizes weights only"},
+	}
+	for _, c := range cases {
+		_, err := Builtin().Resolve(c.format, c.granularity)
+		if err == nil {
+			t.Errorf("%s × %s resolved; want refused", c.format, c.granularity)
+			continue
+		}
+		msg := err.Error()
+		for _, want := range []string{c.format, c.granularity, c.reason} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s × %s: message %q lacks %q", c.format, c.granularity, msg, want)
+			}
+		}
+		if !errors.Is(err, ErrInvalidSelection) {
+			t.Errorf("%s × %s: not an invalid selection (exit 4)", c.format, c.granularity)
+		}
+	}
+	// A locked role does not stop a granularity that touches only another role.
+	if _, err := Builtin().Resolve("w4a8_nvfp4_fp8", "a_per_token_dynamic"); err != nil {
+		t.Errorf("w4a8_nvfp4_fp8 × a_per_token_dynamic: %v", err)
+	}
+}
+
+func TestRecipeMatchOnW4A8Int(t *testing.T) {
+	r, err := Builtin().Resolve("w4a8_int", "recipe_match_channel_token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := r.Config.RoleAttrs(modelopt.Weights)
+	a := r.Config.RoleAttrs(modelopt.Activations)
+	if !modelopt.Equal(w.Value(), map[any]any{"num_bits": 4, "axis": 0}) {
+		t.Errorf("weights = %s, want {num_bits: 4, axis: 0}", w)
+	}
+	want := map[any]any{"num_bits": 8, "axis": nil, "type": "dynamic", "block_sizes": map[any]any{-1: nil}}
+	if !modelopt.Equal(a.Value(), want) {
+		t.Errorf("activations = %s, want %s", a, modelopt.Format(want))
+	}
+}
+
+// TestT3PartialCfgDoesNotResetDtype: every touched role keeps the format's
+// num_bits (an appended partial cfg would fall back to num_bits: 8).
+func TestT3PartialCfgDoesNotResetDtype(t *testing.T) {
+	for _, c := range allCombos(t) {
+		if c.err != nil {
+			continue
+		}
+		f, _ := Builtin().Format(c.format)
+		for _, r := range modelopt.Roles {
+			before, after := f.Config.RoleAttrs(r), c.res.Config.RoleAttrs(r)
+			if before == nil {
+				continue
+			}
+			if !modelopt.Equal(before["num_bits"], after["num_bits"]) {
+				t.Errorf("%s × %s: %s num_bits %v became %v", c.format, c.granularity, r, before["num_bits"], after["num_bits"])
+			}
+			if len(after) < 2 {
+				t.Errorf("%s × %s: %s attributes %s are not complete", c.format, c.granularity, r, after)
+			}
+		}
+		if len(c.res.Config.Entries) != len(f.Config.Entries) {
+			t.Errorf("%s × %s: %d entries, the format has %d: an entry was appended or lost", c.format, c.granularity, len(c.res.Config.Entries), len(f.Config.Entries))
+		}
+	}
+}
+
+// TestT4LmHeadStaysDisabled applies every recipe's entries in ModelOpt's
+// order (later entries win, a cfg replaces all attributes) to a small Qwen3
+// module list and checks that lm_head and the router stay unquantized while
+// the decoder's Linear layers get the resolved attributes.
+func TestT4LmHeadStaysDisabled(t *testing.T) {
+	for _, c := range allCombos(t) {
+		if c.err != nil {
+			continue
+		}
+		for _, target := range []modelopt.Version{modelopt.V046, modelopt.V044} {
+			v, _ := quantizeValue(t, c.res.Config, target)
+			state := applyModelOpt(t, v["quant_cfg"].([]any))
+			for _, q := range []string{"lm_head.weight_quantizer", "lm_head.input_quantizer", "model.layers.0.mlp.gate.weight_quantizer", "model.layers.0.mlp.gate.input_quantizer"} {
+				if state[q].enabled {
+					t.Errorf("%s × %s (%s): %s is enabled with %s", c.format, c.granularity, target, q, modelopt.Format(state[q].attrs))
+				}
+			}
+			for _, r := range modelopt.Roles {
+				q := "model.layers.0.mlp.down_proj." + strings.TrimPrefix(r.Quantizer(), "*")
+				want := c.res.Config.RoleAttrs(r)
+				i := c.res.Config.RoleIndex(r)
+				st := state[q]
+				if want == nil || (i >= 0 && c.res.Config.Entries[i].Disabled()) {
+					if st.enabled {
+						t.Errorf("%s × %s: %s should be disabled", c.format, c.granularity, q)
+					}
+					continue
+				}
+				if !st.enabled {
+					t.Errorf("%s × %s: %s is disabled", c.format, c.granularity, q)
+				}
+				wantV := want.Value()
+				if target.Less(modelopt.V046) {
+					delete(wantV, "effective_bits") // dropped for targets before 0.46
+				}
+				if c.res.Config.Entries[i].Stages == nil && !modelopt.Equal(st.attrs, wantV) {
+					t.Errorf("%s × %s: %s got %s, want %s", c.format, c.granularity, q, modelopt.Format(st.attrs), want)
+				}
+			}
+		}
+	}
+}
+
+type quantizerState struct {
+	enabled bool
+	attrs   any
+}
+
+// applyModelOpt is a small model of ModelOpt ≥ 0.44's set_quantizer_by_cfg:
+// entries apply in order to every quantizer whose name matches the pattern
+// (fnmatch; parent_class restricts to modules of that class); an entry with
+// cfg replaces all attributes and enables unless it says enable: false; an
+// entry with only enable toggles.
+func applyModelOpt(t *testing.T, entries []any) map[string]quantizerState {
+	t.Helper()
+	modules := map[string]string{ // quantizer → parent module class
+		"model.layers.0.self_attn.q_proj.weight_quantizer": "nn.Linear",
+		"model.layers.0.self_attn.q_proj.input_quantizer":  "nn.Linear",
+		"model.layers.0.mlp.down_proj.weight_quantizer":    "nn.Linear",
+		"model.layers.0.mlp.down_proj.input_quantizer":     "nn.Linear",
+		"model.layers.0.mlp.gate.weight_quantizer":         "nn.Linear",
+		"model.layers.0.mlp.gate.input_quantizer":          "nn.Linear",
+		"lm_head.weight_quantizer":                         "nn.Linear",
+		"lm_head.input_quantizer":                          "nn.Linear",
+		"model.embed_tokens.weight_quantizer":              "nn.Embedding",
+	}
+	state := map[string]quantizerState{}
+	for q := range modules {
+		state[q] = quantizerState{enabled: true}
+	}
+	for _, raw := range entries {
+		e := raw.(map[any]any)
+		pat := e["quantizer_name"].(string)
+		for q, class := range modules {
+			if pc, ok := e["parent_class"]; ok && pc != class {
+				continue
+			}
+			if ok, err := path.Match(strings.ReplaceAll(pat, "/", ""), strings.ReplaceAll(q, "/", "")); err != nil || !ok {
+				continue
+			}
+			s := state[q]
+			if cfg, ok := e["cfg"]; ok {
+				if l, isList := cfg.([]any); isList {
+					s.attrs = l
+				} else {
+					s.attrs = cfg
+				}
+				s.enabled = true
+			}
+			if en, ok := e["enable"].(bool); ok {
+				s.enabled = en
+			}
+			state[q] = s
+		}
+	}
+	return state
+}
+
+// TestResolvedConfigProperties checks, over every combination and target,
+// what ModelOpt needs of every entry.
+func TestResolvedConfigProperties(t *testing.T) {
+	for _, c := range allCombos(t) {
+		if c.err != nil {
+			continue
+		}
+		list := c.res.Config.List()
+		// T4: the default-disabled tail is unchanged and last.
+		tail := modelopt.DefaultTail(modelopt.V046)
+		if len(list) < len(tail) {
+			t.Fatalf("%s × %s: list shorter than the tail", c.format, c.granularity)
+		}
+		for i, e := range tail {
+			if !modelopt.Equal(list[len(list)-len(tail)+i].Value(), e.Value()) {
+				t.Errorf("%s × %s: tail entry %d changed", c.format, c.granularity, i)
+			}
+		}
+		if !modelopt.Equal(list[0].Value(), map[any]any{"quantizer_name": "*", "enable": false}) {
+			t.Errorf("%s × %s: deny-all is not first", c.format, c.granularity)
+		}
+		for _, e := range list {
+			for _, a := range append([]modelopt.Attrs{e.Cfg}, e.Stages...) {
+				if a == nil {
+					continue
+				}
+				// T7: never enable inside cfg.
+				if a.Has("enable") {
+					t.Errorf("%s × %s: enable inside cfg of %s", c.format, c.granularity, e.QuantizerName)
+				}
+				// Never axis and block_sizes both set.
+				if a["axis"] != nil && a["block_sizes"] != nil {
+					t.Errorf("%s × %s: %s has axis and block_sizes", c.format, c.granularity, e.QuantizerName)
+				}
+			}
+		}
+		// T9: block_sizes axes are integers after a YAML round trip.
+		for _, target := range []modelopt.Version{modelopt.V046, modelopt.V043} {
+			data, _, err := c.res.Recipe(target)
+			if err != nil {
+				t.Fatalf("%s × %s: %v", c.format, c.granularity, err)
+			}
+			var doc any
+			if err := yaml.Unmarshal(data, &doc); err != nil {
+				t.Fatal(err)
+			}
+			walkBlockSizes(doc, func(bs map[any]any) {
+				for k := range bs {
+					switch k.(type) {
+					case int:
+					case string:
+						if _, known := map[string]bool{"type": true, "scale_bits": true, "scale_block_sizes": true, "four_over_six": true}[k.(string)]; !known {
+							t.Errorf("%s × %s (%s): block_sizes key %q is a string", c.format, c.granularity, target, k)
+						}
+					default:
+						t.Errorf("%s × %s: block_sizes key %v of type %T", c.format, c.granularity, k, k)
+					}
+				}
+			})
+			// T5: the legacy mapping form never goes to a ≥ 0.44 target.
+			isLegacy := bytes.Contains(data, []byte("\nptq_cfg:\n"))
+			if isLegacy != (target == modelopt.V043) {
+				t.Errorf("%s × %s: target %s legacy form = %v", c.format, c.granularity, target, isLegacy)
+			}
+		}
+	}
+}
+
+func walkBlockSizes(v any, fn func(map[any]any)) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if k == "block_sizes" {
+				if m, ok := e.(map[any]any); ok {
+					fn(m)
+				}
+			}
+			walkBlockSizes(e, fn)
+		}
+	case map[any]any:
+		for k, e := range x {
+			if k == "block_sizes" {
+				if m, ok := e.(map[any]any); ok {
+					fn(m)
+				}
+			}
+			walkBlockSizes(e, fn)
+		}
+	case []any:
+		for _, e := range x {
+			walkBlockSizes(e, fn)
+		}
+	}
+}
+
+// TestT6PerTokenIsTopLevelDynamic: per-token dynamic activations use the
+// top-level type: dynamic form, never dynamic only inside block_sizes.
+func TestT6PerTokenIsTopLevelDynamic(t *testing.T) {
+	for _, c := range allCombos(t) {
+		if c.err != nil || (c.granularity != "a_per_token_dynamic" && c.granularity != "recipe_match_channel_token") {
+			continue
+		}
+		a := c.res.Config.RoleAttrs(modelopt.Activations)
+		if a["type"] != "dynamic" {
+			t.Errorf("%s × %s: activations type = %v", c.format, c.granularity, a["type"])
+		}
+		bs, _ := a["block_sizes"].(map[any]any)
+		if _, inside := bs["type"]; inside {
+			t.Errorf("%s × %s: type inside block_sizes: %s", c.format, c.granularity, a)
+		}
+	}
+}
+
+// TestPinnedFingerprints: changing a shipped built-in's meaning changes its
+// fingerprint and fails here. Never update this file for a built-in that
+// has shipped; add a new name instead.
+func TestPinnedFingerprints(t *testing.T) {
+	var lines []string
+	for _, g := range Builtin().Granularities() {
+		lines = append(lines, fmt.Sprintf("granularity %s %s", g.Name, g.Fingerprint()))
+	}
+	for _, f := range Builtin().Formats() {
+		lines = append(lines, fmt.Sprintf("format %s %s", f.Name, f.Fingerprint()))
+	}
+	sort.Strings(lines)
+	golden(t, "fingerprints.txt", []byte(strings.Join(lines, "\n")+"\n"))
+}
