@@ -324,12 +324,8 @@ func validateBlockSizes(bs any, target Version) error {
 					return attrErr("block_sizes", "block_sizes type must be static or dynamic, not %s", Format(v))
 				}
 			case "scale_bits":
-				if err := validateNumBits(v, Attrs{"block_sizes": map[any]any{"type": "dynamic"}}); err != nil {
-					if _, isInt := v.(int); !isInt {
-						if _, isList := v.([]any); !isList {
-							return attrErr("block_sizes", "block_sizes scale_bits %s must be an integer or an [E, M] pair", Format(v))
-						}
-					}
+				if !isBitsSpec(v) {
+					return attrErr("block_sizes", "block_sizes scale_bits %s must be an integer or an [E, M] pair", Format(v))
 				}
 			}
 		}
@@ -338,6 +334,23 @@ func validateBlockSizes(bs any, target Version) error {
 		return attrErr("block_sizes", "block_sizes with type: dynamic must have exactly one axis key, not %d (%s)", axes, Format(bs))
 	}
 	return nil
+}
+
+// isBitsSpec reports whether v is an integer ≥ 1 or a pair of
+// non-negative integers (scale formats such as E8M0 have no mantissa).
+func isBitsSpec(v any) bool {
+	switch x := v.(type) {
+	case int:
+		return x >= 1
+	case []any:
+		if len(x) != 2 {
+			return false
+		}
+		e, ok1 := x[0].(int)
+		m, ok2 := x[1].(int)
+		return ok1 && ok2 && e >= 0 && m >= 0
+	}
+	return false
 }
 
 // suggest returns `; did you mean "x"?` for the closest candidate, if any is

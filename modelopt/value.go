@@ -8,8 +8,10 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -199,9 +201,11 @@ func format(b *bytes.Buffer, v any) {
 	case nil:
 		b.WriteString("null")
 	case string:
-		n := ToNode(x)
-		out, _ := yaml.Marshal(n)
-		b.Write(bytes.TrimRight(out, "\n"))
+		if plainWord.MatchString(x) && !yamlSpecial[strings.ToLower(x)] {
+			b.WriteString(x)
+		} else {
+			b.WriteString(strconv.Quote(x))
+		}
 	case []any:
 		b.WriteByte('[')
 		for i, e := range x {
@@ -234,6 +238,12 @@ func format(b *bytes.Buffer, v any) {
 		fmt.Fprint(b, x)
 	}
 }
+
+// plainWord matches strings shown unquoted in messages; anything else is
+// quoted on one line, control characters escaped.
+var plainWord = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
+
+var yamlSpecial = map[string]bool{"null": true, "true": true, "false": true, "yes": true, "no": true, "on": true, "off": true, "y": true, "n": true, "~": true}
 
 // keyRank orders well-known keys the way ModelOpt's own presets spell them.
 var keyRank = map[string]int{

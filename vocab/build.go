@@ -41,6 +41,9 @@ func (v *Vocabulary) addFile(k Kind, p string, data []byte, builtin bool) error 
 		return &FileError{Path: p, Msg: fmt.Sprintf("duplicate %s %s: already defined in %s", k, e.Name, old.Source)}
 	}
 	if owner, ok := v.aliases[k][e.Name]; ok {
+		if contains(e.Aliases, owner) {
+			return &FileError{Path: p, Msg: fmt.Sprintf("alias cycle: %s and %s (%s) name each other as aliases", e.Name, owner, v.entry(k, owner).Source)}
+		}
 		return &FileError{Path: p, Msg: fmt.Sprintf("duplicate name: %s is already an alias of %s %s (%s)", e.Name, k, owner, v.entry(k, owner).Source)}
 	}
 	for _, a := range e.Aliases {
@@ -110,6 +113,9 @@ func (v *Vocabulary) expand(g *Granularity, stack []string) error {
 	}
 	for _, s := range stack {
 		if s == g.Name {
+			for _, member := range stack {
+				v.granularities[member].overlays = map[modelopt.Role]modelopt.Attrs{} // report the cycle once
+			}
 			return &FileError{Path: g.Source, Msg: fmt.Sprintf("compose cycle: %s", strings.Join(append(stack, g.Name), " → "))}
 		}
 	}
