@@ -1,0 +1,234 @@
+// Package project finds a qrun project (the folder holding qrun.yaml, found
+// by walking up like git) and reads its settings, with embedded defaults
+// where there is none so that qrun works on a fresh machine with no set-up.
+package project
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// FileName is the project settings file.
+const FileName = "qrun.yaml"
+
+// StateDir holds the embedded registry and its lock.
+const StateDir = ".qrun"
+
+// Settings are a project's qrun.yaml. Relative paths are relative to the
+// project root.
+type Settings struct {
+	Output     string   `yaml:"output"`      // output root
+	Database   string   `yaml:"database"`    // sqlite:PATH, PATH, or postgres://…
+	Layout     string   `yaml:"layout"`      // directory template
+	Vocabulary VocabDir `yaml:"vocabulary"`  // vocabulary folders
+	ModelOpt   string   `yaml:"modelopt"`    // target ModelOpt version
+	Model      string   `yaml:"model"`       // default model id
+	IgnoreKeys []string `yaml:"ignore_keys"` // Hydra keys recorded but not part of the identity
+	Groups     Groups   `yaml:"groups"`      // Hydra config-group names
+}
+
+// VocabDir names the folders of the user's vocabulary files.
+type VocabDir struct {
+	Granularity string `yaml:"granularity"`
+	Format      string `yaml:"format"`
+}
+
+// Groups are the Hydra config-group names that select a format and a
+// granularity (quant_pair=int8 quant_granularity=w_group64).
+type Groups struct {
+	Format      string `yaml:"format"`
+	Granularity string `yaml:"granularity"`
+}
+
+// Defaults are the embedded settings.
+func Defaults() Settings {
+	return Settings{
+		Output:     "outputs",
+		Database:   filepath.Join(StateDir, "qrun.db"),
+		Layout:     "{model}/{format}/{granularity}",
+		Vocabulary: VocabDir{Granularity: "conf/quant_granularity", Format: "conf/quant_pair"},
+		ModelOpt:   "0.46",
+		Model:      "",
+		IgnoreKeys: []string{},
+		Groups:     Groups{Format: "quant_pair", Granularity: "quant_granularity"},
+	}
+}
+
+// Project is a project root and its settings in effect.
+type Project struct {
+	Root     string // absolute project root
+	File     string // the qrun.yaml read, or "" for embedded defaults
+	Settings Settings
+}
+
+// Path resolves a setting's path against the project root.
+func (p *Project) Path(rel string) string {
+	if rel == "" || filepath.IsAbs(rel) {
+		return rel
+	}
+	return filepath.Join(p.Root, rel)
+}
+
+// Find walks up from start to the first folder holding qrun.yaml.
+func Find(start string) (string, bool, error) {
+	dir, err := filepath.Abs(start)
+	if err != nil {
+		return "", false, fmt.Errorf("find project: %w", err)
+	}
+	for {
+		st, err := os.Stat(filepath.Join(dir, FileName))
+		if err == nil && !st.IsDir() {
+			return dir, true, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false, nil
+		}
+		dir = parent
+	}
+}
+
+// Open finds the project from the working directory, or reads the given
+// settings file; without either it uses the working directory and the
+// embedded defaults.
+func Open(wd, configFile string) (*Project, error) {
+	if configFile != "" {
+		abs, err := filepath.Abs(configFile)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", configFile, err)
+		}
+		s, err := Read(abs)
+		if err != nil {
+			return nil, err
+		}
+		return &Project{Root: filepath.Dir(abs), File: abs, Settings: s}, nil
+	}
+	root, found, err := Find(wd)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		abs, err := filepath.Abs(wd)
+		if err != nil {
+			return nil, fmt.Errorf("project: %w", err)
+		}
+		return &Project{Root: abs, Settings: Defaults()}, nil
+	}
+	file := filepath.Join(root, FileName)
+	s, err := Read(file)
+	if err != nil {
+		return nil, err
+	}
+	return &Project{Root: root, File: file, Settings: s}, nil
+}
+
+// Read parses a qrun.yaml: unknown keys are errors; missing keys take the
+// embedded defaults.
+func Read(path string) (Settings, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return Settings{}, fmt.Errorf("cannot read %s: %v", path, err)
+	}
+	s := Defaults()
+	if len(bytes.TrimSpace(data)) == 0 {
+		return s, nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		return Settings{}, fmt.Errorf("%s: %s", path, tidyYAMLError(err))
+	}
+	if err := s.validate(); err != nil {
+		return Settings{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+var (
+	inType     = regexp.MustCompile(` in type [A-Za-z0-9_.\[\]]+`)
+	unmarshal  = regexp.MustCompile("cannot unmarshal !!(\\w+)( `[^`]*`)? into [A-Za-z0-9_.\\[\\]]+")
+	fieldNotFd = regexp.MustCompile(`field (\S+) not found`)
+)
+
+// tidyYAMLError rewrites yaml.v3's decoding errors without Go type names.
+func tidyYAMLError(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+	msg = inType.ReplaceAllString(msg, "")
+	msg = unmarshal.ReplaceAllString(msg, "wrong type: a $1 value$2 where a plain value was expected")
+	msg = fieldNotFd.ReplaceAllString(msg, "unknown key $1")
+	return strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " ")
+}
+
+func (s Settings) validate() error {
+	for key, v := range map[string]string{
+		"output": s.Output, "database": s.Database, "layout": s.Layout, "modelopt": s.ModelOpt,
+		"vocabulary.granularity": s.Vocabulary.Granularity, "vocabulary.format": s.Vocabulary.Format,
+		"groups.format": s.Groups.Format, "groups.granularity": s.Groups.Granularity,
+	} {
+		if strings.TrimSpace(v) == "" {
+			return fmt.Errorf("%s is empty; remove the key to use the default", key)
+		}
+		if strings.ContainsAny(v, "\x00\n") {
+			return fmt.Errorf("%s contains a NUL or newline", key)
+		}
+	}
+	return nil
+}
+
+// Template is the qrun.yaml that `qrun init` writes.
+func Template() []byte {
+	d := Defaults()
+	return []byte(fmt.Sprintf(`# qrun project settings. Paths are relative to this file's folder.
+output: %s                 # output root: run directories go under it
+database: %s           # the registry: a SQLite file, or postgres://… for a team
+layout: "%s"   # run directory template; {params} and {run_id} are available
+vocabulary:
+  granularity: %s   # quant_granularity.name definitions, one file per name
+  format: %s               # quant_pair.format_name definitions
+modelopt: "%s"                   # target ModelOpt version: 0.44-0.46 list form, 0.43 legacy
+model: ""                          # default model id (--model overrides)
+ignore_keys: []                    # Hydra keys recorded in the manifest but not in the run's identity
+groups:                            # Hydra config-group names used in emitted overrides
+  format: %s
+  granularity: %s
+`, d.Output, d.Database, d.Layout, d.Vocabulary.Granularity, d.Vocabulary.Format, d.ModelOpt, d.Groups.Format, d.Groups.Granularity))
+}
+
+// ErrExists says init found a project already there.
+var ErrExists = errors.New("already exists")
+
+// Init writes qrun.yaml and .qrun/ in dir; it never overwrites.
+func Init(dir string) (string, error) {
+	file := filepath.Join(dir, FileName)
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return file, fmt.Errorf("%s %w; qrun init never overwrites: edit it, or remove it to start over", file, ErrExists)
+	}
+	if err != nil {
+		return file, fmt.Errorf("cannot create %s: %w", file, err)
+	}
+	if _, err := f.Write(Template()); err != nil {
+		f.Close()
+		return file, fmt.Errorf("write %s: %w", file, err)
+	}
+	if err := f.Close(); err != nil {
+		return file, fmt.Errorf("write %s: %w", file, err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, StateDir), 0o755); err != nil {
+		return file, fmt.Errorf("create %s: %w", StateDir, err)
+	}
+	return file, nil
+}
