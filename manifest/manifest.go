@@ -1,0 +1,223 @@
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/qrun-dev/qrun/modelopt"
+)
+
+// File names in a run directory.
+const (
+	ManifestFile = "manifest.yaml"
+	RecipeFile   = "modelopt_recipe.yaml"
+)
+
+// SchemaVersion is the manifest's qrun_manifest value.
+const SchemaVersion = 1
+
+// Name is a vocabulary name as the manifest records it.
+type Name struct {
+	Name        string // canonical
+	Typed       string // the alias typed, if any
+	Fingerprint string
+}
+
+// Param is one parameter: identity parameters make the run's identity,
+// recorded ones (qrun.yaml ignore_keys) are kept for the record only.
+type Param struct {
+	Key   string
+	Value any // int, float64, bool, nil or string, as Hydra typed it
+}
+
+// Manifest is what a run directory says about its run (SPEC §5).
+type Manifest struct {
+	RunID             string
+	Model             string
+	Format            Name
+	Granularity       Name
+	Params            []Param // identity, sorted by key
+	Recorded          []Param // not part of the identity, sorted by key
+	ConfigFingerprint string
+	Weights           any // resolved attributes (plain values), nil when not quantized
+	Activations       any
+	ModelOpt          string
+	Notes             []string
+	LayoutTemplate    string
+	LayoutFingerprint string
+	HydraOverrides    []string // the overrides that launch this run
+	QrunVersion       string
+	Created           string // UTC, RFC 3339
+	Host              string
+	GitCommit         string
+	GitDirty          bool
+}
+
+// Encode writes the manifest as YAML, keys in a fixed order, resolved
+// attributes with integer block_sizes keys.
+func (m *Manifest) Encode() ([]byte, error) {
+	doc := mapping(
+		"qrun_manifest", SchemaVersion,
+		"run_id", m.RunID,
+		"model", m.Model,
+		"format", nameNode(m.Format),
+		"granularity", nameNode(m.Granularity),
+		"params", paramsNode(m.Params),
+		"recorded_params", paramsNode(m.Recorded),
+		"config_fingerprint", m.ConfigFingerprint,
+		"resolved", mapping("weights", modelopt.ToNode(m.Weights), "activations", modelopt.ToNode(m.Activations)),
+		"modelopt", mapping("target", m.ModelOpt, "notes", stringsNode(m.Notes), "recipe", RecipeFile),
+		"layout", mapping("template", m.LayoutTemplate, "fingerprint", m.LayoutFingerprint),
+		"hydra", mapping("overrides", stringsNode(m.HydraOverrides)),
+		"qrun_version", m.QrunVersion,
+		"created", m.Created,
+		"host", m.Host,
+	)
+	if m.GitCommit != "" {
+		doc.Content = append(doc.Content, scalar("git"), mapping("commit", m.GitCommit, "dirty", m.GitDirty))
+	}
+	return modelopt.Marshal(doc)
+}
+
+func nameNode(n Name) *yaml.Node {
+	node := mapping("name", n.Name)
+	if n.Typed != "" {
+		node.Content = append(node.Content, scalar("typed"), scalar(n.Typed))
+	}
+	node.Content = append(node.Content, scalar("fingerprint"), scalar(n.Fingerprint))
+	return node
+}
+
+func paramsNode(ps []Param) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, p := range ps {
+		n.Content = append(n.Content, scalar(p.Key), modelopt.ToNode(p.Value))
+	}
+	if len(ps) == 0 {
+		n.Style = yaml.FlowStyle
+	}
+	return n
+}
+
+func stringsNode(ss []string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+	for _, s := range ss {
+		n.Content = append(n.Content, scalar(s))
+	}
+	if len(ss) == 0 {
+		n.Style = yaml.FlowStyle
+	}
+	return n
+}
+
+func scalar(s string) *yaml.Node { return modelopt.ToNode(s) }
+
+// mapping builds a block mapping from key, value pairs; values are nodes or
+// plain values.
+func mapping(kv ...any) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		var v *yaml.Node
+		switch x := kv[i+1].(type) {
+		case *yaml.Node:
+			v = x
+		default:
+			v = modelopt.ToNode(x)
+		}
+		n.Content = append(n.Content, scalar(kv[i].(string)), v)
+	}
+	return n
+}
+
+// Identity is what a manifest on disk says its run is.
+type Identity struct {
+	SchemaVersion int
+	RunID         string
+	Model         string
+	Format        string
+	Granularity   string
+}
+
+// ErrNoManifest says a directory holds no manifest.
+var ErrNoManifest = errors.New("no manifest")
+
+// ReadIdentity reads the identity of the run a directory holds.
+func ReadIdentity(dir string) (Identity, error) {
+	p := filepath.Join(dir, ManifestFile)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Identity{}, ErrNoManifest
+	}
+	if err != nil {
+		return Identity{}, fmt.Errorf("read %s: %w", p, err)
+	}
+	var raw struct {
+		Version int    `yaml:"qrun_manifest"`
+		RunID   string `yaml:"run_id"`
+		Model   string `yaml:"model"`
+		Format  struct {
+			Name string `yaml:"name"`
+		} `yaml:"format"`
+		Granularity struct {
+			Name string `yaml:"name"`
+		} `yaml:"granularity"`
+	}
+	if err := yaml.Unmarshal(data, &raw); err != nil || raw.Version == 0 || raw.RunID == "" {
+		return Identity{}, fmt.Errorf("%s is not a qrun manifest", p)
+	}
+	if raw.Version > SchemaVersion {
+		return Identity{}, fmt.Errorf("%s has manifest schema %d, newer than this qrun's %d: upgrade qrun", p, raw.Version, SchemaVersion)
+	}
+	return Identity{raw.Version, raw.RunID, raw.Model, raw.Format.Name, raw.Granularity.Name}, nil
+}
+
+// OnlyStrays reports whether a directory is empty but for qrun's own
+// temporary files (what a crash between mkdir and the first rename leaves).
+func OnlyStrays(dir string) (bool, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), TempPrefix) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// Files are the two files of a run directory.
+type Files struct {
+	Manifest []byte
+	Recipe   []byte
+}
+
+// WriteMissing writes the run's files that are absent, each atomically, the
+// recipe first so that a manifest on disk always has its recipe beside it;
+// files already there are left byte for byte as they are (re-planning never
+// rewrites a run). It reports how many files it wrote.
+func WriteMissing(dir string, f Files) (int, error) {
+	n := 0
+	for _, x := range []struct {
+		name string
+		data []byte
+	}{{RecipeFile, f.Recipe}, {ManifestFile, f.Manifest}} {
+		p := filepath.Join(dir, x.name)
+		if _, err := os.Lstat(p); err == nil {
+			continue
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return n, fmt.Errorf("check %s: %w", p, err)
+		}
+		if err := WriteAtomic(p, x.data, 0o644); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
