@@ -1,0 +1,182 @@
+package layout
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// ErrOutsideRoot is wrapped by the errors of Dir, Confine and CreateConfined
+// when a path would lead outside the output root.
+var ErrOutsideRoot = errors.New("outside the output root")
+
+// Dir returns the run directory of the identity under root: root joined
+// with the template's segments, cleaned. It validates the identity
+// (errors wrap ErrInvalidIdentity) and checks that the result lies strictly
+// under root and that no segment is empty, "." or ".."; it does not touch
+// the disk (see Confine for symbolic links).
+func Dir(root string, t Template, id Identity) (string, error) {
+	if root == "" {
+		return "", errors.New("the output root is empty; set it (the default is outputs)")
+	}
+	if err := id.Validate(); err != nil {
+		return "", err
+	}
+	segs := t.Segments(id)
+	for _, s := range segs {
+		if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\\\x00") {
+			// Unreachable by construction; kept so a future change cannot
+			// silently produce a path outside the root.
+			return "", fmt.Errorf("run directory segment %q for model %q is not a single path component: %w", s, id.Model, ErrOutsideRoot)
+		}
+	}
+	root = filepath.Clean(root)
+	dir := filepath.Join(append([]string{root}, segs...)...)
+	if !strictlyWithin(root, dir) {
+		return "", fmt.Errorf("run directory %s is not under the output root %s: %w", dir, root, ErrOutsideRoot)
+	}
+	return dir, nil
+}
+
+// within reports whether path p is root or lies under it, lexically.
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	if err != nil || filepath.IsAbs(rel) {
+		return false
+	}
+	return rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+func strictlyWithin(root, p string) bool {
+	return within(root, p) && filepath.Clean(p) != filepath.Clean(root)
+}
+
+// Confine checks that dir is root or lies under it, both lexically and once
+// the symbolic links already on disk are followed: the longest existing
+// prefix of each path is resolved with filepath.EvalSymlinks, and the rest,
+// not yet created, is appended. The root itself may be a symbolic link (to
+// a scratch file system, say); a link under it may not lead outside it. It
+// also refuses a dangling link and an existing prefix that is not a
+// directory. Errors for a path outside the root wrap ErrOutsideRoot.
+//
+// To keep the output root itself inside a project, call
+// Confine(projectRoot, outputRoot).
+func Confine(root, dir string) error {
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return fmt.Errorf("output root %s: %w", root, err)
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("run directory %s: %w", dir, err)
+	}
+	if !within(absRoot, absDir) {
+		return fmt.Errorf("%s is not under the output root %s: %w", dir, root, ErrOutsideRoot)
+	}
+	realRoot, err := resolve(absRoot)
+	if err != nil {
+		return err
+	}
+	realDir, err := resolve(absDir)
+	if err != nil {
+		return err
+	}
+	if !within(realRoot, realDir) {
+		return fmt.Errorf("%s leads outside the output root %s through a symbolic link (it resolves to %s); remove the link or choose another root: %w", dir, root, realDir, ErrOutsideRoot)
+	}
+	return nil
+}
+
+// resolve returns the absolute path p with the symbolic links of its
+// longest existing prefix resolved and the rest appended unchanged.
+func resolve(p string) (string, error) {
+	existing, rest := p, ""
+	for {
+		_, err := os.Lstat(existing)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return "", fmt.Errorf("check %s: %w", existing, err)
+		}
+		parent := filepath.Dir(existing)
+		if parent == existing {
+			break
+		}
+		rest = filepath.Join(filepath.Base(existing), rest)
+		existing = parent
+	}
+	resolved, err := filepath.EvalSymlinks(existing)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("%s is a symbolic link to a missing target; remove it: %w", existing, err)
+		}
+		return "", fmt.Errorf("resolve symbolic links in %s: %w", existing, err)
+	}
+	if rest == "" {
+		return resolved, nil
+	}
+	fi, err := os.Stat(resolved)
+	if err != nil {
+		return "", fmt.Errorf("check %s: %w", resolved, err)
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("%s is not a directory, so %s cannot be created", existing, p)
+	}
+	return filepath.Join(resolved, rest), nil
+}
+
+// CreateLeaf creates the run directory dir: its parents with os.MkdirAll,
+// the leaf itself exclusively with os.Mkdir (permissions from the umask, as
+// mkdir(1)). created is true when this call made the leaf and false when it
+// was already there, in which case the caller reads the manifest inside:
+// the same identity is a resume, another one (or none) a hard error. Of
+// many concurrent callers for one dir, exactly one gets created == true.
+// An existing leaf that is not a directory, or is a symbolic link, is an
+// error. CreateLeaf does not check confinement: call Confine first, or use
+// CreateConfined.
+func CreateLeaf(dir string) (created bool, err error) {
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := os.MkdirAll(parent, 0o777); err != nil {
+			return false, fmt.Errorf("create %s: %w", parent, err)
+		}
+	}
+	err = os.Mkdir(dir, 0o777)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return false, fmt.Errorf("create run directory %s: %w", dir, err)
+	}
+	fi, lerr := os.Lstat(dir)
+	switch {
+	case lerr != nil:
+		return false, fmt.Errorf("check run directory %s: %w", dir, lerr)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return false, fmt.Errorf("run directory %s is a symbolic link; qrun makes run directories itself: remove the link", dir)
+	case !fi.IsDir():
+		return false, fmt.Errorf("run directory %s exists and is not a directory; move it away", dir)
+	}
+	return false, nil
+}
+
+// CreateConfined is Confine, CreateLeaf, then Confine again (so that a
+// link planted while the parents were being made is caught before the
+// caller writes into the directory).
+func CreateConfined(root, dir string) (created bool, err error) {
+	if err := Confine(root, dir); err != nil {
+		return false, err
+	}
+	created, err = CreateLeaf(dir)
+	if err != nil {
+		return false, err
+	}
+	if err := Confine(root, dir); err != nil {
+		return created, err
+	}
+	return created, nil
+}
