@@ -1,0 +1,385 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/qrun-dev/qrun/migrations"
+)
+
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
+
+// oneLine fails when a user-facing message spans lines or speaks Go.
+func oneLine(t *testing.T, err error) {
+	t.Helper()
+	msg := err.Error()
+	if strings.Contains(msg, "\n") {
+		t.Errorf("message spans lines: %q", msg)
+	}
+	for _, w := range []string{"sql:", "sqlite3", "goose", "driver", "panic", "database is locked"} {
+		if strings.Contains(msg, w) {
+			t.Errorf("message %q says %q", msg, w)
+		}
+	}
+}
+
+func TestOpenCreatesFolderAndSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "project", ".qrun", "qrun.db")
+	s := openTest(t, path)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.schema(context.Background(), s.db)
+	if err != nil || v != LatestSchema() || v < 1 {
+		t.Fatalf("schema %d, %v; want %d", v, err, LatestSchema())
+	}
+	// Reopening a current registry is a no-op.
+	s.Close()
+	s = openTest(t, path)
+	if v, _ := s.schema(context.Background(), s.db); v != LatestSchema() {
+		t.Fatalf("schema after reopen %d", v)
+	}
+}
+
+// The pragmas are in the DSN, so every pooled connection has them, not
+// just the first.
+func TestEveryConnectionHasThePragmas(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "")
+	var conns []*sql.Conn
+	for range 3 {
+		c, err := s.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var journal string
+		var fk, sync, busy int
+		for q, dst := range map[string]any{
+			"PRAGMA journal_mode": &journal, "PRAGMA foreign_keys": &fk,
+			"PRAGMA synchronous": &sync, "PRAGMA busy_timeout": &busy,
+		} {
+			if err := c.QueryRowContext(ctx, q).Scan(dst); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if journal != "wal" || fk != 1 || sync != 2 || busy != int(maxBusyTimeout/time.Millisecond) {
+			t.Errorf("connection %d: journal %s, foreign_keys %d, synchronous %d, busy_timeout %d", i, journal, fk, sync, busy)
+		}
+		c.Close()
+	}
+	// _txlock=immediate: a transaction holds the write lock from BEGIN.
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	other, err := sql.Open("sqlite3", "file:"+s.path+"?_busy_timeout=0&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Begin(); err == nil || !isBusy(err) {
+		t.Fatalf("second BEGIN: %v, want busy", err)
+	}
+}
+
+func TestNewerSchemaIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "qrun.db")
+	s := openTest(t, path)
+	mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
+	newer := LatestSchema() + 1
+	if _, err := s.db.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (?, 1)`, newer); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for _, opts := range []Options{{}, {ReadOnly: true}} {
+		_, err := OpenSQLite(context.Background(), path, opts)
+		if !errors.Is(err, ErrSchemaTooNew) {
+			t.Fatalf("err = %v, want ErrSchemaTooNew", err)
+		}
+		want := fmt.Sprintf("registry %s was written by a newer qrun (schema %d, this binary knows %d): upgrade qrun", path, newer, LatestSchema())
+		if !strings.HasPrefix(err.Error(), want) {
+			t.Fatalf("message %q, want %q", err, want)
+		}
+		oneLine(t, err)
+	}
+}
+
+func TestNotARegistryIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "notes.db")
+	os.WriteFile(text, []byte("these are my notes, not a database\n"), 0o644)
+	short := filepath.Join(dir, "short.db")
+	os.WriteFile(short, []byte("SQLite"), 0o644)
+	garbage := filepath.Join(dir, "garbage.db")
+	os.WriteFile(garbage, append([]byte("SQLite format 3\x00"), make([]byte, 4096)...), 0o644)
+	folder := filepath.Join(dir, "folder.db")
+	os.Mkdir(folder, 0o755)
+	foreign := filepath.Join(dir, "foreign.db")
+	db, err := sql.Open("sqlite3", foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE photos (id INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	for path, want := range map[string]string{
+		text:    "is not a SQLite database",
+		short:   "is not a SQLite database",
+		garbage: "is not a SQLite database",
+		folder:  "is a folder, not a database file",
+		foreign: "is a SQLite database but not a qrun registry",
+	} {
+		before, _ := os.ReadFile(path)
+		_, err := OpenSQLite(context.Background(), path, Options{})
+		if !errors.Is(err, ErrNotRegistry) || !containsAll(err.Error(), "registry "+path, want) {
+			t.Errorf("%s: err = %v, want %q", filepath.Base(path), err, want)
+			continue
+		}
+		oneLine(t, err)
+		if after, _ := os.ReadFile(path); string(after) != string(before) {
+			t.Errorf("%s: the file was changed", filepath.Base(path))
+		}
+	}
+}
+
+func TestEmptyFileBecomesARegistry(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "qrun.db")
+	os.WriteFile(path, nil, 0o644)
+	s := openTest(t, path)
+	mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
+}
+
+func TestReadOnlyOptionAllowsReads(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "qrun.db")
+	s := openTest(t, path)
+	b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64})
+	mustPlan(t, s, b)
+	s.Close()
+
+	ro, err := OpenSQLite(ctx, path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if !ro.ReadOnly() {
+		t.Fatal("not read-only")
+	}
+	if n, err := ro.CountRuns(ctx, RunFilter{}); err != nil || n != 2 {
+		t.Fatalf("count = %d, %v", n, err)
+	}
+	if names, err := ro.Names(ctx, ""); err != nil || len(names) != 3 {
+		t.Fatalf("names = %v, %v", names, err)
+	}
+	_, err = ro.Plan(ctx, sweep([]string{qwen}, []def{nvfp4F}, []def{g64}))
+	if !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("plan on read-only: %v", err)
+	}
+	oneLine(t, err)
+	if err := ro.Mark(ctx, b.Runs[0].ID, StatusRunning, nil); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("mark on read-only: %v", err)
+	}
+	// Even bypassing the store's own check, SQLite refuses the write.
+	if _, err := ro.db.Exec(`UPDATE runs SET status = 'failed'`); err == nil {
+		t.Fatal("write through a read-only connection")
+	}
+
+	if _, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "missing.db"), Options{ReadOnly: true}); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("read-only open of a missing registry: %v", err)
+	}
+}
+
+// A registry that is read-only on disk (file and folder), opened by a
+// process that can't write it: reads work, writes are refused with a clear
+// error. Run as another user when the tests run as root, whom permissions
+// don't stop.
+func TestReadOnlyFileAllowsReads(t *testing.T) {
+	base, err := os.MkdirTemp("", "qrun-ro-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		filepath.Walk(base, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && fi.IsDir() {
+				os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+		os.RemoveAll(base)
+	})
+	os.Chmod(base, 0o755)
+	dir := filepath.Join(base, ".qrun")
+	path := filepath.Join(dir, "qrun.db")
+	s := openTest(t, path)
+	mustPlan(t, s, sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64, g128}))
+	s.Close()
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(path + suffix); err == nil {
+			t.Fatalf("%s left after close", suffix) // the last close checkpoints and removes them
+		}
+	}
+	os.Chmod(path, 0o444)
+	os.Chmod(dir, 0o555)
+
+	cmd := helper(t, os.Args[0], "read", helperArgs{DB: path, LockTimeout: 2 * time.Second,
+		Batch: sweep([]string{qwen}, []def{nvfp4F}, []def{g64})})
+	if os.Geteuid() == 0 {
+		asNobody(t, base, cmd)
+	}
+	out := runHelper(t, cmd)
+	if out.code != exitOK {
+		t.Fatalf("read-only helper exit %d: %s", out.code, out.stderr)
+	}
+	if !out.res.ReadOnly || out.res.Count != 4 || !out.res.ErrReadOnly {
+		t.Fatalf("helper result %+v", out.res)
+	}
+	if strings.Contains(out.res.Err, "\n") || !strings.Contains(out.res.Err, "read-only") {
+		t.Fatalf("plan error %q", out.res.Err)
+	}
+}
+
+func TestBusyRegistryWaitsThenFailsClearly(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "qrun.db")
+	s := openTest(t, path)
+	hold, err := sql.Open("sqlite3", "file:"+path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+
+	// A lock held briefly is waited for.
+	tx, err := hold.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		tx.Rollback()
+	}()
+	mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
+
+	// A lock held past the timeout fails with ErrBusy, not "database is locked".
+	tx, err = hold.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	short, err := OpenSQLite(ctx, path, Options{LockTimeout: 400 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Close()
+	start := time.Now()
+	_, err = short.Plan(ctx, sweep([]string{qwen}, []def{fp8F}, []def{g64}))
+	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "is busy") {
+		t.Fatalf("err = %v, want ErrBusy", err)
+	}
+	oneLine(t, err)
+	if d := time.Since(start); d < 400*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("gave up after %v", d)
+	}
+	// Reads are not blocked by a writer (WAL).
+	if n, err := short.CountRuns(ctx, RunFilter{}); err != nil || n != 1 {
+		t.Fatalf("count during a write = %d, %v", n, err)
+	}
+	// A cancelled context stops the wait.
+	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	if _, err := s.Plan(cctx, sweep([]string{qwen}, []def{fp8F}, []def{g64})); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("plan with a cancelled context: %v", err)
+	}
+	if d := time.Since(start); d > maxBusyTimeout+time.Second {
+		t.Fatalf("cancellation noticed after %v", d)
+	}
+}
+
+func TestMigrationsGoDownAndUp(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "")
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, migrations.SQLite, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 0); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	var n int
+	s.db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name IN ('runs', 'names', 'layouts', 'events')`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d tables left after down", n)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
+}
+
+func TestSchemaIndexesServeTheQueries(t *testing.T) {
+	s := openTest(t, "")
+	for q, index := range map[string]string{
+		`SELECT id FROM runs WHERE granularity = 'x' ORDER BY created_at DESC, id LIMIT 50`: "runs_granularity_created",
+		`SELECT id FROM runs WHERE format = 'x' ORDER BY created_at DESC, id LIMIT 50`:      "runs_format_created",
+		`SELECT id FROM runs WHERE model = 'x' ORDER BY created_at DESC, id LIMIT 50`:       "runs_model_created",
+		`SELECT id FROM runs WHERE status = 'x' ORDER BY created_at DESC, id LIMIT 50`:      "runs_status_created",
+		`SELECT id FROM runs ORDER BY created_at DESC, id LIMIT 50`:                         "runs_created",
+		`SELECT name FROM names WHERE kind = 'granularity' AND fingerprint = 'x'`:           "names_kind_fingerprint",
+		`SELECT layout_fp FROM runs WHERE layout_fp <> 'x' LIMIT 1`:                         "runs_layout",
+	} {
+		rows, err := s.db.Query(`EXPLAIN QUERY PLAN ` + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			rows.Scan(&id, &parent, &notused, &detail)
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		all := strings.Join(plan, "; ")
+		if !strings.Contains(all, index) || strings.Contains(all, "TEMP B-TREE") {
+			t.Errorf("%s:\n  plan %q, want %s without a sort", q, all, index)
+		}
+	}
+}
+
+func TestNetworkFileSystemNames(t *testing.T) {
+	for magic, want := range map[uint32]string{
+		0x6969: "NFS", 0xff534d42: "CIFS", 0xfe534d42: "SMB2", 0x0bd00bd0: "Lustre", 0x47504653: "GPFS",
+		0xef53: "", 0x58465342: "", 0x01021994: "", // ext4, xfs, tmpfs
+	} {
+		if got := netFSName(magic); got != want {
+			t.Errorf("netFSName(%#x) = %q, want %q", magic, got, want)
+		}
+	}
+	// The test's own temporary folder is local.
+	if kind := networkFS(t.TempDir()); kind != "" {
+		t.Skipf("temporary folder is on %s", kind)
+	}
+}

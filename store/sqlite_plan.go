@@ -1,0 +1,407 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// Plan records a plan in one immediate write transaction (see Store.Plan).
+// Checks come first and write nothing; writes follow only when every check
+// passed, and the commit makes them visible at once.
+func (s *SQLite) Plan(ctx context.Context, b PlanBatch) (PlanResult, error) {
+	b.Runs = slices.Clone(b.Runs) // validate fills defaults in
+	if err := b.validate(); err != nil {
+		return PlanResult{}, err
+	}
+	if s.readOnly {
+		return PlanResult{}, s.readOnlyErr()
+	}
+	at := b.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	var res PlanResult
+	err := s.retry(ctx, func() error {
+		var err error
+		res, err = s.plan(ctx, &b, at.UTC())
+		return err
+	})
+	return res, err
+}
+
+func (s *SQLite) plan(ctx context.Context, b *PlanBatch, at time.Time) (PlanResult, error) {
+	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: _txlock in the DSN
+	if err != nil {
+		return PlanResult{}, err
+	}
+	defer tx.Rollback()
+
+	var blocked []error
+	if len(b.Runs) > 0 {
+		be, err := checkLayout(ctx, tx, b.Layout)
+		if err != nil {
+			return PlanResult{}, err
+		}
+		if be != nil {
+			blocked = append(blocked, be)
+		}
+	}
+	fresh, bes, err := checkNames(ctx, tx, b.Names)
+	if err != nil {
+		return PlanResult{}, err
+	}
+	blocked = append(blocked, bes...)
+	if len(blocked) == 1 {
+		return PlanResult{}, blocked[0]
+	}
+	if len(blocked) > 1 {
+		return PlanResult{}, errors.Join(blocked...)
+	}
+
+	if len(b.Runs) > 0 {
+		if err := insertLayout(ctx, tx, b.Layout, at); err != nil {
+			return PlanResult{}, err
+		}
+	}
+	res, err := insertRuns(ctx, tx, b.Runs, at)
+	if err != nil {
+		return PlanResult{}, err
+	}
+	first := firstRuns(b.Runs)
+	for _, n := range fresh {
+		reg := Name{Kind: n.Kind, Name: n.Name, Fingerprint: n.Fingerprint, Definition: n.Definition,
+			FirstRun: first[nameKey{n.Kind, n.Name}], CreatedAt: at}
+		if err := insertName(ctx, tx, reg); err != nil {
+			return PlanResult{}, err
+		}
+		res.Registered = append(res.Registered, reg)
+	}
+	if b.BeforeCommit != nil {
+		if err := b.BeforeCommit(res); err != nil {
+			return PlanResult{}, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return PlanResult{}, err
+	}
+	return res, nil
+}
+
+type nameKey struct {
+	kind Kind
+	name string
+}
+
+// firstRuns maps each name to the first run of the batch using it.
+func firstRuns(runs []Run) map[nameKey]string {
+	first := map[nameKey]string{}
+	for _, r := range runs {
+		for _, k := range []nameKey{{KindFormat, r.Format}, {KindGranularity, r.Granularity}} {
+			if _, ok := first[k]; !ok {
+				first[k] = r.ID
+			}
+		}
+	}
+	return first
+}
+
+// checkLayout blocks a layout other than the one existing runs were planned
+// under.
+func checkLayout(ctx context.Context, tx *sql.Tx, l Layout) (*BlockedError, error) {
+	var old string
+	err := tx.QueryRowContext(ctx, `SELECT layout_fp FROM runs WHERE layout_fp <> ? LIMIT 1`, l.Fingerprint).Scan(&old)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	be := &BlockedError{Reason: LayoutChanged, Name: l.Template, NewFingerprint: l.Fingerprint,
+		NewDefinition: l.Template, OldFingerprint: old}
+	err = tx.QueryRowContext(ctx, `
+		SELECT (SELECT template FROM layouts WHERE fingerprint = ?),
+		       (SELECT count(*) FROM runs WHERE layout_fp = ?)`, old, old).Scan(&be.Registered, &be.Runs)
+	if err != nil {
+		return nil, err
+	}
+	be.OldDefinition = be.Registered
+	return be, nil
+}
+
+func insertLayout(ctx context.Context, tx *sql.Tx, l Layout, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO layouts (fingerprint, template, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (fingerprint) DO NOTHING`, l.Fingerprint, l.Template, at.UnixNano())
+	return err
+}
+
+// checkNames checks every name of the batch against the registry and
+// against the batch's other new names, returning the names to register and
+// every violation.
+func checkNames(ctx context.Context, tx *sql.Tx, uses []NameUse) (fresh []NameUse, blocked []error, err error) {
+	newByFP := map[nameKey]string{} // (kind, fingerprint) → new name earlier in the batch
+	for _, u := range uses {
+		reg, err := getName(ctx, tx, u.Kind, u.Name)
+		switch {
+		case err == nil:
+			if reg.Retired || reg.Fingerprint != u.Fingerprint {
+				be := &BlockedError{Reason: MeaningChanged, Kind: u.Kind, Name: u.Name, Registered: reg.Name,
+					OldFingerprint: reg.Fingerprint, OldDefinition: reg.Definition,
+					NewFingerprint: u.Fingerprint, NewDefinition: u.Definition, FirstRun: reg.FirstRun}
+				if reg.Retired {
+					be.Reason = RetiredName
+				}
+				if be.Runs, err = runsUsing(ctx, tx, u.Kind, u.Name); err != nil {
+					return nil, nil, err
+				}
+				blocked = append(blocked, be)
+			}
+			continue
+		case !errors.Is(err, ErrNotFound):
+			return nil, nil, err
+		}
+		twin, err := twinOf(ctx, tx, u)
+		if err != nil {
+			return nil, nil, err
+		}
+		if twin != nil {
+			be := &BlockedError{Reason: RenameInDisguise, Kind: u.Kind, Name: u.Name, Registered: twin.Name,
+				OldFingerprint: twin.Fingerprint, OldDefinition: twin.Definition,
+				NewFingerprint: u.Fingerprint, NewDefinition: u.Definition, FirstRun: twin.FirstRun}
+			if be.Runs, err = runsUsing(ctx, tx, u.Kind, twin.Name); err != nil {
+				return nil, nil, err
+			}
+			blocked = append(blocked, be)
+			continue
+		}
+		k := nameKey{u.Kind, u.Fingerprint}
+		if other, ok := newByFP[k]; ok && !slices.Contains(u.Aliases, other) {
+			blocked = append(blocked, &BlockedError{Reason: RenameInDisguise, Kind: u.Kind, Name: u.Name,
+				Registered: other, OldFingerprint: u.Fingerprint, NewFingerprint: u.Fingerprint,
+				OldDefinition: u.Definition, NewDefinition: u.Definition})
+			continue
+		}
+		if _, ok := newByFP[k]; !ok {
+			newByFP[k] = u.Name
+		}
+		fresh = append(fresh, u)
+	}
+	return fresh, blocked, nil
+}
+
+// twinOf returns a registered name of u's kind with u's fingerprint that u
+// does not declare among its aliases, or nil.
+func twinOf(ctx context.Context, tx *sql.Tx, u NameUse) (*Name, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+nameCols+` FROM names
+		WHERE kind = ? AND fingerprint = ? ORDER BY created_at, name`, string(u.Kind), u.Fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		n, err := scanName(rows)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(u.Aliases, n.Name) {
+			return &n, nil
+		}
+	}
+	return nil, rows.Err()
+}
+
+func insertName(ctx context.Context, tx *sql.Tx, n Name) error {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO names (kind, name, fingerprint, definition, first_run, created_at, retired)
+		VALUES (?, ?, ?, ?, ?, ?, 0)`,
+		string(n.Kind), n.Name, n.Fingerprint, n.Definition, nullString(n.FirstRun), n.CreatedAt.UnixNano())
+	return err
+}
+
+// planEvent is the payload of a run's 'plan' event.
+type planEvent struct {
+	Model         string          `json:"model"`
+	Format        string          `json:"format"`
+	Granularity   string          `json:"granularity"`
+	Params        json.RawMessage `json:"params"`
+	Dir           string          `json:"dir"`
+	FormatFP      string          `json:"format_fp"`
+	GranularityFP string          `json:"granularity_fp"`
+	ConfigFP      string          `json:"config_fp"`
+	LayoutFP      string          `json:"layout_fp"`
+	ModelOpt      string          `json:"modelopt"`
+}
+
+// insertRuns inserts the runs not yet registered, each with its 'plan'
+// event, and reports the registered ones as resumed. A run id registered
+// with another directory, or a directory registered for another run, is a
+// conflict.
+func insertRuns(ctx context.Context, tx *sql.Tx, runs []Run, at time.Time) (PlanResult, error) {
+	var res PlanResult
+	if len(runs) == 0 {
+		return res, nil
+	}
+	byID, err := tx.PrepareContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = ?`)
+	if err != nil {
+		return res, err
+	}
+	defer byID.Close()
+	byDir, err := tx.PrepareContext(ctx, `SELECT `+runCols+` FROM runs WHERE dir = ?`)
+	if err != nil {
+		return res, err
+	}
+	defer byDir.Close()
+	ins, err := tx.PrepareContext(ctx, `
+		INSERT INTO runs (id, model, format, granularity, params, dir, format_fp, granularity_fp,
+		                  config_fp, layout_fp, modelopt, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return res, err
+	}
+	defer ins.Close()
+	ev, err := tx.PrepareContext(ctx, `INSERT INTO events (run_id, kind, status, payload, at) VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return res, err
+	}
+	defer ev.Close()
+
+	res.Runs = make([]PlannedRun, 0, len(runs))
+	for _, r := range runs {
+		old, err := scanRun(byID.QueryRowContext(ctx, r.ID))
+		if err == nil {
+			if old.Dir != r.Dir {
+				return res, errorf(ErrConflict, "run %s is already registered in %s, not %s", r.ID, old.Dir, r.Dir)
+			}
+			res.Runs = append(res.Runs, PlannedRun{Run: old, Resumed: true})
+			res.Resumed++
+			continue
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return res, err
+		}
+		owner, err := scanRun(byDir.QueryRowContext(ctx, r.Dir))
+		if err == nil {
+			return res, errorf(ErrConflict, "directory %s already belongs to run %s (%s, %s, %s %s), not %s",
+				r.Dir, owner.ID, owner.Model, owner.Format, owner.Granularity, owner.Params, r.ID)
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return res, err
+		}
+		r.Status, r.CreatedAt, r.UpdatedAt = StatusPlanned, at, at
+		if _, err := ins.ExecContext(ctx, r.ID, r.Model, r.Format, r.Granularity, r.Params, r.Dir,
+			r.FormatFP, r.GranularityFP, r.ConfigFP, r.LayoutFP, r.ModelOpt, string(r.Status),
+			at.UnixNano(), at.UnixNano()); err != nil {
+			return res, err
+		}
+		payload, err := json.Marshal(planEvent{Model: r.Model, Format: r.Format, Granularity: r.Granularity,
+			Params: json.RawMessage(r.Params), Dir: r.Dir, FormatFP: r.FormatFP, GranularityFP: r.GranularityFP,
+			ConfigFP: r.ConfigFP, LayoutFP: r.LayoutFP, ModelOpt: r.ModelOpt})
+		if err != nil {
+			return res, err
+		}
+		if _, err := ev.ExecContext(ctx, r.ID, string(EventPlan), string(StatusPlanned), string(payload), at.UnixNano()); err != nil {
+			return res, err
+		}
+		res.Runs = append(res.Runs, PlannedRun{Run: r})
+		res.Created++
+	}
+	return res, nil
+}
+
+// Mark sets a run's status and/or records metrics (see Store.Mark).
+func (s *SQLite) Mark(ctx context.Context, id string, status Status, metrics map[string]float64) error {
+	if status != "" && !status.Valid() {
+		return fmt.Errorf("unknown status %q: want planned, running, succeeded or failed", status)
+	}
+	for k, v := range metrics {
+		if k == "" {
+			return errors.New("a metric needs a name")
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("metric %s: %v is not a finite number", k, v)
+		}
+	}
+	if status == "" && len(metrics) == 0 {
+		return nil
+	}
+	if s.readOnly {
+		return s.readOnlyErr()
+	}
+	now := time.Now().UTC()
+	return s.retry(ctx, func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		var cur string
+		err = tx.QueryRowContext(ctx, `SELECT status FROM runs WHERE id = ?`, id).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errorf(ErrNotFound, "run %s is not registered", id)
+		}
+		if err != nil {
+			return err
+		}
+		if status != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, updated_at = ? WHERE id = ?`,
+				string(status), now.UnixNano(), id); err != nil {
+				return err
+			}
+			payload, _ := json.Marshal(map[string]string{"from": cur, "to": string(status)})
+			if err := appendEvent(ctx, tx, id, EventStatus, status, payload, now); err != nil {
+				return err
+			}
+			cur = string(status)
+		}
+		if len(metrics) > 0 {
+			payload, err := json.Marshal(metrics) // keys sorted
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE runs SET updated_at = ? WHERE id = ?`, now.UnixNano(), id); err != nil {
+				return err
+			}
+			if err := appendEvent(ctx, tx, id, EventMetric, Status(cur), payload, now); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	})
+}
+
+func appendEvent(ctx context.Context, tx *sql.Tx, runID string, kind EventKind, status Status, payload []byte, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO events (run_id, kind, status, payload, at) VALUES (?, ?, ?, ?, ?)`,
+		runID, string(kind), string(status), string(payload), at.UnixNano())
+	return err
+}
+
+// Retire marks a registered name retired (see Store.Retire).
+func (s *SQLite) Retire(ctx context.Context, kind Kind, name string) error {
+	if s.readOnly {
+		return s.readOnlyErr()
+	}
+	return s.retry(ctx, func() error {
+		res, err := s.db.ExecContext(ctx, `UPDATE names SET retired = 1 WHERE kind = ? AND name = ?`, string(kind), name)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return errorf(ErrNotFound, "%s %s is not registered", kind, name)
+		}
+		return nil
+	})
+}
+
+func (s *SQLite) readOnlyErr() error {
+	return errorf(ErrReadOnly, "registry %s is open read-only: writing to it needs write access to the file and its folder", s.path)
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

@@ -1,0 +1,312 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+const runCols = `id, model, format, granularity, params, dir, format_fp, granularity_fp,
+	config_fp, layout_fp, modelopt, status, created_at, updated_at`
+
+const nameCols = `kind, name, fingerprint, definition, first_run, created_at, retired`
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scanRun reads one runs row; sql.ErrNoRows becomes ErrNotFound.
+func scanRun(row scanner) (Run, error) {
+	var r Run
+	var status string
+	var created, updated int64
+	err := row.Scan(&r.ID, &r.Model, &r.Format, &r.Granularity, &r.Params, &r.Dir, &r.FormatFP,
+		&r.GranularityFP, &r.ConfigFP, &r.LayoutFP, &r.ModelOpt, &status, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Run{}, ErrNotFound
+	}
+	if err != nil {
+		return Run{}, err
+	}
+	r.Status = Status(status)
+	r.CreatedAt, r.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return r, nil
+}
+
+func scanName(row scanner) (Name, error) {
+	var n Name
+	var kind string
+	var first sql.NullString
+	var created int64
+	var retired int
+	err := row.Scan(&kind, &n.Name, &n.Fingerprint, &n.Definition, &first, &created, &retired)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Name{}, ErrNotFound
+	}
+	if err != nil {
+		return Name{}, err
+	}
+	n.Kind, n.FirstRun, n.CreatedAt, n.Retired = Kind(kind), first.String, fromNanos(created), retired != 0
+	return n, nil
+}
+
+func fromNanos(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+func getName(ctx context.Context, tx *sql.Tx, kind Kind, name string) (Name, error) {
+	return scanName(tx.QueryRowContext(ctx, `SELECT `+nameCols+` FROM names WHERE kind = ? AND name = ?`,
+		string(kind), name))
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func runsUsing(ctx context.Context, q querier, kind Kind, name string) (int, error) {
+	col := "granularity"
+	switch kind {
+	case KindFormat:
+		col = "format"
+	case KindGranularity:
+	default:
+		return 0, fmt.Errorf("unknown name kind %q", kind)
+	}
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE `+col+` = ?`, name).Scan(&n)
+	return n, err
+}
+
+// Run returns a run by id.
+func (s *SQLite) Run(ctx context.Context, id string) (Run, error) {
+	var r Run
+	err := s.retry(ctx, func() error {
+		var err error
+		r, err = scanRun(s.db.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = ?`, id))
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return Run{}, errorf(ErrNotFound, "no run %s in the registry", id)
+	}
+	return r, err
+}
+
+// RunByDir returns the run planned in dir.
+func (s *SQLite) RunByDir(ctx context.Context, dir string) (Run, error) {
+	var r Run
+	err := s.retry(ctx, func() error {
+		var err error
+		r, err = scanRun(s.db.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE dir = ?`, dir))
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return Run{}, errorf(ErrNotFound, "no run in %s is registered", dir)
+	}
+	return r, err
+}
+
+// where builds the WHERE clause of a filter.
+func (f RunFilter) where() (string, []any, error) {
+	var conds []string
+	var args []any
+	in := func(col string, vals []string) {
+		if len(vals) == 0 {
+			return
+		}
+		conds = append(conds, col+" IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")+")")
+		for _, v := range vals {
+			args = append(args, v)
+		}
+	}
+	for _, st := range f.Status {
+		if !Status(st).Valid() {
+			return "", nil, fmt.Errorf("unknown status %q: want planned, running, succeeded or failed", st)
+		}
+	}
+	if f.Limit < 0 {
+		return "", nil, fmt.Errorf("invalid limit %d: want 0 (no limit) or more", f.Limit)
+	}
+	in("granularity", f.Granularity)
+	in("format", f.Format)
+	in("model", f.Model)
+	in("status", f.Status)
+	if !f.Since.IsZero() {
+		conds = append(conds, "created_at >= ?")
+		args = append(args, f.Since.UnixNano())
+	}
+	if len(conds) == 0 {
+		return "", nil, nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args, nil
+}
+
+// Runs lists runs, newest first.
+func (s *SQLite) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
+	where, args, err := f.where()
+	if err != nil {
+		return nil, err
+	}
+	q := `SELECT ` + runCols + ` FROM runs` + where + ` ORDER BY created_at DESC, id`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	out := []Run{}
+	err = s.retry(ctx, func() error {
+		out = out[:0]
+		rows, err := s.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanRun(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// CountRuns counts runs.
+func (s *SQLite) CountRuns(ctx context.Context, f RunFilter) (int, error) {
+	where, args, err := f.where()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = s.retry(ctx, func() error {
+		return s.db.QueryRowContext(ctx, `SELECT count(*) FROM runs`+where, args...).Scan(&n)
+	})
+	return n, err
+}
+
+// Models lists the registered model ids.
+func (s *SQLite) Models(ctx context.Context) ([]string, error) {
+	out := []string{}
+	err := s.retry(ctx, func() error {
+		out = out[:0]
+		rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT model FROM runs ORDER BY model`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var m string
+			if err := rows.Scan(&m); err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// Name returns a registered name.
+func (s *SQLite) Name(ctx context.Context, kind Kind, name string) (Name, error) {
+	var n Name
+	err := s.retry(ctx, func() error {
+		var err error
+		n, err = scanName(s.db.QueryRowContext(ctx, `SELECT `+nameCols+` FROM names WHERE kind = ? AND name = ?`,
+			string(kind), name))
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return Name{}, errorf(ErrNotFound, "%s %s is not registered", kind, name)
+	}
+	return n, err
+}
+
+// Names lists registered names.
+func (s *SQLite) Names(ctx context.Context, kind Kind) ([]Name, error) {
+	if kind != "" && !kind.valid() {
+		return nil, fmt.Errorf("unknown name kind %q", kind)
+	}
+	out := []Name{}
+	err := s.retry(ctx, func() error {
+		out = out[:0]
+		rows, err := s.db.QueryContext(ctx, `SELECT `+nameCols+` FROM names
+			WHERE ? = '' OR kind = ? ORDER BY kind, name`, string(kind), string(kind))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			n, err := scanName(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, n)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// RunsUsingName counts the runs using a name.
+func (s *SQLite) RunsUsingName(ctx context.Context, kind Kind, name string) (int, error) {
+	if !kind.valid() {
+		return 0, fmt.Errorf("unknown name kind %q", kind)
+	}
+	var n int
+	err := s.retry(ctx, func() error {
+		var err error
+		n, err = runsUsing(ctx, s.db, kind, name)
+		return err
+	})
+	return n, err
+}
+
+// Layouts lists the layouts runs were planned under.
+func (s *SQLite) Layouts(ctx context.Context) ([]Layout, error) {
+	out := []Layout{}
+	err := s.retry(ctx, func() error {
+		out = out[:0]
+		rows, err := s.db.QueryContext(ctx, `SELECT fingerprint, template, created_at FROM layouts ORDER BY created_at, fingerprint`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var l Layout
+			var created int64
+			if err := rows.Scan(&l.Fingerprint, &l.Template, &created); err != nil {
+				return err
+			}
+			l.CreatedAt = fromNanos(created)
+			out = append(out, l)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// Events returns a run's events in order.
+func (s *SQLite) Events(ctx context.Context, runID string) ([]Event, error) {
+	out := []Event{}
+	err := s.retry(ctx, func() error {
+		out = out[:0]
+		rows, err := s.db.QueryContext(ctx, `SELECT id, run_id, kind, coalesce(status, ''), payload, at
+			FROM events WHERE run_id = ? ORDER BY id`, runID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e Event
+			var kind, status string
+			var at int64
+			if err := rows.Scan(&e.ID, &e.RunID, &kind, &status, &e.Payload, &at); err != nil {
+				return err
+			}
+			e.Kind, e.Status, e.At = EventKind(kind), Status(status), fromNanos(at)
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	return out, err
+}

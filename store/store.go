@@ -1,0 +1,422 @@
+// Package store is qrun's registry: the runs a project planned, the names
+// (formats and granularities) they use with the meaning each name was first
+// registered with, the output layouts, and an append-only event log.
+//
+// Store is the interface the commands use; SQLite (this package) is the
+// embedded implementation, and a PostgreSQL one is meant to follow with the
+// same semantics and the same tests. Every method is safe to call from
+// several processes at once: writes are serialised by the database, checks
+// and inserts happen in one transaction, and a busy database is waited for
+// with bounded backoff rather than reported.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Store is a qrun registry.
+type Store interface {
+	// Plan records a whole plan in one write transaction: name stability
+	// and layout checks, name registration, new runs and their 'plan'
+	// events. All or nothing: when it returns an error, nothing was
+	// written. A violation of name stability is a *BlockedError (several
+	// are joined; see Blocked); errors.Is(err, ErrBlocked) reports both.
+	Plan(ctx context.Context, b PlanBatch) (PlanResult, error)
+
+	// Mark sets a run's status and/or records metrics, appending one
+	// 'status' event (when status is not empty) and one 'metric' event
+	// (when metrics is not empty).
+	Mark(ctx context.Context, id string, status Status, metrics map[string]float64) error
+
+	// Retire marks a registered name retired: it stays reserved and keeps
+	// its runs, and Plan refuses it from then on.
+	Retire(ctx context.Context, kind Kind, name string) error
+
+	// Run returns the run with this id, or an error wrapping ErrNotFound.
+	Run(ctx context.Context, id string) (Run, error)
+	// RunByDir returns the run planned in dir (as recorded), or an error
+	// wrapping ErrNotFound.
+	RunByDir(ctx context.Context, dir string) (Run, error)
+	// Runs lists the runs matching f, newest first (ties by id).
+	Runs(ctx context.Context, f RunFilter) ([]Run, error)
+	// CountRuns counts the runs matching f, ignoring f.Limit.
+	CountRuns(ctx context.Context, f RunFilter) (int, error)
+	// Models lists the distinct model ids of the registered runs, sorted.
+	Models(ctx context.Context) ([]string, error)
+
+	// Name returns a registered name, or an error wrapping ErrNotFound.
+	Name(ctx context.Context, kind Kind, name string) (Name, error)
+	// Names lists the registered names of a kind ("" for every kind),
+	// ordered by kind and name.
+	Names(ctx context.Context, kind Kind) ([]Name, error)
+	// RunsUsingName counts the runs whose format (kind format) or
+	// granularity (kind granularity) is name.
+	RunsUsingName(ctx context.Context, kind Kind, name string) (int, error)
+
+	// Layouts lists the output layouts runs were planned under, oldest
+	// first.
+	Layouts(ctx context.Context) ([]Layout, error)
+	// Events returns a run's events in the order they were appended.
+	Events(ctx context.Context, runID string) ([]Event, error)
+
+	// Check verifies the registry's own integrity and returns the problems
+	// found (none when healthy).
+	Check(ctx context.Context) ([]string, error)
+
+	// Close releases the registry.
+	Close() error
+}
+
+// Kind is what a registered name names. The values equal vocab.Kind's.
+type Kind string
+
+const (
+	KindFormat      Kind = "format"
+	KindGranularity Kind = "granularity"
+)
+
+func (k Kind) valid() bool { return k == KindFormat || k == KindGranularity }
+
+// Status is where a run is in its life.
+type Status string
+
+const (
+	StatusPlanned   Status = "planned"
+	StatusRunning   Status = "running"
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+)
+
+// Statuses lists every status, in life order.
+var Statuses = []Status{StatusPlanned, StatusRunning, StatusSucceeded, StatusFailed}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	for _, v := range Statuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Run is one planned run: a model × format × granularity × parameters
+// selection and the directory it owns.
+type Run struct {
+	ID            string // first 12 hex digits of the identity's sha256
+	Model         string // the full model id (Qwen/Qwen3-8B)
+	Format        string // canonical format name
+	Granularity   string // canonical granularity name
+	Params        string // canonical JSON object of the typed identity parameters; "{}" for none
+	Dir           string // the run directory, as the caller records it
+	FormatFP      string // fingerprint of the format's definition
+	GranularityFP string // fingerprint of the granularity's definition
+	ConfigFP      string // fingerprint of the resolved ModelOpt config
+	LayoutFP      string // fingerprint of the layout template the directory came from
+	ModelOpt      string // ModelOpt target version ("0.46")
+	Status        Status
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Name is a registered name: what it meant when a run first used it.
+type Name struct {
+	Kind        Kind
+	Name        string
+	Fingerprint string
+	Definition  string // canonical definition text
+	FirstRun    string // "" when registered without a run
+	CreatedAt   time.Time
+	Retired     bool
+}
+
+// Layout is an output layout template runs were planned under.
+type Layout struct {
+	Fingerprint string
+	Template    string
+	CreatedAt   time.Time
+}
+
+// EventKind is what an event records.
+type EventKind string
+
+const (
+	EventPlan   EventKind = "plan"
+	EventStatus EventKind = "status"
+	EventMetric EventKind = "metric"
+)
+
+// Event is one entry of the append-only event log.
+type Event struct {
+	ID      int64
+	RunID   string
+	Kind    EventKind
+	Status  Status // the run's status after the event
+	Payload string // JSON object
+	At      time.Time
+}
+
+// RunFilter selects runs. Empty fields match everything; values within a
+// field are alternatives, fields combine.
+type RunFilter struct {
+	Granularity []string // canonical names
+	Format      []string // canonical names
+	Model       []string // full model ids
+	Status      []string
+	Since       time.Time // created at or after; zero for any time
+	Limit       int       // at most this many (newest first); 0 for all
+}
+
+// NameUse is a name a plan uses, with its definition as the vocabulary in
+// effect defines it.
+type NameUse struct {
+	Kind        Kind
+	Name        string // canonical name
+	Fingerprint string
+	Definition  string // canonical definition text, shown when blocked
+	// Aliases are the other names the entry declares for itself. A
+	// registered name among them with the same fingerprint makes this a
+	// declared rename rather than a rename in disguise.
+	Aliases []string
+}
+
+// PlanBatch is everything one invocation of qrun plan records.
+type PlanBatch struct {
+	// Layout is the layout template the directories come from.
+	Layout Layout
+	// Names are the names the runs use, each (kind, name) once; every
+	// run's format and granularity must be among them, with the
+	// fingerprint the run carries.
+	Names []NameUse
+	// Runs in sweep order. Status, CreatedAt and UpdatedAt are set by the
+	// store; LayoutFP is Layout.Fingerprint when empty.
+	Runs []Run
+	// At is the plan's time (created_at of new runs and names); zero for
+	// now.
+	At time.Time
+	// BeforeCommit, when set, is called once every check has passed and
+	// the plan's rows are written but not committed, with the registry's
+	// write lock held: the place to write the run directories, so that a
+	// blocked plan writes no file and a committed plan has its files. An
+	// error rolls the whole plan back and is returned as it is (a dry run
+	// returns its own sentinel). It runs again if the transaction has to
+	// be retried, so it must be idempotent.
+	BeforeCommit func(PlanResult) error `json:"-"`
+}
+
+// PlanResult is what Plan recorded.
+type PlanResult struct {
+	Runs       []PlannedRun // one per batch run, in batch order
+	Created    int          // runs inserted
+	Resumed    int          // runs that were already registered
+	Registered []Name       // names registered by this plan
+}
+
+// PlannedRun is one run of a plan as the registry holds it.
+type PlannedRun struct {
+	Run
+	// Resumed is true when the run was already registered (a re-plan); Run
+	// is then the registered row, which the caller may compare with what
+	// it planned.
+	Resumed bool
+}
+
+var (
+	// ErrNotFound is wrapped by lookups of a run or name that is not
+	// registered.
+	ErrNotFound = errors.New("not found")
+	// ErrBlocked is matched (errors.Is) by every *BlockedError.
+	ErrBlocked = errors.New("blocked by name stability")
+	// ErrConflict is wrapped when a run id or directory already belongs to
+	// another run.
+	ErrConflict = errors.New("conflict")
+	// ErrBusy is wrapped when the registry stayed locked by another
+	// process past the lock timeout.
+	ErrBusy = errors.New("registry busy")
+	// ErrReadOnly is wrapped when a write is attempted on a registry
+	// opened read-only.
+	ErrReadOnly = errors.New("registry read-only")
+	// ErrSchemaTooNew is wrapped when the registry was written by a newer
+	// qrun.
+	ErrSchemaTooNew = errors.New("registry schema too new")
+	// ErrNotRegistry is wrapped when the file is not a qrun registry (not
+	// a SQLite database, damaged, or another program's database).
+	ErrNotRegistry = errors.New("not a qrun registry")
+	// ErrNetworkFS is wrapped when a SQLite registry would live on a
+	// network file system.
+	ErrNetworkFS = errors.New("registry on a network file system")
+)
+
+// BlockReason is why a plan was blocked.
+type BlockReason string
+
+const (
+	// MeaningChanged: a registered name now has another definition.
+	MeaningChanged BlockReason = "meaning changed"
+	// RenameInDisguise: a new name has the definition of a registered one.
+	RenameInDisguise BlockReason = "rename in disguise"
+	// RetiredName: the name is retired and can't be planned.
+	RetiredName BlockReason = "retired"
+	// LayoutChanged: the layout template changed while runs exist under
+	// the old one.
+	LayoutChanged BlockReason = "layout changed"
+)
+
+// BlockedError is a plan refused by name stability (SPEC §6): it carries
+// the old and new definitions and how many runs use the registered one.
+type BlockedError struct {
+	Reason BlockReason
+	Kind   Kind   // "" for LayoutChanged
+	Name   string // the name being planned; the new template for LayoutChanged
+	// Registered is the registered name in conflict: Name itself, or for a
+	// rename in disguise the name whose definition Name repeats; the old
+	// template for LayoutChanged.
+	Registered     string
+	OldFingerprint string
+	OldDefinition  string
+	NewFingerprint string
+	NewDefinition  string
+	Runs           int    // runs using Registered (or the old layout)
+	FirstRun       string // Registered's first run, if any
+}
+
+func (e *BlockedError) Error() string {
+	switch e.Reason {
+	case MeaningChanged:
+		return fmt.Sprintf("%s %s is registered with another definition (%s, used by %s); its definition now is %s: a used name never changes meaning; restore its definition, or give the new one a new name",
+			e.Kind, e.Name, e.OldFingerprint, plural(e.Runs, "run"), e.NewFingerprint)
+	case RenameInDisguise:
+		where := fmt.Sprintf("registered %s %s (used by %s)", e.Kind, e.Registered, plural(e.Runs, "run"))
+		if e.Runs == 0 && e.FirstRun == "" {
+			where = fmt.Sprintf("%s %s, also new in this plan", e.Kind, e.Registered)
+		}
+		return fmt.Sprintf("%s %s has the same definition (%s) as %s: a rename in disguise; plan %s, or declare %s among %s's aliases",
+			e.Kind, e.Name, e.NewFingerprint, where, e.Registered, e.Registered, e.Name)
+	case RetiredName:
+		return fmt.Sprintf("%s %s is retired (used by %s) and can't be planned", e.Kind, e.Name, plural(e.Runs, "run"))
+	case LayoutChanged:
+		return fmt.Sprintf("layout %q differs from %q, the layout of %s already planned: changing it would move their directories; keep the old layout, or use a new registry",
+			e.Name, e.Registered, plural(e.Runs, "run"))
+	}
+	return fmt.Sprintf("%s %s: %s", e.Kind, e.Name, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrBlocked) true.
+func (e *BlockedError) Is(target error) bool { return target == ErrBlocked }
+
+// Blocked returns every *BlockedError in err (Plan joins several when more
+// than one name is blocked), or nil.
+func Blocked(err error) []*BlockedError {
+	var out []*BlockedError
+	var walk func(error)
+	walk = func(err error) {
+		if err == nil {
+			return
+		}
+		if b, ok := err.(*BlockedError); ok {
+			out = append(out, b)
+			return
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// validate checks a batch for the caller's mistakes before any database
+// work: every name defined once, every run complete and consistent with the
+// names it uses.
+func (b *PlanBatch) validate() error {
+	if len(b.Runs) > 0 && (b.Layout.Fingerprint == "" || b.Layout.Template == "") {
+		return errors.New("plan: the layout template and its fingerprint are required")
+	}
+	type key struct {
+		k Kind
+		n string
+	}
+	fps := map[key]string{}
+	for _, n := range b.Names {
+		if !n.Kind.valid() {
+			return fmt.Errorf("plan: unknown name kind %q", n.Kind)
+		}
+		if n.Name == "" || n.Fingerprint == "" {
+			return fmt.Errorf("plan: %s %q: name and fingerprint are required", n.Kind, n.Name)
+		}
+		if _, dup := fps[key{n.Kind, n.Name}]; dup {
+			return fmt.Errorf("plan: %s %s is given twice", n.Kind, n.Name)
+		}
+		fps[key{n.Kind, n.Name}] = n.Fingerprint
+	}
+	for i := range b.Runs {
+		r := &b.Runs[i]
+		if r.LayoutFP == "" {
+			r.LayoutFP = b.Layout.Fingerprint
+		}
+		if err := r.validate(); err != nil {
+			return err
+		}
+		if r.LayoutFP != b.Layout.Fingerprint {
+			return fmt.Errorf("plan: run %s has layout %s, not the plan's %s", r.ID, r.LayoutFP, b.Layout.Fingerprint)
+		}
+		for _, u := range []struct {
+			k     Kind
+			n, fp string
+		}{{KindFormat, r.Format, r.FormatFP}, {KindGranularity, r.Granularity, r.GranularityFP}} {
+			fp, ok := fps[key{u.k, u.n}]
+			if !ok {
+				return fmt.Errorf("plan: run %s uses %s %s, which the plan does not define", r.ID, u.k, u.n)
+			}
+			if fp != u.fp {
+				return fmt.Errorf("plan: run %s has %s %s fingerprint %s, but the plan defines it as %s", r.ID, u.k, u.n, u.fp, fp)
+			}
+		}
+	}
+	return nil
+}
+
+func (r *Run) validate() error {
+	if !validRunID(r.ID) {
+		return fmt.Errorf("plan: invalid run id %q: want 12 lower-case hex digits", r.ID)
+	}
+	for _, f := range []struct{ what, v string }{
+		{"model", r.Model}, {"format", r.Format}, {"granularity", r.Granularity}, {"dir", r.Dir},
+		{"format fingerprint", r.FormatFP}, {"granularity fingerprint", r.GranularityFP},
+		{"config fingerprint", r.ConfigFP}, {"ModelOpt target", r.ModelOpt},
+	} {
+		if f.v == "" {
+			return fmt.Errorf("plan: run %s: %s is required", r.ID, f.what)
+		}
+	}
+	if r.Params == "" {
+		r.Params = "{}"
+	}
+	if !jsonObject(r.Params) {
+		return fmt.Errorf("plan: run %s: params must be a JSON object, got %q", r.ID, r.Params)
+	}
+	return nil
+}
+
+func validRunID(id string) bool {
+	if len(id) != 12 {
+		return false
+	}
+	return strings.Trim(id, "0123456789abcdef") == ""
+}
