@@ -125,7 +125,7 @@ func scalar(n *yaml.Node) (any, error) {
 	case "!!str":
 		return n.Value, nil
 	}
-	return nil, &NodeError{Line: n.Line, Msg: fmt.Sprintf("unsupported YAML tag %s", n.Tag)}
+	return nil, &NodeError{Line: n.Line, Msg: fmt.Sprintf("value %s has YAML type %s, which qrun does not take; quote it to make it a string", strconv.Quote(n.Value), strings.TrimPrefix(n.ShortTag(), "!!"))}
 }
 
 // ToNode encodes a plain value as a YAML node in qrun's canonical spelling:

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -33,10 +34,14 @@ type FileError struct {
 }
 
 func (e *FileError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+	p := e.Path
+	if strings.ContainsFunc(p, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		p = strconv.Quote(p) // a file name with a line break stays on one line
 	}
-	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", p, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", p, e.Msg)
 }
 
 // Dirs are the folders that hold the user's vocabulary files.
