@@ -1,0 +1,326 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/qrun-dev/qrun/hydra"
+	"github.com/qrun-dev/qrun/layout"
+	"github.com/qrun-dev/qrun/manifest"
+	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/store"
+	"github.com/qrun-dev/qrun/vocab"
+)
+
+var groups = Groups{Format: "quant_pair", Granularity: "quant_granularity"}
+
+type fixture struct {
+	t     *testing.T
+	dir   string
+	root  string
+	conf  string
+	store *store.SQLite
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, ".qrun", "qrun.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &fixture{t: t, dir: dir, root: filepath.Join(dir, "outputs"), conf: filepath.Join(dir, "conf"), store: st}
+}
+
+func (f *fixture) writeVocab(rel, content string) {
+	f.t.Helper()
+	p := filepath.Join(f.conf, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) plan(args []string, mod func(*Options)) (*Result, error) {
+	f.t.Helper()
+	v, err := vocab.Load(vocab.Dirs{Granularity: filepath.Join(f.conf, "quant_granularity"), Format: filepath.Join(f.conf, "quant_pair")})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	sel, err := ParseSelection(Flags{Models: []string{"Qwen/Qwen3-8B"}}, args, groups, []string{"wandb.tags"})
+	if err != nil {
+		return nil, err
+	}
+	opts := Options{
+		Vocab: v, Store: f.store, OutputRoot: f.root, Template: layout.MustParseTemplate(layout.DefaultTemplate),
+		Target: modelopt.DefaultTarget, Groups: groups, QrunVersion: "test", Host: "h",
+		Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) },
+	}
+	if mod != nil {
+		mod(&opts)
+	}
+	return Plan(context.Background(), opts, sel)
+}
+
+// snapshot maps every file under root to its content.
+func snapshot(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			out[p] = string(b)
+		}
+		return nil
+	})
+	return out
+}
+
+func TestPlanSweepThenReplanIsIdempotent(t *testing.T) {
+	f := newFixture(t)
+	f.writeVocab("quant_granularity/w_group32.yaml", "name: w_group32\nweights:\n  block_sizes: {-1: 32, type: static}\n")
+	args := []string{"quant_pair=int8,fp8", "quant_granularity=w_group64,w_group32,a_per_token_dynamic", "seed=1,2"}
+	res, err := f.plan(args, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Runs) != 12 || res.Created != 12 {
+		t.Fatalf("runs %d created %d, want 12 and 12", len(res.Runs), res.Created)
+	}
+	for _, r := range res.Runs {
+		ents, err := os.ReadDir(r.Dir)
+		if err != nil || len(ents) != 2 {
+			t.Fatalf("%s: %d entries, %v", r.Dir, len(ents), err)
+		}
+		if !strings.HasPrefix(r.Dir, f.root+string(filepath.Separator)+"Qwen3-8B"+string(filepath.Separator)) {
+			t.Errorf("dir %s not under root/model", r.Dir)
+		}
+	}
+	before := snapshot(t, f.root)
+	again, err := f.plan(args, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Created != 0 || again.Resumed != 12 {
+		t.Errorf("re-plan created %d resumed %d", again.Created, again.Resumed)
+	}
+	for i := range res.Runs {
+		if res.Runs[i].Dir != again.Runs[i].Dir || res.Runs[i].ID != again.Runs[i].ID {
+			t.Errorf("run %d moved: %s → %s", i, res.Runs[i].Dir, again.Runs[i].Dir)
+		}
+	}
+	after := snapshot(t, f.root)
+	if len(before) != len(after) {
+		t.Fatalf("file count changed %d → %d", len(before), len(after))
+	}
+	for p, b := range before {
+		if after[p] != b {
+			t.Errorf("%s changed on re-plan", p)
+		}
+	}
+	n, _ := f.store.CountRuns(context.Background(), store.RunFilter{Granularity: []string{"w_group32"}})
+	if n != 4 {
+		t.Errorf("runs with w_group32 = %d, want 4", n)
+	}
+}
+
+func TestPlanInvalidCombinationsWriteNothing(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.plan([]string{"quant_pair=int4_awq,nvfp4,int8", "quant_granularity=a_per_token_dynamic,w_group64"}, nil)
+	var inv *InvalidError
+	if !errors.As(err, &inv) || !errors.Is(err, vocab.ErrInvalidSelection) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(inv.Invalid) != 3 { // int4_awq×a_per_token, nvfp4×a_per_token, nvfp4×w_group64
+		t.Errorf("%d invalid listed: %v", len(inv.Invalid), err)
+	}
+	if _, statErr := os.Stat(f.root); !errors.Is(statErr, os.ErrNotExist) {
+		t.Error("output root was created for an invalid selection")
+	}
+	if n, _ := f.store.CountRuns(context.Background(), store.RunFilter{}); n != 0 {
+		t.Errorf("%d runs registered", n)
+	}
+	res, err := f.plan([]string{"quant_pair=int4_awq,nvfp4,int8", "quant_granularity=a_per_token_dynamic,w_group64"}, func(o *Options) { o.SkipInvalid = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Runs) != 3 || len(res.Skipped) != 3 {
+		t.Errorf("skip-invalid: %d runs, %d skipped", len(res.Runs), len(res.Skipped))
+	}
+}
+
+// TestT11UsedNameRedefinedBlocked: once a run used a name, redefining it is
+// blocked (exit 3) and nothing is written.
+func TestT11UsedNameRedefinedBlocked(t *testing.T) {
+	f := newFixture(t)
+	f.writeVocab("quant_granularity/w_group32.yaml", "name: w_group32\nweights:\n  block_sizes: {-1: 32, type: static}\n")
+	if _, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group32"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, f.root)
+	f.writeVocab("quant_granularity/w_group32.yaml", "name: w_group32\nweights:\n  block_sizes: {-1: 48, type: static}\n")
+	_, err := f.plan([]string{"quant_pair=int8,fp8", "quant_granularity=w_group32"}, nil)
+	if !errors.Is(err, store.ErrBlocked) {
+		t.Fatalf("redefined name: %v", err)
+	}
+	b := store.Blocked(err)
+	if len(b) != 1 || b[0].Reason != store.MeaningChanged || b[0].Runs != 1 || !strings.Contains(b[0].OldDefinition, "32") || !strings.Contains(b[0].NewDefinition, "48") {
+		t.Errorf("blocked = %+v", b)
+	}
+	if after := snapshot(t, f.root); len(after) != len(before) {
+		t.Errorf("files written despite the block: %d → %d", len(before), len(after))
+	}
+	// A rename in disguise is blocked too.
+	f.writeVocab("quant_granularity/w_group32.yaml", "name: w_group32\nweights:\n  block_sizes: {-1: 32, type: static}\n")
+	f.writeVocab("quant_granularity/g32.yaml", "name: g32\nweights:\n  block_sizes: {-1: 32, type: static}\n")
+	_, err = f.plan([]string{"quant_pair=int8", "quant_granularity=g32"}, nil)
+	if b := store.Blocked(err); len(b) != 1 || b[0].Reason != store.RenameInDisguise {
+		t.Errorf("rename in disguise: %v", err)
+	}
+}
+
+// TestT12TwoModelsSameBasenameRefused: org1/X and org2/X never share a
+// directory, in one sweep or across plans.
+func TestT12TwoModelsSameBasenameRefused(t *testing.T) {
+	f := newFixture(t)
+	v := vocab.Builtin()
+	opts := Options{Vocab: v, Store: f.store, OutputRoot: f.root, Template: layout.MustParseTemplate(layout.DefaultTemplate), Target: modelopt.DefaultTarget, Groups: groups}
+	sel, _ := ParseSelection(Flags{Models: []string{"org1/X", "org2/X"}, Formats: []string{"int8"}}, nil, groups, nil)
+	if _, err := Plan(context.Background(), opts, sel); !errors.Is(err, vocab.ErrInvalidSelection) || !strings.Contains(err.Error(), "share the directory segment") {
+		t.Fatalf("one sweep: %v", err)
+	}
+	sel, _ = ParseSelection(Flags{Models: []string{"org1/X"}, Formats: []string{"int8"}}, nil, groups, nil)
+	if _, err := Plan(context.Background(), opts, sel); err != nil {
+		t.Fatal(err)
+	}
+	sel, _ = ParseSelection(Flags{Models: []string{"org2/X"}, Formats: []string{"fp8"}}, nil, groups, nil)
+	if _, err := Plan(context.Background(), opts, sel); !errors.Is(err, vocab.ErrInvalidSelection) {
+		t.Fatalf("across plans: %v", err)
+	}
+}
+
+// TestT1EmitsGroupSelectionNeverFieldNotation: the seed's field notation is
+// accepted on input, but emitted lines always select Hydra group options.
+func TestT1EmitsGroupSelectionNeverFieldNotation(t *testing.T) {
+	f := newFixture(t)
+	res, err := f.plan([]string{"quant_pair.format_name=int8_sq", "quant_granularity.name=w_group64,w_group128", "seed=1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Runs {
+		line := hydra.Line(r.HydraArgs)
+		if strings.Contains(line, ".format_name=") || strings.Contains(line, ".name=") {
+			t.Errorf("field notation emitted: %s", line)
+		}
+		if !strings.HasPrefix(line, "quant_pair=int8_smoothquant quant_granularity="+r.Granularity+" seed=1 ") {
+			t.Errorf("line does not select the canonical group options: %s", line)
+		}
+	}
+}
+
+// TestT2NoMultirunOneLinePerRun: one line per run, each with its own
+// hydra.run.dir, never -m (under which Hydra ignores hydra.run.dir).
+func TestT2NoMultirunOneLinePerRun(t *testing.T) {
+	f := newFixture(t)
+	res, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group64", "seed=range(0,5)"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Runs) != 5 {
+		t.Fatalf("%d runs", len(res.Runs))
+	}
+	dirs := map[string]bool{}
+	for _, r := range res.Runs {
+		line := hydra.Line(r.HydraArgs)
+		if strings.Contains(line, " -m") || strings.Contains(line, "--multirun") || strings.Contains(line, ",") && !strings.Contains(line, "hydra.run.dir") {
+			t.Errorf("multirun syntax in %s", line)
+		}
+		last := r.HydraArgs[len(r.HydraArgs)-1]
+		o, err := hydra.Parse(last)
+		if err != nil || o.Key != "hydra.run.dir" || o.Values[0] != r.Dir {
+			t.Errorf("last argument %q does not set hydra.run.dir to %s", last, r.Dir)
+		}
+		dirs[r.Dir] = true
+	}
+	if len(dirs) != 5 {
+		t.Errorf("%d distinct dirs for 5 runs", len(dirs))
+	}
+}
+
+func TestPlanDryRunWritesNothing(t *testing.T) {
+	f := newFixture(t)
+	res, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, func(o *Options) { o.DryRun = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Runs) != 1 || res.Runs[0].Status != "new" {
+		t.Errorf("dry run: %+v", res.Runs)
+	}
+	if _, err := os.Stat(f.root); !errors.Is(err, os.ErrNotExist) {
+		t.Error("dry run created the output root")
+	}
+	if n, _ := f.store.CountRuns(context.Background(), store.RunFilter{}); n != 0 {
+		t.Error("dry run registered runs")
+	}
+}
+
+func TestPlanRefusesForeignDirectoryAndAdoptsCrashLeftovers(t *testing.T) {
+	f := newFixture(t)
+	res, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, func(o *Options) { o.DryRun = true; o.Store = nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := res.Runs[0].Dir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644)
+	if _, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, nil); err == nil || !strings.Contains(err.Error(), "is not a qrun run directory") {
+		t.Fatalf("foreign dir: %v", err)
+	}
+	if n, _ := f.store.CountRuns(context.Background(), store.RunFilter{}); n != 0 {
+		t.Error("run registered although its files could not be written")
+	}
+	os.Remove(filepath.Join(dir, "notes.txt"))
+	os.WriteFile(filepath.Join(dir, manifest.TempPrefix+"manifest.yaml-123"), []byte("torn"), 0o644)
+	if _, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, nil); err != nil {
+		t.Fatalf("crash leftovers not adopted: %v", err)
+	}
+	if id, err := manifest.ReadIdentity(dir); err != nil || id.RunID != res.Runs[0].ID {
+		t.Errorf("identity after adoption: %+v %v", id, err)
+	}
+}
+
+func TestParseSelection(t *testing.T) {
+	sel, err := ParseSelection(Flags{Models: []string{"a/b"}, Params: []string{"calib_size=512"}}, []string{"quant_pair=int8", "seed=1,2", "wandb.tags=x"}, groups, []string{"wandb.tags"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sel.Params) != 2 || sel.Params[0].Key != "calib_size" || len(sel.Recorded) != 1 || sel.Size() != 2 {
+		t.Errorf("selection = %+v", sel)
+	}
+	for args, want := range map[string]string{
+		"quant_pair=int8 quant_pair.format_name=fp8": "given twice",
+		"quant_pair=int8 hydra.run.dir=/x":           "hydra.run.dir",
+		"quant_pair=int8 quant_pair.weights=x":       "selected as a whole",
+		"quant_pair=int8 wandb.tags=a,b":             "cannot sweep",
+		"seed=1":                                     "no format selected",
+		"quant_pair=int8 seed=choice(1,2)":           "choice",
+	} {
+		_, err := ParseSelection(Flags{}, strings.Fields(args), groups, []string{"wandb.tags"})
+		if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrUsage) {
+			t.Errorf("%s: %v, want usage error with %q", args, err, want)
+		}
+	}
+}
