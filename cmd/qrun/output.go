@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // jsonKeysNote is said wherever JSON output carries block_sizes: JSON has no
@@ -56,11 +59,16 @@ type table struct {
 func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
 
 func (t *table) write(w io.Writer, tty bool) error {
+	// A cell is one line without tabs in both forms: a user's description
+	// may hold either.
+	oneLine := strings.NewReplacer("\t", " ", "\r\n", " ", "\n", " ", "\r", " ")
+	for _, r := range t.rows {
+		for i := range r {
+			r[i] = oneLine.Replace(r[i])
+		}
+	}
 	if !tty {
 		for _, r := range t.rows {
-			for i := range r {
-				r[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(r[i])
-			}
 			if _, err := fmt.Fprintln(w, strings.Join(r, "\t")); err != nil {
 				return err
 			}
@@ -73,4 +81,61 @@ func (t *table) write(w io.Writer, tty bool) error {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
 	return tw.Flush()
+}
+
+// nodeJSON converts a YAML node to JSON keeping mapping keys in document
+// order (encoding/json sorts map keys, which would reorder a ModelOpt 0.43
+// quant_cfg mapping, where order decides which pattern wins). Keys become
+// strings: -1 is "-1" (see jsonKeysNote).
+func nodeJSON(n *yaml.Node) (json.RawMessage, error) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return json.RawMessage("null"), nil
+		}
+		return nodeJSON(n.Content[0])
+	case yaml.MappingNode:
+		var b bytes.Buffer
+		b.WriteByte('{')
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			k, err := json.Marshal(n.Content[i].Value)
+			if err != nil {
+				return nil, err
+			}
+			v, err := nodeJSON(n.Content[i+1])
+			if err != nil {
+				return nil, err
+			}
+			b.Write(k)
+			b.WriteByte(':')
+			b.Write(v)
+		}
+		b.WriteByte('}')
+		return b.Bytes(), nil
+	case yaml.SequenceNode:
+		var b bytes.Buffer
+		b.WriteByte('[')
+		for i, c := range n.Content {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			v, err := nodeJSON(c)
+			if err != nil {
+				return nil, err
+			}
+			b.Write(v)
+		}
+		b.WriteByte(']')
+		return b.Bytes(), nil
+	case yaml.ScalarNode:
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, err
+		}
+		return json.Marshal(v)
+	}
+	return nil, fmt.Errorf("cannot write a YAML %v node as JSON", n.Kind)
 }

@@ -27,10 +27,13 @@ func newCmdResolve(io *IOStreams, g *globalOptions) *cobra.Command {
 		Short: "Print the complete ModelOpt PTQ recipe for one format × granularity; touches nothing",
 		Example: `  qrun resolve --format w4a8_int --granularity recipe_match_channel_token
   qrun resolve --format int8 --granularity w_group64 --modelopt 0.43 -o recipe.yaml`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Format == "" {
 				return usageErrorf("--format is required (a quant_pair.format_name, e.g. int4_awq)")
+			}
+			if opts.JSON && opts.Output != "" {
+				return usageErrorf("--json and --output cannot be combined: the recipe file is YAML only (JSON cannot hold its integer block_sizes keys)")
 			}
 			return resolveRun(opts)
 		},
@@ -76,6 +79,11 @@ func resolveRun(opts *resolveOptions) error {
 	if err != nil {
 		return usageErrorf("--modelopt: %v", err)
 	}
+	if opts.Output != "" {
+		if err := checkOutputFile(opts.Output); err != nil {
+			return err
+		}
+	}
 	v, err := opts.Global.loadVocab()
 	if err != nil {
 		return err
@@ -89,8 +97,10 @@ func resolveRun(opts *resolveOptions) error {
 		if err != nil {
 			return recipeErr(r, target, err)
 		}
-		var plain any
-		if err := sec.Decode(&plain); err != nil {
+		// Keep the document order: the 0.43 quant_cfg is a mapping whose order
+		// is ModelOpt's application order (a later pattern wins).
+		plain, err := nodeJSON(sec)
+		if err != nil {
 			return err
 		}
 		out := resolveJSON{
@@ -98,7 +108,7 @@ func resolveRun(opts *resolveOptions) error {
 			FormatTyped: r.FormatTyped, GranularityTyped: r.GranularityTyped,
 			ModelOpt: target.String(), Section: modelopt.SectionName(target),
 			Fingerprint: r.Fingerprint(), FormatFingerprint: r.Format.Fingerprint(), GranFingerprint: r.Granularity.Fingerprint(),
-			Quantize: jsonValue(plain), Notes: noteStrings(notes), JSONNote: jsonKeysNote,
+			Quantize: plain, Notes: noteStrings(notes), JSONNote: jsonKeysNote,
 		}
 		return writeJSON(opts.IO.Out, out)
 	}
@@ -111,7 +121,7 @@ func resolveRun(opts *resolveOptions) error {
 	}
 	if opts.Output != "" {
 		if err := manifest.WriteAtomic(opts.Output, data, 0o644); err != nil {
-			return err
+			return fmt.Errorf("cannot write %s: %s", opts.Output, osReason(err))
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "wrote %s\n", opts.Output)
 		return nil

@@ -36,6 +36,9 @@ func usageErrorf(format string, args ...any) error {
 // globalOptions are flags every command shares.
 type globalOptions struct {
 	confDir string
+	// confFlags is the flag set holding --conf, to tell a --conf the user
+	// typed (which must exist) from the default (which may be absent).
+	confFlags interface{ Changed(string) bool }
 }
 
 // vocabDirs returns the folders of the user's vocabulary files.
@@ -48,6 +51,13 @@ func (g *globalOptions) vocabDirs() vocab.Dirs {
 
 // loadVocab reads the vocabulary in effect.
 func (g *globalOptions) loadVocab() (*vocab.Vocabulary, error) {
+	explicit := g.confFlags != nil && g.confFlags.Changed("conf")
+	if err := checkConfFolder(g.confDir, explicit); err != nil {
+		return nil, err
+	}
+	if err := checkVocabFolders(g.vocabDirs()); err != nil {
+		return nil, err
+	}
 	return vocab.Load(g.vocabDirs())
 }
 
@@ -67,7 +77,9 @@ change that would make a used name mean something else.`,
 	root.SetErr(io.ErrOut)
 	root.SetIn(io.In)
 	root.PersistentFlags().StringVar(&g.confDir, "conf", "conf", "Hydra config folder holding the quant_granularity/ and quant_pair/ vocabulary files")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
+	g.confFlags = root.PersistentFlags()
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{tidyFlagError(err)} })
+	root.SetHelpCommand(newCmdHelp())
 	root.AddCommand(newCmdVocab(io, g), newCmdResolve(io, g))
 	wrapArgs(root)
 	return root
@@ -99,7 +111,13 @@ func run(args []string, io *IOStreams) int {
 		return exitOK
 	}
 	if isUnknownCommand(err) {
-		err = &usageError{err}
+		if f := unknownGlobalFlag(root, args); f != "" && strings.HasPrefix(err.Error(), "unknown command ") {
+			// cobra takes the word after an unknown flag for its value and
+			// then complains about the next word as a command.
+			err = usageErrorf("unknown flag: %s", f)
+		} else {
+			err = &usageError{errors.New(tidySuggestions(err.Error()))}
+		}
 	}
 	code := classify(err)
 	printError(io, err)
@@ -107,6 +125,33 @@ func run(args []string, io *IOStreams) int {
 		fmt.Fprintf(io.ErrOut, "\n%s", cmd.UsageString())
 	}
 	return code
+}
+
+// unknownGlobalFlag returns the first flag before the command words that
+// qrun does not know, or "".
+func unknownGlobalFlag(root *cobra.Command, args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || a == "-" || !strings.HasPrefix(a, "-") {
+			return ""
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch name {
+		case "help", "h", "version", "v": // added by cobra when it runs
+			continue
+		}
+		f := root.PersistentFlags().Lookup(name)
+		if !strings.HasPrefix(a, "--") && name != "" {
+			f = root.PersistentFlags().ShorthandLookup(name[:1])
+		}
+		if f == nil {
+			return a
+		}
+		if !hasValue && f.NoOptDefVal == "" {
+			i++ // the flag's value
+		}
+	}
+	return ""
 }
 
 func isUnknownCommand(err error) bool {
@@ -128,5 +173,124 @@ func classify(err error) int {
 func printError(io *IOStreams, err error) {
 	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
 		fmt.Fprintf(io.ErrOut, "qrun: %s\n", line)
+	}
+}
+
+// noArgs accepts no positional arguments. On a command with subcommands an
+// argument is a mistyped subcommand, so the error suggests the closest one.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if cmd.HasSubCommands() {
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := suggestionsFor(cmd, args[0]); len(s) > 0 {
+			msg += fmt.Sprintf("; did you mean %q?", s[0])
+		}
+		return &usageError{errors.New(msg)}
+	}
+	return usageErrorf("%s takes no arguments, got %s", cmd.CommandPath(), quoteArgs(args))
+}
+
+// oneArg accepts exactly one positional argument, described by what
+// (e.g. "a NAME (a granularity or format)").
+func oneArg(what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) == 0:
+			return usageErrorf("%s needs %s", cmd.CommandPath(), what)
+		case len(args) > 1:
+			return usageErrorf("%s takes one argument, %s; got %d: %s", cmd.CommandPath(), what, len(args), quoteArgs(args))
+		}
+		return nil
+	}
+}
+
+// suggestionsFor lists cmd's subcommands close to typed, with cobra's
+// default distance (its SuggestionsFor uses 0 unless set).
+func suggestionsFor(cmd *cobra.Command, typed string) []string {
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	return cmd.SuggestionsFor(typed)
+}
+
+func quoteArgs(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = fmt.Sprintf("%q", a)
+	}
+	return strings.Join(q, " ")
+}
+
+// tidySuggestions turns cobra's multi-line "Did you mean this?" block into
+// one line: unknown command "vocb" for "qrun"; did you mean "vocab"?
+func tidySuggestions(msg string) string {
+	const marker = "\n\nDid you mean this?\n"
+	i := strings.Index(msg, marker)
+	if i < 0 {
+		return msg
+	}
+	var q []string
+	for _, s := range strings.Fields(msg[i+len(marker):]) {
+		q = append(q, fmt.Sprintf("%q", s))
+	}
+	msg = msg[:i]
+	if len(q) > 0 {
+		msg += "; did you mean " + strings.Join(q, " or ") + "?"
+	}
+	return msg
+}
+
+// tidyFlagError rewrites pflag's value errors, which quote Go's strconv
+// ("strconv.ParseBool: parsing \"x\": invalid syntax"), in the user's terms.
+func tidyFlagError(err error) error {
+	msg := err.Error()
+	var val, flag string
+	if n, _ := fmt.Sscanf(msg, "invalid argument %q for %q flag:", &val, &flag); n == 2 {
+		switch {
+		case strings.Contains(msg, "strconv.ParseBool"):
+			return fmt.Errorf("invalid value %q for %s: use true or false (or the flag alone for true)", val, flag)
+		case strings.Contains(msg, "strconv."):
+			return fmt.Errorf("invalid value %q for %s: not a number", val, flag)
+		}
+	}
+	return err
+}
+
+// newCmdHelp is cobra's help command, except that an unknown topic is a
+// usage error (exit 2), not help printed with exit 0.
+func newCmdHelp() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			cmd, _, err := c.Root().Find(args)
+			if err != nil || cmd == nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var out []string
+			for _, sub := range cmd.Commands() {
+				if sub.IsAvailableCommand() && strings.HasPrefix(sub.Name(), toComplete) {
+					out = append(out, sub.Name())
+				}
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if cmd == nil || err != nil || len(rest) > 0 {
+				msg := fmt.Sprintf("unknown help topic %q", strings.Join(args, " "))
+				if cmd != nil && len(rest) > 0 {
+					if s := suggestionsFor(cmd, rest[0]); len(s) > 0 {
+						msg += fmt.Sprintf("; did you mean %q?", strings.TrimSpace(cmd.CommandPath()+" "+s[0]))
+					}
+				}
+				return &usageError{errors.New(msg)}
+			}
+			cmd.InitDefaultHelpFlag()
+			cmd.InitDefaultVersionFlag()
+			return cmd.Help()
+		},
 	}
 }

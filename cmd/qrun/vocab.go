@@ -6,7 +6,7 @@ func newCmdVocab(io *IOStreams, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "vocab",
 		Short: "List, show and export granularity and format names",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return usageErrorf("vocab needs a subcommand: list, show, export")
 		},

@@ -31,7 +31,7 @@ func newCmdVocabExport(io *IOStreams, g *globalOptions, runF func(*vocabExportOp
 DIR/quant_granularity/<name>.yaml and DIR/quant_pair/<name>.yaml. With
 "qrun vocab export conf" a Hydra app can select quant_granularity=w_group64.
 Files that exist with other content are refused unless --force.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg("a folder DIR to write the Hydra group options into"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Dir = args[0]
 			if runF != nil {
@@ -54,8 +54,10 @@ func vocabExportRun(opts *vocabExportOptions) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	if st, err := os.Stat(opts.Dir); err == nil && !st.IsDir() {
+	if f := fileInTheWay(opts.Dir); f == opts.Dir {
 		return fmt.Errorf("%s is a file, not a folder: give the Hydra config folder to export into", opts.Dir)
+	} else if f != "" {
+		return fmt.Errorf("cannot export into %s: %s is a file, not a folder", opts.Dir, f)
 	}
 	// Check everything before writing anything.
 	var clashes []string
@@ -65,13 +67,16 @@ func vocabExportRun(opts *vocabExportOptions) error {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
-			return fmt.Errorf("cannot read %s: %w", p, err)
+			return fmt.Errorf("cannot read %s: %s", p, osReason(err))
 		case !bytes.Equal(old, files[n]) && !opts.Force:
 			clashes = append(clashes, p)
 		}
 	}
 	if len(clashes) > 0 {
-		return fmt.Errorf("%s exists with other content (%d such files); use --force to overwrite", clashes[0], len(clashes))
+		if len(clashes) == 1 {
+			return fmt.Errorf("%s exists with other content; nothing written: use --force to overwrite it", clashes[0])
+		}
+		return fmt.Errorf("%s and %s exist with other content; nothing written: use --force to overwrite them", clashes[0], plural(len(clashes)-1, "other file"))
 	}
 	written, same := 0, 0
 	for _, n := range names {
@@ -81,14 +86,14 @@ func vocabExportRun(opts *vocabExportOptions) error {
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("cannot create %s: %w", filepath.Dir(p), err)
+			return fmt.Errorf("cannot create %s: %s", filepath.Dir(p), osReason(err))
 		}
 		if err := manifest.WriteAtomic(p, files[n], 0o644); err != nil {
-			return err
+			return fmt.Errorf("cannot write %s: %s", p, osReason(err))
 		}
 		fmt.Fprintln(opts.IO.Out, p)
 		written++
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "wrote %d files to %s (%d already up to date)\n", written, opts.Dir, same)
+	fmt.Fprintf(opts.IO.ErrOut, "wrote %s to %s (%d already up to date)\n", plural(written, "file"), opts.Dir, same)
 	return nil
 }

@@ -20,10 +20,14 @@ func newCmdVocabList(io *IOStreams, g *globalOptions, runF func(*vocabListOption
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the granularities and formats in effect (built-in and from vocabulary files)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch opts.Kind {
-			case "", string(vocab.KindGranularity), string(vocab.KindFormat):
+			case "":
+				if cmd.Flags().Changed("kind") {
+					return usageErrorf("--kind \"\" is not a kind: use granularity or format")
+				}
+			case string(vocab.KindGranularity), string(vocab.KindFormat):
 			default:
 				return usageErrorf("--kind %q is not a kind: use granularity or format", opts.Kind)
 			}

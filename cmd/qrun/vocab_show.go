@@ -23,7 +23,7 @@ func newCmdVocabShow(io *IOStreams, g *globalOptions, runF func(*vocabShowOption
 	cmd := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show a name's definition, ModelOpt attributes and llm-compressor equivalent",
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg("a NAME (a granularity or format, see qrun vocab list)"),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			v, err := g.loadVocab()
 			if err != nil || len(args) > 0 {
@@ -51,6 +51,8 @@ type roleAttrsJSON struct {
 	Stages     int           `json:"stages,omitempty"`
 	Locked     bool          `json:"locked,omitempty"`
 	Disabled   bool          `json:"disabled,omitempty"`
+
+	raw any // Attributes before JSON's key stringification, for text output
 }
 
 type vocabShowJSON struct {
@@ -65,7 +67,7 @@ type vocabShowJSON struct {
 	Fingerprint   string             `json:"fingerprint"`
 	Definition    any                `json:"definition"`
 	ModelOpt      []roleAttrsJSON    `json:"modelopt"`
-	Algorithm     any                `json:"algorithm,omitempty"`
+	Algorithm     any                `json:"algorithm"`
 	LLMCompressor []vocab.Compressed `json:"llm_compressor"`
 	Scheme        string             `json:"llm_compressor_scheme,omitempty"`
 	Notes         []string           `json:"notes"`
@@ -114,7 +116,7 @@ func showGranularity(g *vocab.Granularity) vocabShowJSON {
 	s.Definition = jsonValue(g.Meaning())
 	for _, r := range g.Touches() {
 		ov, _ := g.Overlay(r)
-		ra := roleAttrsJSON{Role: r, Quantizer: r.Quantizer(), Attributes: jsonValue(ov.Value())}
+		ra := roleAttrsJSON{Role: r, Quantizer: r.Quantizer(), Attributes: jsonValue(ov.Value()), raw: ov.Value()}
 		_, axis := ov["axis"]
 		_, blocks := ov["block_sizes"]
 		if axis && !blocks {
@@ -159,20 +161,17 @@ func showFormat(f *vocab.Format) vocabShowJSON {
 		case e.Stages != nil:
 			var st []any
 			for _, x := range e.Stages {
-				st = append(st, jsonValue(x.Value()))
+				st = append(st, x.Value())
 			}
-			ra.Attributes, ra.Stages = st, len(e.Stages)
+			ra.Attributes, ra.raw, ra.Stages = jsonValue(st), st, len(e.Stages)
 		case e.Cfg != nil:
-			ra.Attributes = jsonValue(e.Cfg.Value())
+			ra.Attributes, ra.raw = jsonValue(e.Cfg.Value()), e.Cfg.Value()
 		default:
 			ra.Disabled = true
 		}
 		s.ModelOpt = append(s.ModelOpt, ra)
 	}
 	s.Algorithm = jsonValue(f.Config.Algorithm)
-	if s.Algorithm == nil {
-		s.Algorithm = "null (no calibration)"
-	}
 	s.LLMCompressor = comps
 	s.Scheme = vocab.Scheme(w, a)
 	s.Notes = append(s.Notes, f.Notes()...)
@@ -198,7 +197,7 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 		fmt.Fprintf(w, " (you typed the alias %s)", s.Typed)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  %s\n", s.Description)
+	fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(strings.TrimRight(s.Description, "\n"), "\n", "\n  "))
 	src := s.Source
 	if s.Retired {
 		src += ", retired: reserved for its past runs, cannot be planned"
@@ -212,7 +211,11 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 	fmt.Fprintf(w, "fingerprint:  %s\n", s.Fingerprint)
 	fmt.Fprintln(w, "ModelOpt attributes:")
 	if len(s.ModelOpt) == 0 {
-		fmt.Fprintln(w, "  none (no quantizer role is changed)")
+		if s.Kind == vocab.KindFormat {
+			fmt.Fprintf(w, "  no *weight_quantizer or *input_quantizer entry (qrun resolve --format %s prints every quant_cfg entry)\n", s.Name)
+		} else {
+			fmt.Fprintln(w, "  none (no quantizer role is changed)")
+		}
 	}
 	for _, ra := range s.ModelOpt {
 		line := fmt.Sprintf("  %-11s %s: ", ra.Role, ra.Quantizer)
@@ -221,12 +224,12 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 			line += "disabled (not quantized)"
 		case ra.Stages > 0:
 			var parts []string
-			for i, st := range ra.Attributes.([]any) {
-				parts = append(parts, fmt.Sprintf("stage %d %s", i, formatJSONish(st)))
+			for i, st := range ra.raw.([]any) {
+				parts = append(parts, fmt.Sprintf("stage %d %s", i, modelopt.Format(st)))
 			}
 			line += strings.Join(parts, "; ")
 		default:
-			line += formatJSONish(ra.Attributes)
+			line += modelopt.Format(ra.raw)
 		}
 		if len(ra.Removes) > 0 {
 			line += " (removes " + strings.Join(ra.Removes, ", ") + ")"
@@ -237,50 +240,31 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 		fmt.Fprintln(w, line)
 	}
 	if s.Kind == vocab.KindFormat {
-		fmt.Fprintf(w, "  algorithm   %s\n", formatJSONish(s.Algorithm))
+		alg := modelopt.Format(s.Algorithm)
+		if s.Algorithm == nil {
+			alg = "null (no calibration)"
+		}
+		fmt.Fprintf(w, "  algorithm   %s\n", alg)
 	}
 	fmt.Fprintln(w, "llm-compressor (compressed-tensors):")
 	if len(s.LLMCompressor) == 0 {
-		fmt.Fprintln(w, "  nothing to map (no quantizer role is changed)")
+		if s.Kind == vocab.KindFormat {
+			fmt.Fprintln(w, "  nothing to map (no *weight_quantizer or *input_quantizer entry)")
+		} else {
+			fmt.Fprintln(w, "  nothing to map (no quantizer role is changed)")
+		}
 	}
 	for _, c := range s.LLMCompressor {
 		role := "weights"
 		if c.Role == modelopt.Activations {
 			role = "input_activations"
 		}
-		fmt.Fprintf(w, "  %-17s %s\n", role+":", c.String())
+		fmt.Fprintf(w, "  %-18s %s\n", role+":", c.String())
 	}
 	if s.Scheme != "" {
-		fmt.Fprintf(w, "  scheme:           %s\n", s.Scheme)
+		fmt.Fprintf(w, "  %-18s %s\n", "scheme:", s.Scheme)
 	}
 	for _, n := range s.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
-}
-
-// formatJSONish renders a jsonValue'd value on one line, YAML flow style,
-// turning numeric-looking keys back into integers for display.
-func formatJSONish(v any) string { return modelopt.Format(unjson(v)) }
-
-func unjson(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[any]any, len(x))
-		for k, e := range x {
-			var key any = k
-			var n int
-			if _, err := fmt.Sscanf(k, "%d", &n); err == nil && fmt.Sprint(n) == k {
-				key = n
-			}
-			out[key] = unjson(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = unjson(e)
-		}
-		return out
-	}
-	return v
 }
