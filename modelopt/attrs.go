@@ -330,6 +330,13 @@ func validateBlockSizes(bs any, target Version) error {
 			}
 		}
 	}
+	if m["type"] == "dynamic" && axes == 1 {
+		for k, v := range m {
+			if _, isAxis := k.(int); isAxis && v == nil {
+				return attrErr("block_sizes", "block_sizes %s makes ModelOpt compute a static per-position amax, not per-token dynamic scales; for per-token dynamic write type: dynamic, axis: null, block_sizes: {-1: null}", Format(bs))
+			}
+		}
+	}
 	if m["type"] == "dynamic" && axes != 1 {
 		return attrErr("block_sizes", "block_sizes with type: dynamic must have exactly one axis key, not %d (%s)", axes, Format(bs))
 	}

@@ -370,12 +370,16 @@ func roleNoun(r Role) string {
 
 // Validate checks every entry of the config for the target.
 func (c Config) Validate(target Version) error {
+	first := 1
+	if c.DenyAll {
+		first = 2 // entries are numbered as the user's list has them
+	}
 	for i, e := range c.Entries {
 		if err := e.validate(target); err != nil {
-			return fmt.Errorf("quant_cfg entry %d (%s): %w", i+1, e.QuantizerName, err)
+			return fmt.Errorf("quant_cfg entry %d (%s): %w", i+first, e.QuantizerName, err)
 		}
 	}
-	if err := validateAlgorithm(c.Algorithm); err != nil {
+	if err := ValidateAlgorithm(c.Algorithm); err != nil {
 		return err
 	}
 	return nil
@@ -414,7 +418,9 @@ func (e Entry) validate(target Version) error {
 	return nil
 }
 
-func validateAlgorithm(a any) error {
+// ValidateAlgorithm checks a calibration algorithm: a method name, null, or
+// a mapping with a method.
+func ValidateAlgorithm(a any) error {
 	switch x := a.(type) {
 	case nil:
 		return nil

@@ -40,6 +40,15 @@ func (v *Vocabulary) addFile(k Kind, p string, data []byte, builtin bool) error 
 		}
 		return &FileError{Path: p, Msg: fmt.Sprintf("duplicate %s %s: already defined in %s", k, e.Name, old.Source)}
 	}
+	other := KindFormat
+	if k == KindFormat {
+		other = KindGranularity
+	}
+	for _, n := range append([]string{e.Name}, e.Aliases...) {
+		if _, _, taken := v.Canonical(other, n); taken {
+			return &FileError{Path: p, Msg: fmt.Sprintf("%s is already a %s name; a name means one thing across formats and granularities: choose another", n, other)}
+		}
+	}
 	if owner, ok := v.aliases[k][e.Name]; ok {
 		if contains(e.Aliases, owner) {
 			return &FileError{Path: p, Msg: fmt.Sprintf("alias cycle: %s and %s (%s) name each other as aliases", e.Name, owner, v.entry(k, owner).Source)}
@@ -176,6 +185,9 @@ func (v *Vocabulary) buildFormat(f *Format) error {
 			return fail("quant_cfg", err.Error())
 		}
 		cfg = modelopt.FromList(entries, "max")
+		if !cfg.DenyAll {
+			return fail("quant_cfg", "quant_cfg must start with ModelOpt's deny-all {quantizer_name: '*', enable: false}; without it every layer the list does not name (lm_head included) is quantized with default attributes")
+		}
 	case f.Base != "":
 		c, _, ok := v.Canonical(KindFormat, f.Base)
 		if !ok || !v.formats[c].Builtin {
@@ -221,6 +233,9 @@ func (v *Vocabulary) buildFormat(f *Format) error {
 		}
 	}
 	if alg, ok := raw["algorithm"]; ok {
+		if err := modelopt.ValidateAlgorithm(alg); err != nil {
+			return fail("algorithm", err.Error())
+		}
 		cfg.Algorithm = alg
 	}
 	if cfg.Entries == nil {
@@ -300,6 +315,9 @@ func roleAttrs(r modelopt.Role, m map[any]any) (modelopt.Attrs, error) {
 	}
 	if len(a) == 0 {
 		return nil, fmt.Errorf("%s: no attributes; give the role's complete attributes (at least num_bits)", r)
+	}
+	if !a.Has("num_bits") {
+		return nil, fmt.Errorf("%s: num_bits is missing; a format gives each role's complete attributes (ModelOpt would silently use 8 bits)", r)
 	}
 	if err := a.Validate(modelopt.DefaultTarget); err != nil {
 		return nil, fmt.Errorf("%s: %w", r, err)

@@ -102,7 +102,7 @@ func osFiles(dir string) ([]string, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read vocabulary folder %s: %w", dir, err)
+		return nil, fmt.Errorf("cannot read vocabulary folder %s: %v", dir, unwrapPathErr(err))
 	}
 	var out []string
 	for _, e := range ents {
@@ -314,7 +314,10 @@ func parseTop(p string, data []byte) (*yaml.Node, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, &FileError{Path: p, Line: extra.Line, Msg: "file holds more than one YAML document; keep one definition per file"}
 	}
-	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+	if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].ShortTag() == "!!null") {
+		return nil, &FileError{Path: p, Msg: "file is empty; it must hold a definition"}
+	}
+	if doc.Content[0].Kind != yaml.MappingNode {
 		line := 0
 		if len(doc.Content) > 0 {
 			line = doc.Content[0].Line
@@ -334,6 +337,9 @@ func yamlErr(p string, err error) error {
 				msg = strings.TrimSpace(rest[i+1:])
 			}
 		}
+	}
+	if line > 0 && strings.HasPrefix(msg, "did not find expected") {
+		line++ // yaml.v3 reports parser errors with the line before the problem
 	}
 	msg = strings.ReplaceAll(msg, "\n", "; ")
 	return &FileError{Path: p, Line: line, Msg: "invalid YAML: " + msg}
@@ -355,6 +361,11 @@ func readFields(p string, top *yaml.Node, k Kind, allowed []string) (map[string]
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			} else {
 				msg += fmt.Sprintf("; a %s file has: %s", k, strings.Join(allowed, ", "))
+			}
+			if kn.Value == "name" && k == KindFormat {
+				msg = `unknown key "name"; a format file names its format with format_name`
+			} else if kn.Value == "format_name" && k == KindGranularity {
+				msg = `unknown key "format_name"; a granularity file names its granularity with name`
 			}
 			if modelopt.IsAttribute(kn.Value) {
 				msg = fmt.Sprintf("unknown key %s: quantizer attributes go under weights: or activations:", quote(kn.Value))
