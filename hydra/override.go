@@ -155,7 +155,7 @@ func (p *parser) parseElement() (Value, error) {
 	case '\'', '"':
 		return p.parseQuoted(c)
 	case '[', '{':
-		return nil, fmt.Errorf("Hydra lists and dicts ([…], {…}) are not supported in a qrun selection; give scalar values")
+		return nil, fmt.Errorf("lists and dicts ([…], {…}) are not supported in a qrun selection; give scalar values")
 	}
 	start := p.i
 	for p.i < len(p.s) {
@@ -165,7 +165,7 @@ func (p *parser) parseElement() (Value, error) {
 		}
 		if c == '(' {
 			name := strings.TrimSpace(p.s[start:p.i])
-			return nil, fmt.Errorf("Hydra's %s(…) is not supported by qrun plan; use comma lists or range(a,b[,step])", name)
+			return nil, fmt.Errorf("%s(…) is Hydra sweeper syntax that qrun plan does not support; use comma lists or range(a,b[,step])", name)
 		}
 		if c == '$' && p.i+1 < len(p.s) && p.s[p.i+1] == '{' {
 			return nil, fmt.Errorf("interpolations (${…}) are not supported in a qrun selection; give the value itself")

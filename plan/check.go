@@ -88,7 +88,7 @@ func CheckVocabulary(ctx context.Context, v *vocab.Vocabulary, st store.Store, t
 				}
 				out = append(out, Violation{
 					Reason: store.RenameInDisguise, Kind: string(k), Name: name, Registered: reg.Name, OldDefinition: reg.Definition, NewDefinition: def, Runs: count,
-					Message: fmt.Sprintf("%s %s has the same definition as registered %s %s (used by %s): a rename in disguise. Use %s, or declare %s under aliases: in %s's file", k, name, k, reg.Name, plural(count, "run"), reg.Name, name, reg.Name),
+					Message: fmt.Sprintf("%s %s has the same definition as registered %s %s (used by %s): a rename in disguise. Use %s; or, to rename it, list %s under aliases: in %s's file and remove %s's file", k, name, k, reg.Name, plural(count, "run"), reg.Name, reg.Name, name, reg.Name),
 				})
 			}
 		}

@@ -199,6 +199,7 @@ func dryRun(ctx context.Context, opts Options, batch store.PlanBatch, res *Resul
 		for i := range res.Runs {
 			res.Runs[i].Status = "new"
 		}
+		res.Created = len(res.Runs)
 		return nil
 	}
 	errDry := errors.New("dry run")
@@ -213,8 +214,10 @@ func dryRun(ctx context.Context, opts Options, batch store.PlanBatch, res *Resul
 	for i, p := range pr.Runs {
 		if p.Resumed {
 			res.Runs[i].Status = string(p.Status)
+			res.Resumed++
 		} else {
 			res.Runs[i].Status = "new"
+			res.Created++
 		}
 	}
 	if opts.Pending {
@@ -229,8 +232,10 @@ func markFromLookups(ctx context.Context, s store.Store, res *Result) error {
 		switch {
 		case err == nil:
 			res.Runs[i].Status = string(r.Status)
+			res.Resumed++
 		case errors.Is(err, store.ErrNotFound):
 			res.Runs[i].Status = "new"
+			res.Created++
 		default:
 			return err
 		}
@@ -279,6 +284,26 @@ func modelCollision(a, b, seg string) error {
 
 // resolveAll resolves each format × granularity once and encodes its recipe.
 func resolveAll(opts Options, sel Selection) (map[[2]string]*combo, []Invalid, error) {
+	// Unknown or retired names are typos or mistakes, not combinations to
+	// skip: refuse them all at once.
+	var bad []string
+	for _, f := range sel.Formats {
+		if fm, err := opts.Vocab.Format(f); err != nil {
+			bad = append(bad, err.Error())
+		} else if fm.Retired {
+			bad = append(bad, fmt.Sprintf("format %s is retired: it stays reserved for its past runs and cannot be planned again", fm.Name))
+		}
+	}
+	for _, g := range sel.Granularities {
+		if gr, err := opts.Vocab.Granularity(g); err != nil {
+			bad = append(bad, err.Error())
+		} else if gr.Retired {
+			bad = append(bad, fmt.Sprintf("granularity %s is retired: it stays reserved for its past runs and cannot be planned again", gr.Name))
+		}
+	}
+	if len(bad) > 0 {
+		return nil, nil, &vocab.SelectionError{Msg: strings.Join(bad, "\n")}
+	}
 	combos := map[[2]string]*combo{}
 	var invalid []Invalid
 	seen := map[[2]string]bool{}

@@ -334,10 +334,10 @@ func TestResolvedConfigProperties(t *testing.T) {
 			}
 			walkBlockSizes(doc, func(bs map[any]any) {
 				for k := range bs {
-					switch k.(type) {
+					switch key := k.(type) {
 					case int:
 					case string:
-						if _, known := map[string]bool{"type": true, "scale_bits": true, "scale_block_sizes": true, "four_over_six": true}[k.(string)]; !known {
+						if _, known := map[string]bool{"type": true, "scale_bits": true, "scale_block_sizes": true, "four_over_six": true}[key]; !known {
 							t.Errorf("%s × %s (%s): block_sizes key %q is a string", c.format, c.granularity, target, k)
 						}
 					default:

@@ -3,11 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/qrun-dev/qrun/store"
 	"github.com/qrun-dev/qrun/vocab"
 )
 
@@ -39,26 +39,7 @@ type globalOptions struct {
 	// confFlags is the flag set holding --conf, to tell a --conf the user
 	// typed (which must exist) from the default (which may be absent).
 	confFlags interface{ Changed(string) bool }
-}
-
-// vocabDirs returns the folders of the user's vocabulary files.
-func (g *globalOptions) vocabDirs() vocab.Dirs {
-	return vocab.Dirs{
-		Granularity: filepath.Join(g.confDir, "quant_granularity"),
-		Format:      filepath.Join(g.confDir, "quant_pair"),
-	}
-}
-
-// loadVocab reads the vocabulary in effect.
-func (g *globalOptions) loadVocab() (*vocab.Vocabulary, error) {
-	explicit := g.confFlags != nil && g.confFlags.Changed("conf")
-	if err := checkConfFolder(g.confDir, explicit); err != nil {
-		return nil, err
-	}
-	if err := checkVocabFolders(g.vocabDirs()); err != nil {
-		return nil, err
-	}
-	return vocab.Load(g.vocabDirs())
+	pf        projectFlags
 }
 
 func newRootCmd(io *IOStreams) *cobra.Command {
@@ -76,11 +57,16 @@ change that would make a used name mean something else.`,
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
 	root.SetIn(io.In)
-	root.PersistentFlags().StringVar(&g.confDir, "conf", "conf", "Hydra config folder holding the quant_granularity/ and quant_pair/ vocabulary files")
-	g.confFlags = root.PersistentFlags()
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.confDir, "conf", "", "Hydra config folder holding quant_granularity/ and quant_pair/ (default: the vocabulary folders of qrun.yaml, conf/…)")
+	pf.StringVar(&g.pf.configFile, "config", "", "project settings file (default: qrun.yaml found by walking up from the working directory)")
+	pf.StringVar(&g.pf.db, "db", "", "registry: a SQLite path or sqlite:PATH (default: $QRUN_DB, else database: in qrun.yaml, .qrun/qrun.db)")
+	pf.StringVar(&g.pf.root, "root", "", "output root (default: $QRUN_ROOT, else output: in qrun.yaml, outputs/)")
+	pf.BoolVar(&g.pf.allowNetworkFS, "allow-network-fs", false, "let a SQLite registry live on a network file system (unsafe: SQLite's locking is unreliable there)")
+	g.confFlags = pf
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{tidyFlagError(err)} })
 	root.SetHelpCommand(newCmdHelp())
-	root.AddCommand(newCmdVocab(io, g), newCmdResolve(io, g))
+	root.AddCommand(newCmdInit(io), newCmdVocab(io, g), newCmdResolve(io, g), newCmdPlan(io, g), newCmdRuns(io, g), newCmdShow(io, g))
 	wrapArgs(root)
 	return root
 }
@@ -160,17 +146,34 @@ func isUnknownCommand(err error) bool {
 
 func classify(err error) int {
 	var ue *usageError
+	var be *blockedError
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.Is(err, store.ErrBlocked), errors.As(err, &be):
+		return exitBlocked
 	case errors.Is(err, vocab.ErrInvalidSelection):
 		return exitSelection
 	}
 	return exitError
 }
 
-// printError writes one line per problem, each prefixed with "qrun: ".
+// printError writes one line per problem, each prefixed with "qrun: ". A
+// plan blocked by name stability also shows the old and new definitions.
 func printError(io *IOStreams, err error) {
+	if blocked := store.Blocked(err); len(blocked) > 0 {
+		for _, b := range blocked {
+			fmt.Fprintf(io.ErrOut, "qrun: blocked: %s\n", b.Error())
+			if b.OldDefinition != "" {
+				fmt.Fprintf(io.ErrOut, "  registered: %s\n", oneLine(b.OldDefinition))
+			}
+			if b.NewDefinition != "" {
+				fmt.Fprintf(io.ErrOut, "  now:        %s\n", oneLine(b.NewDefinition))
+			}
+		}
+		fmt.Fprintln(io.ErrOut, "qrun: nothing was written")
+		return
+	}
 	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
 		fmt.Fprintf(io.ErrOut, "qrun: %s\n", line)
 	}

@@ -11,6 +11,6 @@ func newCmdVocab(io *IOStreams, g *globalOptions) *cobra.Command {
 			return usageErrorf("vocab needs a subcommand: list, show, export")
 		},
 	}
-	cmd.AddCommand(newCmdVocabList(io, g, nil), newCmdVocabShow(io, g, nil), newCmdVocabExport(io, g, nil))
+	cmd.AddCommand(newCmdVocabList(io, g, nil), newCmdVocabShow(io, g, nil), newCmdVocabExport(io, g, nil), newCmdVocabCheck(io, g))
 	return cmd
 }

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/qrun-dev/qrun/hydra"
+	"github.com/qrun-dev/qrun/manifest"
+	"github.com/qrun-dev/qrun/plan"
+	"github.com/qrun-dev/qrun/vocab"
+)
+
+type planOptions struct {
+	IO          *IOStreams
+	Global      *globalOptions
+	Flags       plan.Flags
+	Overrides   []string
+	ModelOpt    string
+	DryRun      bool
+	SkipInvalid bool
+	Pending     bool
+	JSON        bool
+	Emit        string
+}
+
+func newCmdPlan(io *IOStreams, g *globalOptions) *cobra.Command {
+	opts := &planOptions{IO: io, Global: g}
+	cmd := &cobra.Command{
+		Use:   "plan [OVERRIDE…]",
+		Short: "Turn a selection or sweep into run directories, manifests, recipes and registry rows",
+		Long: `Plan runs before launching them. Select with flags or Hydra overrides:
+
+  qrun plan --model Qwen/Qwen3-8B --format int4_awq --granularity w_group64,w_group128 --param seed=1,2
+  qrun plan --model Qwen/Qwen3-8B quant_pair=int8 quant_granularity=w_group64,w_group128 seed=range(0,4)
+
+quant_pair.format_name=… and quant_granularity.name=… are accepted as synonyms.
+Comma lists sweep the cartesian product. Every combination is checked before
+anything is written; a sweep is recorded whole or not at all.
+
+Output: the run directories (default), --json, or --emit hydra: one line per
+run in Hydra's group-selection form with hydra.run.dir, quoted for Hydra and a
+POSIX shell, never -m:
+
+  qrun plan … --emit hydra | xargs -L1 python app.py`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Overrides = args
+			switch opts.Emit {
+			case "", "dirs", "hydra":
+			default:
+				return usageErrorf("--emit %q: use dirs or hydra", opts.Emit)
+			}
+			if opts.JSON && opts.Emit == "hydra" {
+				return usageErrorf("--json and --emit hydra are two outputs: choose one")
+			}
+			return planRun(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&opts.Flags.Models, "model", nil, "model id(s), e.g. Qwen/Qwen3-8B (default: model: in qrun.yaml)")
+	f.StringSliceVar(&opts.Flags.Formats, "format", nil, "format(s) (quant_pair.format_name), comma-separated to sweep")
+	f.StringSliceVar(&opts.Flags.Granularities, "granularity", nil, "granularity(ies) (quant_granularity.name), default: default")
+	f.StringArrayVar(&opts.Flags.Params, "param", nil, "identity parameter key=value (Hydra value syntax; comma lists and range() sweep)")
+	f.StringVar(&opts.ModelOpt, "modelopt", "", "target ModelOpt version (default: modelopt: in qrun.yaml, 0.46)")
+	f.BoolVar(&opts.DryRun, "dry-run", false, "check and print what would be planned; write nothing")
+	f.BoolVar(&opts.SkipInvalid, "skip-invalid", false, "plan the valid combinations and report the skipped ones")
+	f.BoolVar(&opts.Pending, "pending", false, "print only the runs not yet succeeded (for resubmitting an array)")
+	f.BoolVar(&opts.JSON, "json", false, "print JSON")
+	f.StringVar(&opts.Emit, "emit", "", "output form: dirs (default) or hydra")
+	completeNames(cmd, "format", g, vocab.KindFormat)
+	completeNames(cmd, "granularity", g, vocab.KindGranularity)
+	return cmd
+}
+
+type planRunJSON struct {
+	ID               string         `json:"id"`
+	Dir              string         `json:"dir"`
+	Model            string         `json:"model"`
+	Format           string         `json:"format"`
+	Granularity      string         `json:"granularity"`
+	FormatTyped      string         `json:"format_typed,omitempty"`
+	GranularityTyped string         `json:"granularity_typed,omitempty"`
+	Params           map[string]any `json:"params"`
+	Status           string         `json:"status"`
+	Created          bool           `json:"created"`
+	Hydra            string         `json:"hydra"`
+}
+
+func planRun(ctx context.Context, opts *planOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	g := opts.Global
+	p, err := g.project()
+	if err != nil {
+		return err
+	}
+	groups := plan.Groups{Format: p.Settings.Groups.Format, Granularity: p.Settings.Groups.Granularity}
+	if len(opts.Flags.Models) == 0 && p.Settings.Model != "" && !hasModelOverride(opts.Overrides) {
+		opts.Flags.Models = []string{p.Settings.Model}
+	}
+	sel, err := plan.ParseSelection(opts.Flags, opts.Overrides, groups, p.Settings.IgnoreKeys)
+	if err != nil {
+		return asUsage(err)
+	}
+	target, err := g.target(opts.ModelOpt)
+	if err != nil {
+		return err
+	}
+	tmpl, err := g.template()
+	if err != nil {
+		return err
+	}
+	root, err := g.outputRoot()
+	if err != nil {
+		return err
+	}
+	v, err := g.loadVocab()
+	if err != nil {
+		return err
+	}
+	st, err := g.openStore(ctx, false, opts.DryRun)
+	if err != nil {
+		return err
+	}
+	if st != nil {
+		defer st.Close()
+	}
+	host, _ := os.Hostname()
+	res, err := plan.Plan(ctx, plan.Options{
+		Vocab: v, Store: st, OutputRoot: root, Template: tmpl, Target: target, Groups: groups,
+		DryRun: opts.DryRun, SkipInvalid: opts.SkipInvalid, Pending: opts.Pending,
+		QrunVersion: version, Host: host, Git: gitInfo(p.Root), Now: time.Now,
+	}, sel)
+	if err != nil {
+		return asUsage(err)
+	}
+	for _, s := range res.Skipped {
+		fmt.Fprintf(opts.IO.ErrOut, "skipped: %s\n", s.Reason)
+	}
+	switch {
+	case opts.JSON:
+		out := make([]planRunJSON, 0, len(res.Runs))
+		for _, r := range res.Runs {
+			out = append(out, planRunJSON{
+				ID: r.ID, Dir: r.Dir, Model: r.Model, Format: r.Format, Granularity: r.Granularity,
+				FormatTyped: r.FormatTyped, GranularityTyped: r.GranularityTyped,
+				Params: paramsMap(r.Params), Status: r.Status, Created: r.Created, Hydra: hydra.Line(r.HydraArgs),
+			})
+		}
+		if err := writeJSON(opts.IO.Out, out); err != nil {
+			return err
+		}
+	case opts.Emit == "hydra":
+		for _, r := range res.Runs {
+			if _, err := fmt.Fprintln(opts.IO.Out, hydra.Line(r.HydraArgs)); err != nil {
+				return err
+			}
+		}
+	default:
+		for _, r := range res.Runs {
+			if _, err := fmt.Fprintln(opts.IO.Out, r.Dir); err != nil {
+				return err
+			}
+		}
+	}
+	verb := "planned"
+	if opts.DryRun {
+		verb = "would plan (dry run, nothing written)"
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "%s %s (%d new, %d already planned) under %s\n", verb, plural(len(res.Runs), "run"), res.Created, res.Resumed, root)
+	return nil
+}
+
+func hasModelOverride(args []string) bool {
+	for _, a := range args {
+		if strings.HasPrefix(a, "model=") {
+			return true
+		}
+	}
+	return false
+}
+
+func paramsMap(ps []manifest.Param) map[string]any {
+	m := make(map[string]any, len(ps))
+	for _, p := range ps {
+		m[p.Key] = p.Value
+	}
+	return m
+}
+
+// gitInfo reads the commit and dirty flag of the repository holding dir,
+// if any (best effort: no git, no repository, no information).
+func gitInfo(dir string) plan.GitInfo {
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return plan.GitInfo{}
+	}
+	info := plan.GitInfo{Commit: strings.TrimSpace(string(out))}
+	status, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output()
+	info.Dirty = err == nil && len(strings.TrimSpace(string(status))) > 0
+	return info
+}
+
+// asUsage turns a malformed selection into a usage error (exit 2).
+func asUsage(err error) error {
+	if errors.Is(err, plan.ErrUsage) {
+		return &usageError{err}
+	}
+	return err
+}

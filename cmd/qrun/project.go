@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/qrun-dev/qrun/layout"
+	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/project"
+	"github.com/qrun-dev/qrun/store"
+	"github.com/qrun-dev/qrun/vocab"
+)
+
+// projectFlags are the flags (and environment) that override qrun.yaml.
+type projectFlags struct {
+	configFile     string // --config
+	db             string // --db, QRUN_DB
+	root           string // --root, QRUN_ROOT (output root)
+	allowNetworkFS bool
+
+	proj *project.Project
+}
+
+// project finds the project once per invocation.
+func (g *globalOptions) project() (*project.Project, error) {
+	if g.pf.proj != nil {
+		return g.pf.proj, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the working directory: %w", err)
+	}
+	p, err := project.Open(wd, g.pf.configFile)
+	if err != nil {
+		return nil, err
+	}
+	g.pf.proj = p
+	return p, nil
+}
+
+// outputRoot is the absolute output root: --root, QRUN_ROOT, qrun.yaml.
+func (g *globalOptions) outputRoot() (string, error) {
+	p, err := g.project()
+	if err != nil {
+		return "", err
+	}
+	root := firstNonEmpty(g.pf.root, os.Getenv("QRUN_ROOT"))
+	if root == "" {
+		root = p.Path(p.Settings.Output)
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", fmt.Errorf("output root %s: %w", root, err)
+	}
+	if st, err := os.Stat(abs); err == nil && !st.IsDir() {
+		return "", fmt.Errorf("output root %s is a file, not a folder: point --root (or output: in qrun.yaml) at a folder", abs)
+	}
+	return abs, nil
+}
+
+// template is the layout template in effect.
+func (g *globalOptions) template() (layout.Template, error) {
+	p, err := g.project()
+	if err != nil {
+		return layout.Template{}, err
+	}
+	t, err := layout.ParseTemplate(p.Settings.Layout)
+	if err != nil {
+		return t, fmt.Errorf("layout %q in %s: %v", p.Settings.Layout, settingsSource(p), err)
+	}
+	return t, nil
+}
+
+// target is the ModelOpt target: the flag when given, else qrun.yaml.
+func (g *globalOptions) target(flag string) (modelopt.Version, error) {
+	if flag != "" {
+		v, err := modelopt.ParseVersion(flag)
+		if err != nil {
+			return v, usageErrorf("--modelopt: %v", err)
+		}
+		return v, nil
+	}
+	p, err := g.project()
+	if err != nil {
+		return modelopt.Version{}, err
+	}
+	v, err := modelopt.ParseVersion(p.Settings.ModelOpt)
+	if err != nil {
+		return v, fmt.Errorf("modelopt in %s: %v", settingsSource(p), err)
+	}
+	return v, nil
+}
+
+func settingsSource(p *project.Project) string {
+	if p.File == "" {
+		return "the embedded defaults"
+	}
+	return p.File
+}
+
+// dbLocation is where the registry is: --db, QRUN_DB, qrun.yaml.
+func (g *globalOptions) dbLocation() (string, error) {
+	p, err := g.project()
+	if err != nil {
+		return "", err
+	}
+	loc := firstNonEmpty(g.pf.db, os.Getenv("QRUN_DB"))
+	if loc == "" {
+		loc = p.Settings.Database
+		if !strings.Contains(loc, "://") {
+			loc = p.Path(strings.TrimPrefix(loc, "sqlite:"))
+		}
+	}
+	return loc, nil
+}
+
+// openStore opens the registry. With mustExist, a missing registry is
+// reported as (nil, nil) so read commands can say "no runs yet".
+func (g *globalOptions) openStore(ctx context.Context, readOnly, mustExist bool) (store.Store, error) {
+	loc, err := g.dbLocation()
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(loc, "postgres://") || strings.HasPrefix(loc, "postgresql://") {
+		return nil, fmt.Errorf("registry %s: the PostgreSQL registry is not available in this build yet; use a SQLite path", redact(loc))
+	}
+	path := strings.TrimPrefix(loc, "sqlite:")
+	if mustExist {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	s, err := store.OpenSQLite(ctx, path, store.Options{ReadOnly: readOnly, AllowNetworkFS: g.pf.allowNetworkFS})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// redact hides a password in a connection URL.
+func redact(loc string) string {
+	if i := strings.Index(loc, "://"); i >= 0 {
+		rest := loc[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			cred := rest[:at]
+			if c := strings.Index(cred, ":"); c >= 0 {
+				return loc[:i+3] + cred[:c] + ":***" + rest[at:]
+			}
+		}
+	}
+	return loc
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// loadVocab reads the vocabulary in effect: --conf DIR when given, else the
+// folders of qrun.yaml (conf/quant_granularity, conf/quant_pair by default).
+func (g *globalOptions) loadVocab() (*vocab.Vocabulary, error) {
+	var dirs vocab.Dirs
+	if g.confDir != "" {
+		explicit := g.confFlags != nil && g.confFlags.Changed("conf")
+		if err := checkConfFolder(g.confDir, explicit); err != nil {
+			return nil, err
+		}
+		dirs = vocab.Dirs{
+			Granularity: filepath.Join(g.confDir, "quant_granularity"),
+			Format:      filepath.Join(g.confDir, "quant_pair"),
+		}
+	} else {
+		p, err := g.project()
+		if err != nil {
+			return nil, err
+		}
+		dirs = vocab.Dirs{
+			Granularity: relToWD(p.Path(p.Settings.Vocabulary.Granularity)),
+			Format:      relToWD(p.Path(p.Settings.Vocabulary.Format)),
+		}
+	}
+	if err := checkVocabFolders(dirs); err != nil {
+		return nil, err
+	}
+	return vocab.Load(dirs)
+}
+
+// relToWD shortens a path below the working directory for messages
+// (conf/quant_pair/x.yaml rather than /home/…/conf/quant_pair/x.yaml).
+func relToWD(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	rel, err := filepath.Rel(wd, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return p
+	}
+	return rel
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/qrun-dev/qrun/hydra"
+	"github.com/qrun-dev/qrun/store"
+	"github.com/qrun-dev/qrun/vocab"
+)
+
+type runsOptions struct {
+	IO     *IOStreams
+	Global *globalOptions
+	Filter store.RunFilter
+	Since  string
+	Count  bool
+	JSON   bool
+}
+
+func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
+	opts := &runsOptions{IO: io, Global: g}
+	cmd := &cobra.Command{
+		Use:     "runs",
+		Aliases: []string{"ls"},
+		Short:   "List planned runs, newest first, filtered by granularity, format, model, status, age",
+		Example: `  qrun runs --granularity w_group64
+  qrun runs --format int8,fp8 --since 7d --json
+  qrun runs --status succeeded --count`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Filter.Limit < 0 {
+				return usageErrorf("--limit %d: give a positive number, or 0 for no limit", opts.Filter.Limit)
+			}
+			for _, s := range opts.Filter.Status {
+				if !store.Status(s).Valid() {
+					return usageErrorf("--status %q: use planned, running, succeeded or failed", s)
+				}
+			}
+			if opts.Since != "" {
+				t, err := parseSince(opts.Since, time.Now())
+				if err != nil {
+					return usageErrorf("--since %q: %v", opts.Since, err)
+				}
+				opts.Filter.Since = t
+			}
+			return runsRun(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&opts.Filter.Granularity, "granularity", nil, "only these granularities (aliases accepted)")
+	f.StringSliceVar(&opts.Filter.Format, "format", nil, "only these formats (aliases accepted)")
+	f.StringSliceVar(&opts.Filter.Model, "model", nil, "only these model ids")
+	f.StringSliceVar(&opts.Filter.Status, "status", nil, "only these statuses: planned, running, succeeded, failed")
+	f.StringVar(&opts.Since, "since", "", "only runs planned since a duration ago (7d, 12h, 30m) or a date (2026-11-01, RFC 3339)")
+	f.IntVar(&opts.Filter.Limit, "limit", 50, "at most this many runs (0: all)")
+	f.BoolVar(&opts.Count, "count", false, "print only the number of matching runs")
+	f.BoolVar(&opts.JSON, "json", false, "print JSON")
+	completeNames(cmd, "format", g, vocab.KindFormat)
+	completeNames(cmd, "granularity", g, vocab.KindGranularity)
+	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"planned", "running", "succeeded", "failed"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+var durationRE = regexp.MustCompile(`^([0-9]+)(w|d|h|m|s)$`)
+
+// parseSince reads 7d, 12h, 30m, 2w, a date (2026-11-01) or RFC 3339.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if m := durationRE.FindStringSubmatch(s); m != nil {
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n > 100000 {
+			return time.Time{}, fmt.Errorf("duration is too large")
+		}
+		unit := map[string]time.Duration{"w": 7 * 24 * time.Hour, "d": 24 * time.Hour, "h": time.Hour, "m": time.Minute, "s": time.Second}[m[2]]
+		return now.Add(-time.Duration(n) * unit), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("not a duration (7d, 12h, 30m) or a date (2026-11-01, 2026-11-01T12:00:00Z)")
+}
+
+// canonicalNames maps typed names (aliases too) to canonical ones; names the
+// vocabulary no longer has (retired or deleted) are kept as typed.
+func canonicalNames(v *vocab.Vocabulary, k vocab.Kind, names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if v != nil {
+			if c, _, ok := v.Canonical(k, n); ok {
+				n = c
+			}
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+type runJSON struct {
+	ID            string         `json:"id"`
+	Dir           string         `json:"dir"`
+	Model         string         `json:"model"`
+	Format        string         `json:"format"`
+	Granularity   string         `json:"granularity"`
+	Params        map[string]any `json:"params"`
+	Status        string         `json:"status"`
+	ModelOpt      string         `json:"modelopt"`
+	FormatFP      string         `json:"format_fingerprint"`
+	GranularityFP string         `json:"granularity_fingerprint"`
+	ConfigFP      string         `json:"config_fingerprint"`
+	Created       string         `json:"created"`
+	Updated       string         `json:"updated"`
+}
+
+func toRunJSON(r store.Run) runJSON {
+	return runJSON{
+		ID: r.ID, Dir: r.Dir, Model: r.Model, Format: r.Format, Granularity: r.Granularity,
+		Params: decodeParams(r.Params), Status: string(r.Status), ModelOpt: r.ModelOpt,
+		FormatFP: r.FormatFP, GranularityFP: r.GranularityFP, ConfigFP: r.ConfigFP,
+		Created: r.CreatedAt.UTC().Format(time.RFC3339), Updated: r.UpdatedAt.UTC().Format(time.RFC3339),
+	}
+}
+
+func runsRun(ctx context.Context, opts *runsOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	v, _ := opts.Global.loadVocab() // a broken vocabulary must not stop queries
+	opts.Filter.Granularity = canonicalNames(v, vocab.KindGranularity, opts.Filter.Granularity)
+	opts.Filter.Format = canonicalNames(v, vocab.KindFormat, opts.Filter.Format)
+	st, err := opts.Global.openStore(ctx, true, true)
+	if err != nil {
+		return err
+	}
+	var runs []store.Run
+	n := 0
+	if st != nil {
+		defer st.Close()
+		if opts.Count {
+			n, err = st.CountRuns(ctx, opts.Filter)
+		} else {
+			runs, err = st.Runs(ctx, opts.Filter)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if opts.Count {
+		if opts.JSON {
+			return writeJSON(opts.IO.Out, map[string]int{"count": n})
+		}
+		_, err := fmt.Fprintln(opts.IO.Out, n)
+		return err
+	}
+	if opts.JSON {
+		out := make([]runJSON, 0, len(runs))
+		for _, r := range runs {
+			out = append(out, toRunJSON(r))
+		}
+		return writeJSON(opts.IO.Out, out)
+	}
+	t := &table{header: []string{"ID", "STATUS", "MODEL", "FORMAT", "GRANULARITY", "PARAMS", "CREATED", "DIR"}}
+	for _, r := range runs {
+		created := r.CreatedAt.UTC().Format(time.RFC3339)
+		if opts.IO.IsTTY {
+			created = r.CreatedAt.Local().Format("2006-01-02 15:04")
+		}
+		t.add(r.ID, string(r.Status), r.Model, r.Format, r.Granularity, paramsText(r.Params), created, r.Dir)
+	}
+	if len(runs) == 0 && opts.IO.IsTTY {
+		fmt.Fprintln(opts.IO.ErrOut, "no runs match")
+		return nil
+	}
+	return t.write(opts.IO.Out, opts.IO.IsTTY)
+}
+
+// decodeParams reads the registry's JSON object of typed parameters.
+func decodeParams(s string) map[string]any {
+	out := map[string]any{}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var raw map[string]any
+	if err := dec.Decode(&raw); err != nil {
+		return out
+	}
+	for k, v := range raw {
+		if n, ok := v.(json.Number); ok {
+			if i, err := n.Int64(); err == nil {
+				v = int(i)
+			} else if f, err := n.Float64(); err == nil {
+				v = f
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// paramsText shows parameters as key=value,… sorted by key.
+func paramsText(s string) string {
+	m := decodeParams(s)
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + hydra.Quote(m[k])
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/qrun-dev/qrun/manifest"
+	"github.com/qrun-dev/qrun/store"
+)
+
+type showOptions struct {
+	IO     *IOStreams
+	Global *globalOptions
+	Target string
+	JSON   bool
+}
+
+func newCmdShow(io *IOStreams, g *globalOptions) *cobra.Command {
+	opts := &showOptions{IO: io, Global: g}
+	cmd := &cobra.Command{
+		Use:   "show RUN|DIR",
+		Short: "Show one run (by id or directory) with its status history",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Target = args[0]
+			return showRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	return cmd
+}
+
+type eventJSON struct {
+	Kind    string `json:"kind"`
+	Status  string `json:"status"`
+	Payload string `json:"payload,omitempty"`
+	At      string `json:"at"`
+}
+
+type showJSON struct {
+	runJSON
+	Events []eventJSON `json:"events"`
+}
+
+// findRun finds a run by id, or by its directory (as recorded, or through
+// the manifest it holds).
+func findRun(ctx context.Context, st store.Store, target string) (store.Run, error) {
+	if st == nil {
+		return store.Run{}, fmt.Errorf("no registry yet: plan a run first (qrun plan)")
+	}
+	r, err := st.Run(ctx, target)
+	if err == nil || !errors.Is(err, store.ErrNotFound) {
+		return r, err
+	}
+	if abs, aerr := filepath.Abs(target); aerr == nil {
+		if r, err := st.RunByDir(ctx, abs); err == nil || !errors.Is(err, store.ErrNotFound) {
+			return r, err
+		}
+		if id, merr := manifest.ReadIdentity(abs); merr == nil {
+			if r, err := st.Run(ctx, id.RunID); err == nil || !errors.Is(err, store.ErrNotFound) {
+				return r, err
+			}
+		}
+	}
+	return store.Run{}, &notFoundError{fmt.Sprintf("no run %q: give a run id (qrun runs lists them) or a run directory", target)}
+}
+
+type notFoundError struct{ msg string }
+
+func (e *notFoundError) Error() string { return e.msg }
+
+func showRun(ctx context.Context, opts *showOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	st, err := opts.Global.openStore(ctx, true, true)
+	if err != nil {
+		return err
+	}
+	if st != nil {
+		defer st.Close()
+	}
+	r, err := findRun(ctx, st, opts.Target)
+	if err != nil {
+		return err
+	}
+	events, err := st.Events(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	out := showJSON{runJSON: toRunJSON(r), Events: []eventJSON{}}
+	for _, e := range events {
+		out.Events = append(out.Events, eventJSON{Kind: string(e.Kind), Status: string(e.Status), Payload: e.Payload, At: e.At.UTC().Format(time.RFC3339)})
+	}
+	if opts.JSON {
+		return writeJSON(opts.IO.Out, out)
+	}
+	w := opts.IO.Out
+	fmt.Fprintf(w, "run %s\n", r.ID)
+	fmt.Fprintf(w, "status:       %s\n", r.Status)
+	fmt.Fprintf(w, "model:        %s\n", r.Model)
+	fmt.Fprintf(w, "format:       %s\n", r.Format)
+	fmt.Fprintf(w, "granularity:  %s\n", r.Granularity)
+	fmt.Fprintf(w, "params:       %s\n", paramsText(r.Params))
+	fmt.Fprintf(w, "dir:          %s\n", r.Dir)
+	fmt.Fprintf(w, "modelopt:     %s\n", r.ModelOpt)
+	fmt.Fprintf(w, "config:       %s\n", r.ConfigFP)
+	fmt.Fprintf(w, "created:      %s\n", out.Created)
+	fmt.Fprintln(w, "history:")
+	for _, e := range out.Events {
+		line := fmt.Sprintf("  %s  %-7s %s", e.At, e.Kind, e.Status)
+		if e.Payload != "" && e.Payload != "{}" {
+			line += "  " + e.Payload
+		}
+		fmt.Fprintln(w, line)
+	}
+	return nil
+}
