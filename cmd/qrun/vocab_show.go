@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/store"
 	"github.com/qrun-dev/qrun/vocab"
 )
 
@@ -71,6 +75,9 @@ type vocabShowJSON struct {
 	LLMCompressor []vocab.Compressed `json:"llm_compressor"`
 	Scheme        string             `json:"llm_compressor_scheme,omitempty"`
 	Notes         []string           `json:"notes"`
+	Runs          int                `json:"runs"`
+	FirstRun      string             `json:"first_run,omitempty"`
+	FirstUse      string             `json:"first_use,omitempty"`
 	JSONNote      string             `json:"json_note"`
 }
 
@@ -94,6 +101,9 @@ func vocabShowRun(opts *vocabShowOptions) error {
 		if shows[i].Name != opts.Name {
 			shows[i].Typed = opts.Name
 		}
+	}
+	if err := addUsage(opts.Global, shows); err != nil {
+		return err
 	}
 	if opts.JSON {
 		if len(shows) == 1 {
@@ -197,7 +207,9 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 		fmt.Fprintf(w, " (you typed the alias %s)", s.Typed)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(strings.TrimRight(s.Description, "\n"), "\n", "\n  "))
+	if s.Description != "" {
+		fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(strings.TrimRight(s.Description, "\n"), "\n", "\n  "))
+	}
 	src := s.Source
 	if s.Retired {
 		src += ", retired: reserved for its past runs, cannot be planned"
@@ -209,6 +221,12 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 	}
 	fmt.Fprintf(w, "aliases:      %s\n", aliases)
 	fmt.Fprintf(w, "fingerprint:  %s\n", s.Fingerprint)
+	switch {
+	case s.FirstUse != "":
+		fmt.Fprintf(w, "runs:         %d (first used %s by run %s)\n", s.Runs, s.FirstUse, s.FirstRun)
+	default:
+		fmt.Fprintf(w, "runs:         %d\n", s.Runs)
+	}
 	fmt.Fprintln(w, "ModelOpt attributes:")
 	if len(s.ModelOpt) == 0 {
 		if s.Kind == vocab.KindFormat {
@@ -267,4 +285,38 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 	for _, n := range s.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
+}
+
+// addUsage fills in, from the registry if there is one, how many runs use
+// each name and its first use; a name registered with another definition
+// gets a note pointing at qrun vocab check.
+func addUsage(g *globalOptions, shows []vocabShowJSON) error {
+	ctx := context.Background()
+	st, err := g.openStore(ctx, true, true)
+	if err != nil || st == nil {
+		return err
+	}
+	defer st.Close()
+	for i := range shows {
+		s := &shows[i]
+		k := store.Kind(s.Kind)
+		n, err := st.RunsUsingName(ctx, k, s.Name)
+		if err != nil {
+			return err
+		}
+		s.Runs = n
+		reg, err := st.Name(ctx, k, s.Name)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		s.FirstRun = reg.FirstRun
+		s.FirstUse = reg.CreatedAt.UTC().Format(time.RFC3339)
+		if reg.Fingerprint != s.Fingerprint {
+			s.Notes = append(s.Notes, fmt.Sprintf("registered with another definition (%s): run qrun vocab check", oneLine(reg.Definition)))
+		}
+	}
+	return nil
 }
