@@ -221,3 +221,19 @@ func WriteMissing(dir string, f Files) (int, error) {
 	}
 	return n, nil
 }
+
+// RemoveStrays deletes qrun's temporary files left in dir by a crash.
+func RemoveStrays(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), TempPrefix) && !e.IsDir() {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("remove stray %s: %w", e.Name(), err)
+			}
+		}
+	}
+	return nil
+}

@@ -124,7 +124,8 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 	names := map[string]store.NameUse{}
 	var runs []store.Run
 	var files []manifest.Files
-	created := opts.Now().UTC().Format(time.RFC3339)
+	now := opts.Now().UTC().Truncate(time.Second) // one instant for the manifests and the registry
+	created := now.Format(time.RFC3339)
 	for _, model := range models {
 		for _, fname := range sel.Formats {
 			for _, gname := range sel.Granularities {
@@ -156,7 +157,7 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 		Layout: store.Layout{Fingerprint: opts.Template.Fingerprint(), Template: opts.Template.String()},
 		Names:  sortedNames(names),
 		Runs:   runs,
-		At:     opts.Now(),
+		At:     now,
 	}
 	if opts.DryRun {
 		return res, dryRun(ctx, opts, batch, res)
@@ -429,6 +430,7 @@ func buildRun(opts Options, sel Selection, model string, c *combo, params []mani
 		Params: ParamsJSON(params), Dir: dir,
 		FormatFP: r.Format.Fingerprint(), GranularityFP: r.Granularity.Fingerprint(), ConfigFP: r.Fingerprint(),
 		LayoutFP: opts.Template.Fingerprint(), ModelOpt: opts.Target.String(),
+		Files: &store.RunFiles{Manifest: mb, Recipe: c.recipe},
 	}
 	return run, sr, manifest.Files{Manifest: mb, Recipe: c.recipe}, nil
 }
@@ -519,6 +521,13 @@ func writeRuns(root string, runs []Run, files []manifest.Files) error {
 				return fmt.Errorf("%s exists and %v: move it away, or choose another output root", r.Dir, err)
 			case id.RunID != r.ID:
 				return fmt.Errorf("%s already holds run %s (%s, %s × %s), not run %s: move it away, or choose another output root", r.Dir, id.RunID, id.Model, id.Format, id.Granularity, r.ID)
+			}
+		}
+		if !created {
+			// Temporary files in a run directory are a crashed writer's:
+			// planners of one run are serialised by the registry's lock.
+			if err := manifest.RemoveStrays(r.Dir); err != nil {
+				return err
 			}
 		}
 		if _, err := manifest.WriteMissing(r.Dir, files[i]); err != nil {

@@ -300,6 +300,17 @@ func TestPlanRefusesForeignDirectoryAndAdoptsCrashLeftovers(t *testing.T) {
 	if id, err := manifest.ReadIdentity(dir); err != nil || id.RunID != res.Runs[0].ID {
 		t.Errorf("identity after adoption: %+v %v", id, err)
 	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("adopted dir holds %d entries, want the two run files (strays removed)", len(ents))
+	}
+	files, err := f.store.RunFiles(context.Background(), res.Runs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onDisk, _ := os.ReadFile(filepath.Join(dir, manifest.ManifestFile))
+	if string(files.Manifest) != string(onDisk) {
+		t.Error("the registry's copy of the manifest differs from the file")
+	}
 }
 
 func TestParseSelection(t *testing.T) {

@@ -410,3 +410,30 @@ func TestBeforeCommit(t *testing.T) {
 		t.Fatalf("models = %v, %v", models, err)
 	}
 }
+
+// TestRunFilesAreKeptAndRecipesShared: the files a plan wrote are recorded
+// with the run (for doctor), recipes once per content.
+func TestRunFilesAreKeptAndRecipesShared(t *testing.T) {
+	s := openTest(t, "")
+	b := sweep([]string{qwen}, []def{int8F}, []def{g64}, `{"seed":1}`, `{"seed":2}`)
+	for i := range b.Runs {
+		b.Runs[i].Files = &RunFiles{Manifest: []byte("manifest " + b.Runs[i].ID + "\n"), Recipe: []byte("shared recipe\n")}
+	}
+	mustPlan(t, s, b)
+	for _, r := range b.Runs {
+		f, err := s.RunFiles(context.Background(), r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(f.Manifest) != "manifest "+r.ID+"\n" || string(f.Recipe) != "shared recipe\n" || f.ManifestSHA256 != sha256Hex(f.Manifest) || f.RecipeSHA256 != sha256Hex(f.Recipe) {
+			t.Errorf("files of %s = %+v", r.ID, f)
+		}
+	}
+	var recipes int
+	if err := s.db.QueryRow(`SELECT count(*) FROM recipes`).Scan(&recipes); err != nil || recipes != 1 {
+		t.Errorf("recipes stored %d times (%v), want once", recipes, err)
+	}
+	if _, err := s.RunFiles(context.Background(), "000000000000"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown run: %v", err)
+	}
+}

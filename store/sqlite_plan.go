@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -270,6 +272,17 @@ func insertRuns(ctx context.Context, tx *sql.Tx, runs []Run, at time.Time) (Plan
 		return res, err
 	}
 	defer ev.Close()
+	recipe, err := tx.PrepareContext(ctx, `INSERT INTO recipes (sha256, body) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`)
+	if err != nil {
+		return res, err
+	}
+	defer recipe.Close()
+	files, err := tx.PrepareContext(ctx, `INSERT INTO run_files (run_id, manifest, manifest_sha256, recipe_sha256) VALUES (?, ?, ?, ?)`)
+	if err != nil {
+		return res, err
+	}
+	defer files.Close()
+	recipesSeen := map[string]bool{}
 
 	res.Runs = make([]PlannedRun, 0, len(runs))
 	for _, r := range runs {
@@ -308,6 +321,19 @@ func insertRuns(ctx context.Context, tx *sql.Tx, runs []Run, at time.Time) (Plan
 		if _, err := ev.ExecContext(ctx, r.ID, string(EventPlan), string(StatusPlanned), string(payload), at.UnixNano()); err != nil {
 			return res, err
 		}
+		if f := r.Files; f != nil {
+			rs, ms := sha256Hex(f.Recipe), sha256Hex(f.Manifest)
+			if !recipesSeen[rs] {
+				if _, err := recipe.ExecContext(ctx, rs, f.Recipe); err != nil {
+					return res, err
+				}
+				recipesSeen[rs] = true
+			}
+			if _, err := files.ExecContext(ctx, r.ID, f.Manifest, ms, rs); err != nil {
+				return res, err
+			}
+		}
+		r.Files = nil
 		res.Runs = append(res.Runs, PlannedRun{Run: r})
 		res.Created++
 	}
@@ -405,3 +431,8 @@ func (s *SQLite) readOnlyErr() error {
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}

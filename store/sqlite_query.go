@@ -310,3 +310,19 @@ func (s *SQLite) Events(ctx context.Context, runID string) ([]Event, error) {
 	})
 	return out, err
 }
+
+// RunFiles returns the files recorded for a run (see Store.RunFiles).
+func (s *SQLite) RunFiles(ctx context.Context, id string) (RunFiles, error) {
+	var f RunFiles
+	err := s.retry(ctx, func() error {
+		err := s.db.QueryRowContext(ctx, `
+			SELECT f.manifest, r.body, f.manifest_sha256, f.recipe_sha256
+			FROM run_files f JOIN recipes r ON r.sha256 = f.recipe_sha256
+			WHERE f.run_id = ?`, id).Scan(&f.Manifest, &f.Recipe, &f.ManifestSHA256, &f.RecipeSHA256)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errorf(ErrNotFound, "no files recorded for run %s", id)
+		}
+		return err
+	})
+	return f, err
+}

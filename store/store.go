@@ -63,6 +63,10 @@ type Store interface {
 	// Events returns a run's events in the order they were appended.
 	Events(ctx context.Context, runID string) ([]Event, error)
 
+	// RunFiles returns the files recorded for a run, or an error wrapping
+	// ErrNotFound.
+	RunFiles(ctx context.Context, id string) (RunFiles, error)
+
 	// Check verifies the registry's own integrity and returns the problems
 	// found (none when healthy).
 	Check(ctx context.Context) ([]string, error)
@@ -121,6 +125,20 @@ type Run struct {
 	Status        Status
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+
+	// Files are the bytes written into the run directory. Plan stores them
+	// with a new run (they are not read back into Run; see RunFiles).
+	Files *RunFiles
+}
+
+// RunFiles are the two files of a run directory as qrun wrote them, with
+// their sha256 (hex): what `qrun doctor` rewrites a lost file from and
+// compares a file on disk with.
+type RunFiles struct {
+	Manifest       []byte
+	Recipe         []byte
+	ManifestSHA256 string
+	RecipeSHA256   string
 }
 
 // Name is a registered name: what it meant when a run first used it.
