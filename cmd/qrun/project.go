@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/qrun-dev/qrun/layout"
 	"github.com/qrun-dev/qrun/modelopt"
@@ -57,8 +58,10 @@ func (g *globalOptions) outputRoot() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("output root %s: %w", root, err)
 	}
-	if st, err := os.Stat(abs); err == nil && !st.IsDir() {
+	if f := fileInTheWay(abs); f == abs {
 		return "", fmt.Errorf("output root %s is a file, not a folder: point --root (or output: in qrun.yaml) at a folder", abs)
+	} else if f != "" {
+		return "", fmt.Errorf("output root %s cannot be created: %s is a file, not a folder; point --root (or output: in qrun.yaml) at a folder", abs, f)
 	}
 	return abs, nil
 }
@@ -119,6 +122,20 @@ func (g *globalOptions) dbLocation() (string, error) {
 	return loc, nil
 }
 
+// registryExists says whether a SQLite registry is already there (a
+// PostgreSQL one always is).
+func (g *globalOptions) registryExists() (bool, error) {
+	loc, err := g.dbLocation()
+	if err != nil {
+		return false, err
+	}
+	if strings.Contains(loc, "://") {
+		return true, nil
+	}
+	_, err = os.Stat(strings.TrimPrefix(loc, "sqlite:"))
+	return !errors.Is(err, fs.ErrNotExist), nil
+}
+
 // openStore opens the registry. With mustExist, a missing registry is
 // reported as (nil, nil) so read commands can say "no runs yet".
 func (g *globalOptions) openStore(ctx context.Context, readOnly, mustExist bool) (store.Store, error) {
@@ -135,7 +152,15 @@ func (g *globalOptions) openStore(ctx context.Context, readOnly, mustExist bool)
 			return nil, nil
 		}
 	}
-	s, err := store.OpenSQLite(ctx, path, store.Options{ReadOnly: readOnly, AllowNetworkFS: g.pf.allowNetworkFS})
+	opts := store.Options{ReadOnly: readOnly, AllowNetworkFS: g.pf.allowNetworkFS}
+	if v := os.Getenv("QRUN_LOCK_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("QRUN_LOCK_TIMEOUT=%q is not a duration such as 30s or 2m", v)
+		}
+		opts.LockTimeout = d
+	}
+	s, err := store.OpenSQLite(ctx, path, opts)
 	if err != nil {
 		return nil, err
 	}
