@@ -66,7 +66,7 @@ change that would make a used name mean something else.`,
 	g.confFlags = pf
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{tidyFlagError(err)} })
 	root.SetHelpCommand(newCmdHelp())
-	root.AddCommand(newCmdInit(io), newCmdVocab(io, g), newCmdResolve(io, g), newCmdPlan(io, g), newCmdRuns(io, g), newCmdShow(io, g))
+	root.AddCommand(newCmdInit(io), newCmdVocab(io, g), newCmdResolve(io, g), newCmdPlan(io, g), newCmdRuns(io, g), newCmdShow(io, g), newCmdDoctor(io, g))
 	wrapArgs(root)
 	return root
 }

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/qrun-dev/qrun/doctor"
+)
+
+type doctorOptions struct {
+	IO     *IOStreams
+	Global *globalOptions
+	Fix    bool
+	JSON   bool
+}
+
+func newCmdDoctor(io *IOStreams, g *globalOptions) *cobra.Command {
+	opts := &doctorOptions{IO: io, Global: g}
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Compare the registry with the run directories; --fix repairs what is safe to repair",
+		Long: `Compare the registry with the output root and report every disagreement:
+registered runs whose directory or files are missing, run directories the
+registry does not know (an interrupted plan), files edited by hand (their
+sha256 differs from what qrun wrote), temporary files left by an interrupted
+write, and the registry's own integrity.
+
+With --fix: lost files are rewritten byte for byte from the registry, unknown
+run directories with a whole, consistent manifest are adopted, temporary files
+are removed. Files edited by hand are never overwritten.
+Exit 0 when everything agrees (after --fix), 1 otherwise.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return doctorRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Fix, "fix", false, "repair: rewrite lost files, adopt interrupted runs, remove temporary files")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the problems as JSON")
+	return cmd
+}
+
+// unhealthyError is a doctor run that found problems it did not fix (exit 1).
+type unhealthyError struct{ n int }
+
+func (e *unhealthyError) Error() string {
+	return fmt.Sprintf("doctor: %s the registry and the run directories disagree", plural(e.n, "problem"))
+}
+
+func doctorRun(ctx context.Context, opts *doctorOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	g := opts.Global
+	root, err := g.outputRoot()
+	if err != nil {
+		return err
+	}
+	tmpl, err := g.template()
+	if err != nil {
+		return err
+	}
+	v, _ := g.loadVocab() // adopting needs it only for names the registry lacks
+	st, err := g.openStore(ctx, !opts.Fix, !opts.Fix)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		fmt.Fprintln(opts.IO.ErrOut, "doctor: no registry yet: nothing was planned here (if it was lost, qrun doctor --fix adopts the run directories)")
+		if opts.JSON {
+			return writeJSON(opts.IO.Out, []doctor.Problem{})
+		}
+		return nil
+	}
+	defer st.Close()
+	problems, err := doctor.Run(ctx, doctor.Options{Store: st, Root: root, Template: tmpl, Vocab: v, Fix: opts.Fix})
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		if problems == nil {
+			problems = []doctor.Problem{}
+		}
+		if err := writeJSON(opts.IO.Out, problems); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range problems {
+			state := ""
+			switch {
+			case p.Fixed:
+				state = "fixed: "
+			case p.Fixable:
+				state = "fixable: "
+			}
+			where := p.Path
+			if p.RunID != "" {
+				where = "run " + p.RunID + " " + where
+			}
+			fmt.Fprintf(opts.IO.Out, "%s%s: %s (%s)\n", state, p.Kind, p.Detail, where)
+		}
+	}
+	if n := doctor.Unfixed(problems); n > 0 {
+		return &unhealthyError{n}
+	}
+	if !opts.JSON {
+		fmt.Fprintln(opts.IO.ErrOut, "doctor: the registry and the run directories agree")
+	}
+	return nil
+}
