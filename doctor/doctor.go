@@ -212,8 +212,8 @@ func walkRoot(ctx context.Context, o Options, registered map[string]store.Run) (
 
 // manifestDoc is what adoption reads from a manifest.
 type manifestDoc struct {
-	RunID string `yaml:"run_id"`
-	Model string `yaml:"model"`
+	RunID  string `yaml:"run_id"`
+	Model  string `yaml:"model"`
 	Format struct {
 		Name        string `yaml:"name"`
 		Fingerprint string `yaml:"fingerprint"`
