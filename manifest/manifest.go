@@ -177,19 +177,32 @@ func ReadIdentity(dir string) (Identity, error) {
 	return Identity{raw.Version, raw.RunID, raw.Model, raw.Format.Name, raw.Granularity.Name}, nil
 }
 
-// OnlyStrays reports whether a directory is empty but for qrun's own
-// temporary files (what a crash between mkdir and the first rename leaves).
-func OnlyStrays(dir string) (bool, error) {
+// Uncommitted reports whether a directory holds nothing but what an
+// interrupted write leaves before the manifest — qrun's temporary files and
+// the recipe (written first). Such a directory holds no run yet.
+func Uncommitted(dir string) (bool, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return false, err
 	}
 	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), TempPrefix) {
+		if e.IsDir() || (e.Name() != RecipeFile && !strings.HasPrefix(e.Name(), TempPrefix)) {
 			return false, nil
 		}
 	}
 	return true, nil
+}
+
+// Reset empties an uncommitted directory (see Uncommitted) so that its run
+// can be written afresh.
+func Reset(dir string) error {
+	if err := RemoveStrays(dir); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(dir, RecipeFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("reset %s: %w", dir, err)
+	}
+	return nil
 }
 
 // Files are the two files of a run directory.
@@ -220,6 +233,15 @@ func WriteMissing(dir string, f Files) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// WriteAll writes both files atomically, replacing what is there: the recipe
+// first, then the manifest.
+func WriteAll(dir string, f Files) error {
+	if err := WriteAtomic(filepath.Join(dir, RecipeFile), f.Recipe, 0o644); err != nil {
+		return err
+	}
+	return WriteAtomic(filepath.Join(dir, ManifestFile), f.Manifest, 0o644)
 }
 
 // RemoveStrays deletes qrun's temporary files left in dir by a crash.

@@ -46,9 +46,9 @@ func TestReadIdentityAndWriteMissing(t *testing.T) {
 	if _, err := ReadIdentity(dir); !errors.Is(err, ErrNoManifest) {
 		t.Fatalf("empty dir: %v", err)
 	}
-	empty, err := OnlyStrays(dir)
+	empty, err := Uncommitted(dir)
 	if err != nil || !empty {
-		t.Fatalf("OnlyStrays(empty) = %v, %v", empty, err)
+		t.Fatalf("Uncommitted(empty) = %v, %v", empty, err)
 	}
 	m, _ := sample().Encode()
 	n, err := WriteMissing(dir, Files{Manifest: m, Recipe: []byte("recipe\n")})
@@ -92,8 +92,19 @@ func TestReadIdentityRefusesOthers(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, TempPrefix+"x"), nil, 0o644)
 	os.Remove(filepath.Join(dir, ManifestFile))
-	if only, _ := OnlyStrays(dir); !only {
-		t.Error("a dir with only temp files should count as empty")
+	os.WriteFile(filepath.Join(dir, RecipeFile), []byte("r"), 0o644)
+	if only, _ := Uncommitted(dir); !only {
+		t.Error("a dir with only temp files and a recipe holds no run yet")
+	}
+	if err := Reset(dir); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("Reset left %d entries", len(ents))
+	}
+	os.WriteFile(filepath.Join(dir, "notes.txt"), nil, 0o644)
+	if only, _ := Uncommitted(dir); only {
+		t.Error("a dir with a foreign file is not an interrupted write")
 	}
 }
 

@@ -165,8 +165,8 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 	if opts.Store == nil {
 		return nil, errors.New("plan: no registry")
 	}
-	batch.BeforeCommit = func(store.PlanResult) error {
-		return writeRuns(opts.OutputRoot, res.Runs, files)
+	batch.BeforeCommit = func(pr store.PlanResult) error {
+		return writeRuns(opts.OutputRoot, res.Runs, files, pr)
 	}
 	pr, err := opts.Store.Plan(ctx, batch)
 	if err != nil {
@@ -495,13 +495,18 @@ func noDuplicateDirs(runs []Run) error {
 }
 
 // writeRuns creates each run's directory (exclusively) and writes its
-// missing files; an existing directory must hold this very run (resume) or
-// be empty but for qrun's temporary files (a crash before the first file).
-func writeRuns(root string, runs []Run, files []manifest.Files) error {
+// files. A run the registry already held (resumed) keeps its files byte for
+// byte; only missing ones are written. A run this plan registers owns its
+// directory only if the directory is new, or holds nothing but an
+// interrupted write (temp files, a recipe, or a manifest of this very run
+// that no registry commit covered): those are written afresh, so that the
+// registry's copy and the disk agree.
+func writeRuns(root string, runs []Run, files []manifest.Files, pr store.PlanResult) error {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return fmt.Errorf("create output root %s: %w", root, err)
 	}
 	for i, r := range runs {
+		resumed := pr.Runs[i].Resumed
 		created, err := layout.CreateConfined(root, r.Dir)
 		if err != nil {
 			return err
@@ -510,20 +515,26 @@ func writeRuns(root string, runs []Run, files []manifest.Files) error {
 			id, err := manifest.ReadIdentity(r.Dir)
 			switch {
 			case errors.Is(err, manifest.ErrNoManifest):
-				empty, eerr := manifest.OnlyStrays(r.Dir)
+				uncommitted, eerr := manifest.Uncommitted(r.Dir)
 				if eerr != nil {
 					return fmt.Errorf("read %s: %w", r.Dir, eerr)
 				}
-				if !empty {
+				if !uncommitted {
 					return fmt.Errorf("%s exists and is not a qrun run directory (no %s): move it away, or choose another output root", r.Dir, manifest.ManifestFile)
+				}
+				if err := manifest.Reset(r.Dir); err != nil {
+					return err
 				}
 			case err != nil:
 				return fmt.Errorf("%s exists and %v: move it away, or choose another output root", r.Dir, err)
 			case id.RunID != r.ID:
 				return fmt.Errorf("%s already holds run %s (%s, %s × %s), not run %s: move it away, or choose another output root", r.Dir, id.RunID, id.Model, id.Format, id.Granularity, r.ID)
+			case !resumed:
+				// This run's files from a plan that never committed.
+				if err := manifest.WriteAll(r.Dir, files[i]); err != nil {
+					return err
+				}
 			}
-		}
-		if !created {
 			// Temporary files in a run directory are a crashed writer's:
 			// planners of one run are serialised by the registry's lock.
 			if err := manifest.RemoveStrays(r.Dir); err != nil {

@@ -335,3 +335,30 @@ func TestParseSelection(t *testing.T) {
 		}
 	}
 }
+
+// TestUncommittedFilesAreRewritten: files of a run whose plan never
+// committed (here: planned into another registry) are written afresh by the
+// plan that registers it, so the registry's copy matches the disk.
+func TestUncommittedFilesAreRewritten(t *testing.T) {
+	f := newFixture(t)
+	args := []string{"quant_pair=int8", "quant_granularity=w_group64"}
+	if _, err := f.plan(args, func(o *Options) {
+		o.Now = func() time.Time { return time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC) }
+	}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := store.OpenSQLite(context.Background(), filepath.Join(f.dir, "other.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	res, err := f.plan(args, func(o *Options) { o.Store = other })
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := other.RunFiles(context.Background(), res.Runs[0].ID)
+	disk, _ := os.ReadFile(filepath.Join(res.Runs[0].Dir, manifest.ManifestFile))
+	if string(disk) != string(files.Manifest) || !strings.Contains(string(disk), "2026-11-25") {
+		t.Errorf("manifest not rewritten for the registering plan:\n%s", disk)
+	}
+}
