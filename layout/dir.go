@@ -180,3 +180,77 @@ func CreateConfined(root, dir string) (created bool, err error) {
 	}
 	return created, nil
 }
+
+// Maker creates run directories under one output root for a whole sweep,
+// remembering the directories it has already checked so that a 10,000-run
+// sweep costs about one system call per run. It is stricter than Confine: no
+// symbolic link at all may stand below the root on the way to a run
+// directory (the root itself may be one). Not safe for concurrent use.
+type Maker struct {
+	root string
+	ok   map[string]bool // directories below root known to be real directories
+}
+
+// NewMaker creates the root if needed and returns a Maker for it.
+func NewMaker(root string) (*Maker, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("output root %s: %w", root, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("create output root %s: %w", root, err)
+	}
+	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("output root %s is not a folder", root)
+	}
+	return &Maker{root: abs, ok: map[string]bool{}}, nil
+}
+
+// Create makes dir and its missing parents below the root; the leaf is
+// created exclusively: created is false when it already existed. Every
+// directory on the way must be a real directory below the root.
+func (m *Maker) Create(dir string) (created bool, err error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false, fmt.Errorf("run directory %s: %w", dir, err)
+	}
+	if !within(m.root, abs) || abs == m.root {
+		return false, fmt.Errorf("%s is not under the output root %s: %w", dir, m.root, ErrOutsideRoot)
+	}
+	rel, err := filepath.Rel(m.root, abs)
+	if err != nil {
+		return false, fmt.Errorf("%s is not under the output root %s: %w", dir, m.root, ErrOutsideRoot)
+	}
+	parts := strings.Split(rel, string(filepath.Separator))
+	p := m.root
+	for i, part := range parts {
+		p = filepath.Join(p, part)
+		leaf := i == len(parts)-1
+		if !leaf && m.ok[p] {
+			continue
+		}
+		err := os.Mkdir(p, 0o755)
+		if err == nil {
+			m.ok[p] = true
+			if leaf {
+				return true, nil
+			}
+			continue
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return false, fmt.Errorf("create %s: %w", p, err)
+		}
+		st, err := os.Lstat(p)
+		if err != nil {
+			return false, fmt.Errorf("check %s: %w", p, err)
+		}
+		if st.Mode()&fs.ModeSymlink != 0 {
+			return false, fmt.Errorf("%s is a symbolic link; run directories never go through links below the output root %s: remove it or choose another root: %w", p, m.root, ErrOutsideRoot)
+		}
+		if !st.IsDir() {
+			return false, fmt.Errorf("%s is a file where a run directory goes: move it away", p)
+		}
+		m.ok[p] = true
+	}
+	return false, nil
+}

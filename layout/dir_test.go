@@ -352,3 +352,44 @@ func ExampleDir() {
 	// outputs/Qwen3-8B/w4a8_int/recipe_match_channel_token/calib_size=512,seed=1
 	// c50f304bfe5d
 }
+
+func TestMaker(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "outputs")
+	m, err := NewMaker(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := filepath.Join(root, "Qwen3-8B", "int8", "w_group64", "seed=1")
+	if created, err := m.Create(d); err != nil || !created {
+		t.Fatalf("first create: %v %v", created, err)
+	}
+	if created, err := m.Create(d); err != nil || created {
+		t.Fatalf("second create: %v %v", created, err)
+	}
+	if created, err := m.Create(filepath.Join(root, "Qwen3-8B", "int8", "w_group64", "seed=2")); err != nil || !created {
+		t.Fatalf("sibling: %v %v", created, err)
+	}
+	outside := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(root, "Link")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewMaker(root); err != nil {
+		t.Fatal(err)
+	}
+	m2, _ := NewMaker(root)
+	if _, err := m2.Create(filepath.Join(root, "Link", "int8", "x")); !errors.Is(err, ErrOutsideRoot) {
+		t.Errorf("through a link below the root: %v", err)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Error("something was written through the link")
+	}
+	os.WriteFile(filepath.Join(root, "file"), nil, 0o644)
+	if _, err := m2.Create(filepath.Join(root, "file", "x")); err == nil {
+		t.Error("a file in the way was accepted")
+	}
+	for _, bad := range []string{root, filepath.Dir(root), filepath.Join(root, "..", "x")} {
+		if _, err := m2.Create(bad); !errors.Is(err, ErrOutsideRoot) {
+			t.Errorf("Create(%s): %v", bad, err)
+		}
+	}
+}

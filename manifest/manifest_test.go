@@ -3,6 +3,7 @@ package manifest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,6 +103,10 @@ func TestReadIdentityRefusesOthers(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("Reset left %d entries", len(ents))
 	}
+	os.Mkdir(filepath.Join(dir, "seed=1"), 0o755)
+	if only, _ := Uncommitted(dir); !only {
+		t.Error("a nested run directory does not make a directory foreign")
+	}
 	os.WriteFile(filepath.Join(dir, "notes.txt"), nil, 0o644)
 	if only, _ := Uncommitted(dir); only {
 		t.Error("a dir with a foreign file is not an interrupted write")
@@ -122,5 +127,53 @@ func TestWriteAtomicLeavesNoTemp(t *testing.T) {
 	}
 	if err := WriteAtomic(filepath.Join(dir, "missing", "f"), []byte("x"), 0o644); err == nil {
 		t.Error("writing into a missing folder should fail")
+	}
+}
+
+// TestFastEncodingEqualsYAML: the direct writer and the YAML encoder give
+// the same bytes, for plain manifests and for ones that need quoting.
+func TestFastEncodingEqualsYAML(t *testing.T) {
+	variants := []func(*Manifest){
+		func(m *Manifest) {},
+		func(m *Manifest) { m.Params = nil; m.Recorded = nil; m.GitCommit = ""; m.Notes = []string{"effective_bits dropped"} },
+		func(m *Manifest) { m.Host = "host with spaces" },
+		func(m *Manifest) { m.Model = "/data/models/qwen3-8b" },
+		func(m *Manifest) { m.Params = []Param{{"lr", 0.5}, {"tag", "true"}, {"x", nil}, {"y", false}} },
+		func(m *Manifest) { m.Notes = []string{"effective_bits dropped: ModelOpt 0.43 does not accept it (autoquant metadata only)"} },
+		func(m *Manifest) {
+			m.HydraOverrides = append(m.HydraOverrides, "hydra.run.dir='/o/Qwen3-8B/int8/w_group64/calib_size=512,seed=1'", "note='a b'")
+		},
+		func(m *Manifest) { m.Params = []Param{{"seed", "1"}} },
+		func(m *Manifest) { m.Model = "yes" },
+		func(m *Manifest) { m.QrunVersion = ""; m.Host = "" },
+		func(m *Manifest) { m.Host = "a\\b" },
+		func(m *Manifest) { m.RunID = "123456789012" },
+		func(m *Manifest) { m.RunID = "0b1010101010" },
+		func(m *Manifest) { m.RunID = "00000001e100" },
+		func(m *Manifest) { m.RunID = "0a1b2c3d4e5f"; m.ConfigFingerprint = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" },
+	}
+	for i, v := range variants {
+		m := sample()
+		m.ConfigFingerprint = fmt.Sprintf("c%d", i)
+		v(m)
+		want, err := m.encodeYAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("variant %d: fast encoding differs\n got:\n%s\nwant:\n%s", i, got, want)
+		}
+	}
+}
+
+func TestCommonManifestTakesTheFastPath(t *testing.T) {
+	m := sample()
+	m.HydraOverrides = append(m.HydraOverrides, "hydra.run.dir='/o/Qwen3-8B/int8/w_group64/calib_size=512,seed=1'")
+	if _, ok := m.encodeFast(); !ok {
+		t.Error("a plain manifest fell back to the YAML encoder")
 	}
 }

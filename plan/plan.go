@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -502,48 +500,66 @@ func noDuplicateDirs(runs []Run) error {
 // that no registry commit covered): those are written afresh, so that the
 // registry's copy and the disk agree.
 func writeRuns(root string, runs []Run, files []manifest.Files, pr store.PlanResult) error {
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return fmt.Errorf("create output root %s: %w", root, err)
+	maker, err := layout.NewMaker(root)
+	if err != nil {
+		return err
 	}
+	batch := manifest.NewBatch()
 	for i, r := range runs {
 		resumed := pr.Runs[i].Resumed
-		created, err := layout.CreateConfined(root, r.Dir)
+		created, err := maker.Create(r.Dir)
 		if err != nil {
 			return err
 		}
-		if !created {
-			id, err := manifest.ReadIdentity(r.Dir)
-			switch {
-			case errors.Is(err, manifest.ErrNoManifest):
-				uncommitted, eerr := manifest.Uncommitted(r.Dir)
-				if eerr != nil {
-					return fmt.Errorf("read %s: %w", r.Dir, eerr)
-				}
-				if !uncommitted {
-					return fmt.Errorf("%s exists and is not a qrun run directory (no %s): move it away, or choose another output root", r.Dir, manifest.ManifestFile)
-				}
-				if err := manifest.Reset(r.Dir); err != nil {
-					return err
-				}
-			case err != nil:
-				return fmt.Errorf("%s exists and %v: move it away, or choose another output root", r.Dir, err)
-			case id.RunID != r.ID:
-				return fmt.Errorf("%s already holds run %s (%s, %s × %s), not run %s: move it away, or choose another output root", r.Dir, id.RunID, id.Model, id.Format, id.Granularity, r.ID)
-			case !resumed:
-				// This run's files from a plan that never committed.
-				if err := manifest.WriteAll(r.Dir, files[i]); err != nil {
-					return err
-				}
-			}
-			// Temporary files in a run directory are a crashed writer's:
-			// planners of one run are serialised by the registry's lock.
-			if err := manifest.RemoveStrays(r.Dir); err != nil {
+		if created {
+			if err := batch.WriteNew(r.Dir, files[i]); err != nil {
 				return err
 			}
+			continue
 		}
-		if _, err := manifest.WriteMissing(r.Dir, files[i]); err != nil {
+		if err := reuseDir(batch, r, files[i], resumed); err != nil {
+			return err
+		}
+		if _, err := batch.WriteMissing(r.Dir, files[i]); err != nil {
 			return err
 		}
 	}
-	return manifest.SyncDir(filepath.Clean(root))
+	// One sync of the output root's file system makes every file durable
+	// before the registry commits (see manifest.Batch for why that is safe).
+	return batch.Sync(root)
+}
+
+// reuseDir decides what to do with a run directory that already exists.
+func reuseDir(batch *manifest.Batch, r Run, f manifest.Files, resumed bool) error {
+	id, err := manifest.ReadIdentity(r.Dir)
+	switch {
+	case err != nil && !errors.Is(err, manifest.ErrNoManifest) && !resumed:
+		// An unreadable manifest of an unregistered run: what a power loss
+		// leaves of an unsynced write, if nothing else is there.
+		if only, qerr := manifest.OnlyRunFiles(r.Dir); qerr == nil && only {
+			return batch.WriteAll(r.Dir, f)
+		}
+		return fmt.Errorf("%s exists and %v: move it away, or choose another output root", r.Dir, err)
+	case errors.Is(err, manifest.ErrNoManifest):
+		uncommitted, eerr := manifest.Uncommitted(r.Dir)
+		if eerr != nil {
+			return fmt.Errorf("read %s: %w", r.Dir, eerr)
+		}
+		if !uncommitted {
+			return fmt.Errorf("%s exists and is not a qrun run directory (no %s): move it away, or choose another output root", r.Dir, manifest.ManifestFile)
+		}
+		return manifest.Reset(r.Dir)
+	case err != nil:
+		return fmt.Errorf("%s exists and %v: move it away, or choose another output root", r.Dir, err)
+	case id.RunID != r.ID:
+		return fmt.Errorf("%s already holds run %s (%s, %s × %s), not run %s: move it away, or choose another output root", r.Dir, id.RunID, id.Model, id.Format, id.Granularity, r.ID)
+	case !resumed:
+		// This run's files from a plan that never committed.
+		if err := batch.WriteAll(r.Dir, f); err != nil {
+			return err
+		}
+	}
+	// Temporary files in a run directory are a crashed writer's: planners
+	// of one run are serialised by the registry's lock.
+	return manifest.RemoveStrays(r.Dir)
 }

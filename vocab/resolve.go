@@ -21,6 +21,8 @@ type Resolution struct {
 	FormatTyped      string
 	GranularityTyped string
 	Config           modelopt.Config
+
+	fp string // the config's fingerprint, once computed
 }
 
 // Resolve applies a granularity to a format (SPEC §2): each touched role's
@@ -88,7 +90,12 @@ func (r *Resolution) Description() string {
 }
 
 // Fingerprint identifies the resolved config (target-neutral).
-func (r *Resolution) Fingerprint() string { return ConfigFingerprint(r.Config) }
+func (r *Resolution) Fingerprint() string {
+	if r.fp == "" {
+		r.fp = ConfigFingerprint(r.Config)
+	}
+	return r.fp
+}
 
 // Fingerprint prefixes, so that a granularity and a format can never share
 // a fingerprint.
@@ -117,7 +124,10 @@ func (g *Granularity) Meaning() map[any]any {
 }
 
 // Fingerprint is the sha256 of the granularity's canonical meaning.
-func (g *Granularity) Fingerprint() string { return digest(fpGranularity, g.Meaning()) }
+func (g *Granularity) Fingerprint() string {
+	g.fpOnce.Do(func() { g.fp = digest(fpGranularity, g.Meaning()) })
+	return g.fp
+}
 
 // Meaning is what a format means: its complete config and its locks.
 func (f *Format) Meaning() map[any]any {
@@ -129,7 +139,10 @@ func (f *Format) Meaning() map[any]any {
 }
 
 // Fingerprint is the sha256 of the format's canonical meaning.
-func (f *Format) Fingerprint() string { return digest(fpFormat, f.Meaning()) }
+func (f *Format) Fingerprint() string {
+	f.fpOnce.Do(func() { f.fp = digest(fpFormat, f.Meaning()) })
+	return f.fp
+}
 
 func configMeaning(c modelopt.Config) map[any]any {
 	entries := []any{}

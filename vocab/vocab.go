@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"sync"
 
 	"github.com/qrun-dev/qrun/modelopt"
 )
@@ -69,6 +70,8 @@ type Granularity struct {
 
 	overlays map[modelopt.Role]modelopt.Attrs // effective, compose expanded
 	raw      map[any]any                      // the definition as read (all keys)
+	fp       string                           // fingerprint, computed on first use
+	fpOnce   sync.Once
 }
 
 // Overlay returns the effective overlay for a role, compose expanded.
@@ -96,6 +99,8 @@ type Format struct {
 	Lock   []modelopt.Role
 
 	raw map[any]any
+	fp     string // fingerprint, computed on first use
+	fpOnce sync.Once
 }
 
 // Locked reports whether the format fixes a role's granularity.
