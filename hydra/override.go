@@ -200,6 +200,17 @@ func (p *parser) parseQuoted(q byte) (Value, error) {
 				j++
 			}
 			n := j - p.i
+			if strings.HasPrefix(p.s[j:], "${") {
+				// Before an interpolation the same rule: 2n+1 backslashes
+				// are n and a literal ${, 2n are n and an interpolation.
+				if n%2 == 0 {
+					return nil, fmt.Errorf("interpolations (${…}) are not supported in a qrun selection; write \\${ for a literal ${")
+				}
+				b.WriteString(strings.Repeat(`\`, n/2))
+				b.WriteString("${")
+				p.i = j + 2
+				continue
+			}
 			if j < len(p.s) && p.s[j] == q {
 				b.WriteString(strings.Repeat(`\`, n/2))
 				p.i = j
@@ -218,6 +229,9 @@ func (p *parser) parseQuoted(q byte) (Value, error) {
 		if c == q {
 			p.i++
 			return b.String(), nil
+		}
+		if c == '$' && strings.HasPrefix(p.s[p.i:], "${") {
+			return nil, fmt.Errorf("interpolations (${…}) are not supported in a qrun selection; write \\${ for a literal ${")
 		}
 		b.WriteByte(c)
 		p.i++
@@ -354,15 +368,15 @@ func escapeQuoted(s string, q byte) string {
 				j++
 			}
 			run := s[i:j]
-			if j == len(s) || s[j] == q {
+			if j == len(s) || s[j] == q || strings.HasPrefix(s[j:], "${") {
 				run += run
 			}
 			b.WriteString(run)
 			i = j
 			continue
 		}
-		if s[i] == q {
-			b.WriteByte('\\')
+		if s[i] == q || strings.HasPrefix(s[i:], "${") {
+			b.WriteByte('\\') // Hydra interpolates ${…} even inside quotes
 		}
 		b.WriteByte(s[i])
 		i++
@@ -372,6 +386,10 @@ func escapeQuoted(s string, q byte) string {
 
 // Arg is one override as Hydra reads it: key=quoted-value.
 func Arg(key string, v Value) string { return key + "=" + Quote(v) }
+
+// QuotedArg is Arg with a string value always single-quoted, as qrun writes
+// hydra.run.dir='<dir>' whatever the directory.
+func QuotedArg(key, v string) string { return key + "='" + escapeQuoted(v, '\'') + "'" }
 
 // shellSafe are arguments a POSIX shell passes through unchanged.
 var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./@:%+=,\-]+$`)

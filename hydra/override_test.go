@@ -93,7 +93,7 @@ func TestParseRefuses(t *testing.T) {
 // value — the property that makes emitted lines select what was planned.
 func TestQuoteRoundTrip(t *testing.T) {
 	values := []Value{1, -3, 0, 2.5, 1e-7, true, false, nil, "int8", "1", "true", "null", "007", "1_0", "inf",
-		"a b", "a=b", "a,b", "it's", `back\slash`, `ends\`, `\'`, "/o/Qwen3-8B/int8/w_group64/seed=1", "~x", "#x", "x!", "a&b", "a;b", `q"q`, "[x]", "{x}", "(x)", "$HOME", "ü", "-1x", "+x"}
+		"a b", "a=b", "a,b", "it's", `back\slash`, `ends\`, `\'`, "/o/Qwen3-8B/int8/w_group64/seed=1", "~x", "#x", "x!", "a&b", "a;b", `q"q`, "[x]", "{x}", "(x)", "$HOME", "ü", "-1x", "+x", "${x}", `a\${x}`, `/tmp/e${x}/y`}
 	for _, v := range values {
 		arg := Arg("k", v)
 		o, err := Parse(arg)

@@ -10,6 +10,17 @@ import (
 	"syscall"
 )
 
+// outsideError is a path leading outside the output root; it matches
+// ErrOutsideRoot without repeating its text.
+type outsideError struct{ msg string }
+
+func (e *outsideError) Error() string        { return e.msg }
+func (e *outsideError) Is(target error) bool { return target == ErrOutsideRoot }
+
+func outside(format string, args ...any) error {
+	return &outsideError{fmt.Sprintf(format, args...)}
+}
+
 // ErrOutsideRoot is wrapped by the errors of Dir, Confine and CreateConfined
 // when a path would lead outside the output root.
 var ErrOutsideRoot = errors.New("outside the output root")
@@ -31,13 +42,13 @@ func Dir(root string, t Template, id Identity) (string, error) {
 		if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\\\x00") {
 			// Unreachable by construction; kept so a future change cannot
 			// silently produce a path outside the root.
-			return "", fmt.Errorf("run directory segment %q for model %q is not a single path component: %w", s, id.Model, ErrOutsideRoot)
+			return "", outside("run directory segment %q for model %q is not a single path component", s, id.Model)
 		}
 	}
 	root = filepath.Clean(root)
 	dir := filepath.Join(append([]string{root}, segs...)...)
 	if !strictlyWithin(root, dir) {
-		return "", fmt.Errorf("run directory %s is not under the output root %s: %w", dir, root, ErrOutsideRoot)
+		return "", outside("run directory %s is not under the output root %s", dir, root)
 	}
 	return dir, nil
 }
@@ -75,7 +86,7 @@ func Confine(root, dir string) error {
 		return fmt.Errorf("run directory %s: %w", dir, err)
 	}
 	if !within(absRoot, absDir) {
-		return fmt.Errorf("%s is not under the output root %s: %w", dir, root, ErrOutsideRoot)
+		return outside("%s is not under the output root %s", dir, root)
 	}
 	realRoot, err := resolve(absRoot)
 	if err != nil {
@@ -86,7 +97,7 @@ func Confine(root, dir string) error {
 		return err
 	}
 	if !within(realRoot, realDir) {
-		return fmt.Errorf("%s leads outside the output root %s through a symbolic link (it resolves to %s); remove the link or choose another root: %w", dir, root, realDir, ErrOutsideRoot)
+		return outside("%s leads outside the output root %s through a symbolic link (it resolves to %s); remove the link or choose another root", dir, root, realDir)
 	}
 	return nil
 }
@@ -215,11 +226,11 @@ func (m *Maker) Create(dir string) (created bool, err error) {
 		return false, fmt.Errorf("run directory %s: %w", dir, err)
 	}
 	if !within(m.root, abs) || abs == m.root {
-		return false, fmt.Errorf("%s is not under the output root %s: %w", dir, m.root, ErrOutsideRoot)
+		return false, outside("%s is not under the output root %s", dir, m.root)
 	}
 	rel, err := filepath.Rel(m.root, abs)
 	if err != nil {
-		return false, fmt.Errorf("%s is not under the output root %s: %w", dir, m.root, ErrOutsideRoot)
+		return false, outside("%s is not under the output root %s", dir, m.root)
 	}
 	parts := strings.Split(rel, string(filepath.Separator))
 	p := m.root
@@ -245,7 +256,7 @@ func (m *Maker) Create(dir string) (created bool, err error) {
 			return false, fmt.Errorf("check %s: %w", p, err)
 		}
 		if st.Mode()&fs.ModeSymlink != 0 {
-			return false, fmt.Errorf("%s is a symbolic link; run directories never go through links below the output root %s: remove it or choose another root: %w", p, m.root, ErrOutsideRoot)
+			return false, outside("%s is a symbolic link; run directories never go through links below the output root %s: remove it or choose another root", p, m.root)
 		}
 		if !st.IsDir() {
 			return false, fmt.Errorf("%s is a file where a run directory goes: move it away", p)

@@ -226,6 +226,24 @@ func OnlyRunFiles(dir string) (bool, error) {
 	return true, nil
 }
 
+// Torn reports whether dir holds nothing but qrun's files and a manifest
+// that is empty or a cut-short qrun manifest (what a power loss can leave
+// of a write that was never synced) — never a file someone else wrote.
+func Torn(dir string) bool {
+	if only, err := OnlyRunFiles(dir); err != nil || !only {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return false
+	}
+	head := "qrun_manifest: "
+	if len(b) < len(head) {
+		return strings.HasPrefix(head, string(b))
+	}
+	return strings.HasPrefix(string(b), head)
+}
+
 // Reset empties an uncommitted directory (see Uncommitted) so that its run
 // can be written afresh.
 func Reset(dir string) error {

@@ -135,11 +135,18 @@ func TestWriteAtomicLeavesNoTemp(t *testing.T) {
 func TestFastEncodingEqualsYAML(t *testing.T) {
 	variants := []func(*Manifest){
 		func(m *Manifest) {},
-		func(m *Manifest) { m.Params = nil; m.Recorded = nil; m.GitCommit = ""; m.Notes = []string{"effective_bits dropped"} },
+		func(m *Manifest) {
+			m.Params = nil
+			m.Recorded = nil
+			m.GitCommit = ""
+			m.Notes = []string{"effective_bits dropped"}
+		},
 		func(m *Manifest) { m.Host = "host with spaces" },
 		func(m *Manifest) { m.Model = "/data/models/qwen3-8b" },
 		func(m *Manifest) { m.Params = []Param{{"lr", 0.5}, {"tag", "true"}, {"x", nil}, {"y", false}} },
-		func(m *Manifest) { m.Notes = []string{"effective_bits dropped: ModelOpt 0.43 does not accept it (autoquant metadata only)"} },
+		func(m *Manifest) {
+			m.Notes = []string{"effective_bits dropped: ModelOpt 0.43 does not accept it (autoquant metadata only)"}
+		},
 		func(m *Manifest) {
 			m.HydraOverrides = append(m.HydraOverrides, "hydra.run.dir='/o/Qwen3-8B/int8/w_group64/calib_size=512,seed=1'", "note='a b'")
 		},
@@ -150,7 +157,10 @@ func TestFastEncodingEqualsYAML(t *testing.T) {
 		func(m *Manifest) { m.RunID = "123456789012" },
 		func(m *Manifest) { m.RunID = "0b1010101010" },
 		func(m *Manifest) { m.RunID = "00000001e100" },
-		func(m *Manifest) { m.RunID = "0a1b2c3d4e5f"; m.ConfigFingerprint = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" },
+		func(m *Manifest) {
+			m.RunID = "0a1b2c3d4e5f"
+			m.ConfigFingerprint = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+		},
 	}
 	for i, v := range variants {
 		m := sample()

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -393,7 +395,7 @@ func buildRun(opts Options, sel Selection, model string, c *combo, params []mani
 	for _, p := range mergeParams(params, recorded) {
 		args = append(args, hydra.Arg(p.Key, p.Value))
 	}
-	args = append(args, hydra.Arg("hydra.run.dir", dir))
+	args = append(args, hydra.QuotedArg("hydra.run.dir", dir))
 	m := &manifest.Manifest{
 		RunID: runID, Model: model,
 		Format:            manifest.Name{Name: r.Format.Name, Typed: r.FormatTyped, Fingerprint: r.Format.Fingerprint()},
@@ -500,13 +502,22 @@ func noDuplicateDirs(runs []Run) error {
 // that no registry commit covered): those are written afresh, so that the
 // registry's copy and the disk agree.
 func writeRuns(root string, runs []Run, files []manifest.Files, pr store.PlanResult) error {
+	// First look at every directory that exists, so that a refusal comes
+	// before anything is written.
+	actions := make([]reuse, len(runs))
+	for i, r := range runs {
+		a, err := inspectDir(r, pr.Runs[i].Resumed)
+		if err != nil {
+			return err
+		}
+		actions[i] = a
+	}
 	maker, err := layout.NewMaker(root)
 	if err != nil {
 		return err
 	}
 	batch := manifest.NewBatch()
 	for i, r := range runs {
-		resumed := pr.Runs[i].Resumed
 		created, err := maker.Create(r.Dir)
 		if err != nil {
 			return err
@@ -517,7 +528,19 @@ func writeRuns(root string, runs []Run, files []manifest.Files, pr store.PlanRes
 			}
 			continue
 		}
-		if err := reuseDir(batch, r, files[i], resumed); err != nil {
+		switch actions[i] {
+		case reuseReset:
+			if err := manifest.Reset(r.Dir); err != nil {
+				return err
+			}
+		case reuseRewrite:
+			if err := batch.WriteAll(r.Dir, files[i]); err != nil {
+				return err
+			}
+		}
+		// Temporary files in a run directory are a crashed writer's:
+		// planners of one run are serialised by the registry's lock.
+		if err := manifest.RemoveStrays(r.Dir); err != nil {
 			return err
 		}
 		if _, err := batch.WriteMissing(r.Dir, files[i]); err != nil {
@@ -529,37 +552,42 @@ func writeRuns(root string, runs []Run, files []manifest.Files, pr store.PlanRes
 	return batch.Sync(root)
 }
 
-// reuseDir decides what to do with a run directory that already exists.
-func reuseDir(batch *manifest.Batch, r Run, f manifest.Files, resumed bool) error {
+// reuse is what to do with a run directory that already exists.
+type reuse int
+
+const (
+	reuseKeep    reuse = iota // this run, registered: keep its files, write missing ones
+	reuseReset                // an interrupted write before the manifest: start afresh
+	reuseRewrite              // this run's files from a plan that never committed: rewrite
+)
+
+// inspectDir decides, without writing, what to do with a run's directory
+// if it exists; a directory that belongs to someone else is an error.
+func inspectDir(r Run, resumed bool) (reuse, error) {
+	if _, err := os.Lstat(r.Dir); errors.Is(err, fs.ErrNotExist) {
+		return reuseKeep, nil
+	}
 	id, err := manifest.ReadIdentity(r.Dir)
 	switch {
-	case err != nil && !errors.Is(err, manifest.ErrNoManifest) && !resumed:
-		// An unreadable manifest of an unregistered run: what a power loss
-		// leaves of an unsynced write, if nothing else is there.
-		if only, qerr := manifest.OnlyRunFiles(r.Dir); qerr == nil && only {
-			return batch.WriteAll(r.Dir, f)
-		}
-		return fmt.Errorf("%s exists and %v: move it away, or choose another output root", r.Dir, err)
 	case errors.Is(err, manifest.ErrNoManifest):
 		uncommitted, eerr := manifest.Uncommitted(r.Dir)
 		if eerr != nil {
-			return fmt.Errorf("read %s: %w", r.Dir, eerr)
+			return 0, fmt.Errorf("cannot read %s: %w", r.Dir, eerr)
 		}
 		if !uncommitted {
-			return fmt.Errorf("%s exists and is not a qrun run directory (no %s): move it away, or choose another output root", r.Dir, manifest.ManifestFile)
+			return 0, fmt.Errorf("%s exists and is not a qrun run directory (no %s): move it away, or choose another output root", r.Dir, manifest.ManifestFile)
 		}
-		return manifest.Reset(r.Dir)
+		return reuseReset, nil
+	case err != nil && !resumed && manifest.Torn(r.Dir):
+		// What a power loss can leave of an unsynced write of an
+		// unregistered run: an empty or cut-short qrun manifest.
+		return reuseRewrite, nil
 	case err != nil:
-		return fmt.Errorf("%s exists and %v: move it away, or choose another output root", r.Dir, err)
+		return 0, fmt.Errorf("%s exists and %v: move it away, or choose another output root", r.Dir, err)
 	case id.RunID != r.ID:
-		return fmt.Errorf("%s already holds run %s (%s, %s × %s), not run %s: move it away, or choose another output root", r.Dir, id.RunID, id.Model, id.Format, id.Granularity, r.ID)
+		return 0, fmt.Errorf("%s already holds run %s (%s, %s × %s), not run %s: move it away, or choose another output root", r.Dir, id.RunID, id.Model, id.Format, id.Granularity, r.ID)
 	case !resumed:
-		// This run's files from a plan that never committed.
-		if err := batch.WriteAll(r.Dir, f); err != nil {
-			return err
-		}
+		return reuseRewrite, nil // this run's files from a plan that never committed
 	}
-	// Temporary files in a run directory are a crashed writer's: planners
-	// of one run are serialised by the registry's lock.
-	return manifest.RemoveStrays(r.Dir)
+	return reuseKeep, nil
 }

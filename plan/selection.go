@@ -72,6 +72,11 @@ func ParseSelection(f Flags, overrides []string, groups Groups, ignore []string)
 		seen[slot] = raw
 		return nil
 	}
+	for slot, vals := range map[string][]string{"model": f.Models, "format": f.Formats, "granularity": f.Granularities} {
+		if len(vals) > 0 {
+			seen[slot] = "--" + slot + " " + strings.Join(vals, ",")
+		}
+	}
 	for _, p := range f.Params {
 		o, err := hydra.Parse(p)
 		if err != nil {
@@ -117,7 +122,7 @@ func ParseSelection(f Flags, overrides []string, groups Groups, ignore []string)
 			sel.Models = append(sel.Models, names...)
 			sel.ModelFromHydra = true
 		default:
-			if o.Key == "hydra" || strings.HasPrefix(o.Key, "hydra.") {
+			if o.Key == "hydra" || strings.HasPrefix(o.Key, "hydra.") || strings.HasPrefix(o.Key, "hydra/") {
 				return sel, usagef("override %s: qrun sets hydra.run.dir itself and emits no other hydra.* keys; leave it out", o.Raw)
 			}
 			if strings.HasPrefix(o.Key, groups.Format+".") || strings.HasPrefix(o.Key, groups.Granularity+".") {

@@ -98,7 +98,7 @@ type Format struct {
 	Config modelopt.Config
 	Lock   []modelopt.Role
 
-	raw map[any]any
+	raw    map[any]any
 	fp     string // fingerprint, computed on first use
 	fpOnce sync.Once
 }

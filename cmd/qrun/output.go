@@ -60,11 +60,12 @@ func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
 
 func (t *table) write(w io.Writer, tty bool) error {
 	// A cell is one line without tabs in both forms: a user's description
-	// may hold either.
+	// may hold either. Other control characters (NUL, a terminal escape)
+	// are shown escaped, never sent raw.
 	oneLine := strings.NewReplacer("\t", " ", "\r\n", " ", "\n", " ", "\r", " ")
 	for _, r := range t.rows {
 		for i := range r {
-			r[i] = oneLine.Replace(r[i])
+			r[i] = printable(oneLine.Replace(r[i]))
 		}
 	}
 	if !tty {
@@ -138,4 +139,35 @@ func nodeJSON(n *yaml.Node) (json.RawMessage, error) {
 		return json.Marshal(v)
 	}
 	return nil, fmt.Errorf("cannot write a YAML %v node as JSON", n.Kind)
+}
+
+// printable shows control characters other than newline and tab escaped
+// (\x1b, \x00), so that text from a user's file can't drive the terminal.
+func printable(s string) string {
+	if strings.IndexFunc(s, isControl) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isControl(r) {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool {
+	return r != '\n' && r != '\t' && (r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0))
+}
+
+// quoteValue shows a value the user typed on one line, quoted and, when
+// huge, shortened: "aaaa…"… (10000 characters).
+func quoteValue(s string) string {
+	const max = 80
+	if r := []rune(s); len(r) > max {
+		return fmt.Sprintf("%q… (%d characters)", string(r[:max]), len(r))
+	}
+	return fmt.Sprintf("%q", s)
 }

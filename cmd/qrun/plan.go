@@ -63,9 +63,9 @@ POSIX shell, never -m:
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&opts.Flags.Models, "model", nil, "model id(s), e.g. Qwen/Qwen3-8B (default: model: in qrun.yaml)")
-	f.StringSliceVar(&opts.Flags.Formats, "format", nil, "format(s) (quant_pair.format_name), comma-separated to sweep")
-	f.StringSliceVar(&opts.Flags.Granularities, "granularity", nil, "granularity(ies) (quant_granularity.name), default: default")
+	listVar(f, &opts.Flags.Models, "model", "model id(s), e.g. Qwen/Qwen3-8B (default: model: in qrun.yaml)")
+	listVar(f, &opts.Flags.Formats, "format", "format(s) (quant_pair.format_name), comma-separated to sweep")
+	listVar(f, &opts.Flags.Granularities, "granularity", "granularity(ies) (quant_granularity.name), default: default")
 	f.StringArrayVar(&opts.Flags.Params, "param", nil, "identity parameter key=value (Hydra value syntax; comma lists and range() sweep)")
 	f.StringVar(&opts.ModelOpt, "modelopt", "", "target ModelOpt version (default: modelopt: in qrun.yaml, 0.46)")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "check and print what would be planned; write nothing")
@@ -125,21 +125,47 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
+	host, _ := os.Hostname()
+	popts := plan.Options{
+		Vocab: v, OutputRoot: root, Template: tmpl, Target: target, Groups: groups,
+		DryRun: opts.DryRun, SkipInvalid: opts.SkipInvalid, Pending: opts.Pending,
+		QrunVersion: version, Host: host, Git: gitInfo(p.Root), Now: time.Now,
+	}
+	if !opts.DryRun {
+		// Before the first plan creates the registry (or a --skip-invalid
+		// plan writes anything), check the selection without one: a
+		// refused selection leaves nothing behind, not even an empty
+		// registry.
+		exists, err := g.registryExists()
+		if err != nil {
+			return err
+		}
+		if !exists || opts.SkipInvalid {
+			check := popts
+			check.DryRun = true
+			res, err := plan.Plan(ctx, check, sel)
+			if err != nil {
+				return asUsage(err)
+			}
+			if err := noneValid(res, sel); err != nil {
+				return err
+			}
+		}
+	}
 	st, err := g.openStore(ctx, false, opts.DryRun)
 	if err != nil {
 		return err
 	}
 	if st != nil {
 		defer st.Close()
+		popts.Store = st
 	}
-	host, _ := os.Hostname()
-	res, err := plan.Plan(ctx, plan.Options{
-		Vocab: v, Store: st, OutputRoot: root, Template: tmpl, Target: target, Groups: groups,
-		DryRun: opts.DryRun, SkipInvalid: opts.SkipInvalid, Pending: opts.Pending,
-		QrunVersion: version, Host: host, Git: gitInfo(p.Root), Now: time.Now,
-	}, sel)
+	res, err := plan.Plan(ctx, popts, sel)
 	if err != nil {
 		return asUsage(err)
+	}
+	if err := noneValid(res, sel); err != nil {
+		return err
 	}
 	for _, s := range res.Skipped {
 		fmt.Fprintf(opts.IO.ErrOut, "skipped: %s\n", s.Reason)
@@ -176,6 +202,21 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "%s %s (%d new, %d already planned) under %s\n", verb, plural(len(res.Runs), "run"), res.Created, res.Resumed, root)
 	return nil
+}
+
+// noneValid refuses a --skip-invalid selection in which every combination
+// was skipped: there is nothing to plan, and an empty success would let a
+// launch script silently run nothing.
+func noneValid(res *plan.Result, sel plan.Selection) error {
+	if res.Created+res.Resumed > 0 || len(res.Skipped) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "no format × granularity combination of the selection can be planned (%d skipped; nothing was written):", len(sel.Formats)*len(sel.Granularities))
+	for _, s := range res.Skipped {
+		fmt.Fprintf(&b, "\n  %s", s.Reason)
+	}
+	return &vocab.SelectionError{Msg: b.String()}
 }
 
 func hasModelOverride(args []string) bool {

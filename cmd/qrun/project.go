@@ -119,6 +119,13 @@ func (g *globalOptions) dbLocation() (string, error) {
 			loc = p.Path(strings.TrimPrefix(loc, "sqlite:"))
 		}
 	}
+	if scheme, _, ok := strings.Cut(loc, "://"); ok {
+		switch scheme {
+		case "postgres", "postgresql", "sqlite":
+		default:
+			return "", fmt.Errorf("registry %s: unknown scheme %s; give a SQLite path or a postgres:// URL", redact(loc), quoteValue(scheme+"://"))
+		}
+	}
 	return loc, nil
 }
 

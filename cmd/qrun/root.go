@@ -64,6 +64,15 @@ change that would make a used name mean something else.`,
 	pf.StringVar(&g.pf.root, "root", "", "output root (default: $QRUN_ROOT, else output: in qrun.yaml, outputs/)")
 	pf.BoolVar(&g.pf.allowNetworkFS, "allow-network-fs", false, "let a SQLite registry live on a network file system (unsafe: SQLite's locking is unreliable there)")
 	g.confFlags = pf
+	root.PersistentPreRunE = func(c *cobra.Command, args []string) error {
+		// An empty value (--root "$UNSET") must not quietly mean the default.
+		for _, name := range []string{"conf", "config", "db", "root"} {
+			if f := pf.Lookup(name); f != nil && f.Changed && strings.TrimSpace(f.Value.String()) == "" {
+				return usageErrorf("--%s is empty: give a value, or leave the flag out for the default", name)
+			}
+		}
+		return nil
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{tidyFlagError(err)} })
 	root.SetHelpCommand(newCmdHelp())
 	root.AddCommand(newCmdInit(io), newCmdVocab(io, g), newCmdResolve(io, g), newCmdPlan(io, g), newCmdRuns(io, g), newCmdShow(io, g), newCmdDoctor(io, g))
@@ -164,11 +173,16 @@ func printError(io *IOStreams, err error) {
 	if blocked := store.Blocked(err); len(blocked) > 0 {
 		for _, b := range blocked {
 			fmt.Fprintf(io.ErrOut, "qrun: blocked: %s\n", b.Error())
+			show := oneLine
+			if b.Reason == store.LayoutChanged {
+				// A layout's definition is its template, not YAML.
+				show = func(s string) string { return s }
+			}
 			if b.OldDefinition != "" {
-				fmt.Fprintf(io.ErrOut, "  registered: %s\n", oneLine(b.OldDefinition))
+				fmt.Fprintf(io.ErrOut, "  registered: %s\n", show(b.OldDefinition))
 			}
 			if b.NewDefinition != "" {
-				fmt.Fprintf(io.ErrOut, "  now:        %s\n", oneLine(b.NewDefinition))
+				fmt.Fprintf(io.ErrOut, "  now:        %s\n", show(b.NewDefinition))
 			}
 		}
 		fmt.Fprintln(io.ErrOut, "qrun: nothing was written")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -40,6 +41,13 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 			if opts.Filter.Limit < 0 {
 				return usageErrorf("--limit %d: give a positive number, or 0 for no limit", opts.Filter.Limit)
 			}
+			for flag, names := range map[string][]string{"granularity": opts.Filter.Granularity, "format": opts.Filter.Format, "model": opts.Filter.Model} {
+				for _, n := range names {
+					if strings.TrimSpace(n) == "" {
+						return usageErrorf("--%s %q: an empty name matches nothing; give names, or leave the flag out for all", flag, strings.Join(names, ","))
+					}
+				}
+			}
 			for _, s := range opts.Filter.Status {
 				if !store.Status(s).Valid() {
 					return usageErrorf("--status %q: use planned, running, succeeded or failed", s)
@@ -56,10 +64,10 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&opts.Filter.Granularity, "granularity", nil, "only these granularities (aliases accepted)")
-	f.StringSliceVar(&opts.Filter.Format, "format", nil, "only these formats (aliases accepted)")
-	f.StringSliceVar(&opts.Filter.Model, "model", nil, "only these model ids")
-	f.StringSliceVar(&opts.Filter.Status, "status", nil, "only these statuses: planned, running, succeeded, failed")
+	listVar(f, &opts.Filter.Granularity, "granularity", "only these granularities (aliases accepted)")
+	listVar(f, &opts.Filter.Format, "format", "only these formats (aliases accepted)")
+	listVar(f, &opts.Filter.Model, "model", "only these model ids")
+	listVar(f, &opts.Filter.Status, "status", "only these statuses: planned, running, succeeded, failed")
 	f.StringVar(&opts.Since, "since", "", "only runs planned since a duration ago (7d, 12h, 30m) or a date (2026-11-01, RFC 3339)")
 	f.IntVar(&opts.Filter.Limit, "limit", 50, "at most this many runs (0: all)")
 	f.BoolVar(&opts.Count, "count", false, "print only the number of matching runs")
@@ -76,33 +84,73 @@ var durationRE = regexp.MustCompile(`^([0-9]+)(w|d|h|m|s)$`)
 func parseSince(s string, now time.Time) (time.Time, error) {
 	if m := durationRE.FindStringSubmatch(s); m != nil {
 		n, err := strconv.Atoi(m[1])
-		if err != nil || n > 100000 {
+		if err != nil {
 			return time.Time{}, fmt.Errorf("duration is too large")
 		}
 		unit := map[string]time.Duration{"w": 7 * 24 * time.Hour, "d": 24 * time.Hour, "h": time.Hour, "m": time.Minute, "s": time.Second}[m[2]]
-		return now.Add(-time.Duration(n) * unit), nil
+		if n > int(math.MaxInt64/unit) {
+			return time.Time{}, nil // longer than anything recorded: every run
+		}
+		return clampSince(now.Add(-time.Duration(n) * unit)), nil
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
+		return clampSince(t), nil
 	}
 	if t, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
-		return t, nil
+		return clampSince(t), nil
 	}
 	return time.Time{}, fmt.Errorf("not a duration (7d, 12h, 30m) or a date (2026-11-01, 2026-11-01T12:00:00Z)")
 }
 
-// canonicalNames maps typed names (aliases too) to canonical ones; names the
-// vocabulary no longer has (retired or deleted) are kept as typed.
+// clampSince keeps a --since time within what the registry's nanosecond
+// times can hold (years 1678 to 2262): earlier means every run, later means
+// none.
+func clampSince(t time.Time) time.Time {
+	if lo := time.Unix(0, math.MinInt64); t.Before(lo) {
+		return time.Time{}
+	}
+	if hi := time.Unix(0, math.MaxInt64); t.After(hi) {
+		return hi
+	}
+	return t
+}
+
+// canonicalNames maps typed names (aliases too) to the names runs may be
+// recorded under: the canonical name, and also the typed name and the
+// canonical name's other aliases, since a name renamed the allowed way
+// (declared as an alias of its new name) keeps its runs under the old name.
+// Names the vocabulary no longer has (retired or deleted) are kept as typed.
 func canonicalNames(v *vocab.Vocabulary, k vocab.Kind, names []string) []string {
 	out := make([]string, 0, len(names))
+	seen := map[string]bool{}
+	add := func(n string) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
 	for _, n := range names {
 		n = strings.TrimSpace(n)
-		if v != nil {
-			if c, _, ok := v.Canonical(k, n); ok {
-				n = c
-			}
+		add(n)
+		if v == nil {
+			continue
 		}
-		out = append(out, n)
+		c, _, ok := v.Canonical(k, n)
+		if !ok {
+			continue
+		}
+		add(c)
+		var aliases []string
+		if k == vocab.KindFormat {
+			if f, err := v.Format(c); err == nil {
+				aliases = f.Aliases
+			}
+		} else if g, err := v.Granularity(c); err == nil {
+			aliases = g.Aliases
+		}
+		for _, a := range aliases {
+			add(a)
+		}
 	}
 	return out
 }

@@ -67,7 +67,7 @@ func findRun(ctx context.Context, st store.Store, target string) (store.Run, err
 			}
 		}
 	}
-	return store.Run{}, &notFoundError{fmt.Sprintf("no run %q: give a run id (qrun runs lists them) or a run directory", target)}
+	return store.Run{}, &notFoundError{fmt.Sprintf("no run %s: give a run id (qrun runs lists them) or a run directory", quoteValue(target))}
 }
 
 type notFoundError struct{ msg string }

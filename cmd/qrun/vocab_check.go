@@ -83,7 +83,7 @@ func vocabCheckRun(ctx context.Context, opts *vocabCheckOptions) error {
 		}
 	}
 	if len(violations) > 0 {
-		return &blockedError{fmt.Sprintf("vocab check: %d violation(s) of name stability", len(violations))}
+		return &blockedError{fmt.Sprintf("vocab check: %s of name stability", plural(len(violations), "violation"))}
 	}
 	if !opts.JSON {
 		fmt.Fprintln(opts.IO.ErrOut, "vocab check: the vocabulary agrees with the registry")

@@ -208,7 +208,7 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 	}
 	fmt.Fprintln(w)
 	if s.Description != "" {
-		fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(strings.TrimRight(s.Description, "\n"), "\n", "\n  "))
+		fmt.Fprintf(w, "  %s\n", printable(strings.ReplaceAll(strings.TrimRight(s.Description, "\n"), "\n", "\n  ")))
 	}
 	src := s.Source
 	if s.Retired {
