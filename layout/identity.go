@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -277,7 +278,7 @@ func sortedParams(ps []Param) []Param {
 }
 
 // keyRE is a Hydra key: dotted identifiers.
-var keyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$`)
+var keyRE = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$`)
 
 // maxKey bounds a parameter key's length.
 const maxKey = 128
@@ -303,7 +304,7 @@ func (id Identity) Validate() error {
 	}
 	seen := make(map[string]bool, len(id.Params))
 	for _, p := range id.Params {
-		if len(p.Key) > maxKey || !keyRE.MatchString(p.Key) {
+		if len(p.Key) > maxKey || !keyRE().MatchString(p.Key) {
 			return fmt.Errorf("%w: param key %q is not a Hydra key: use letters, digits, _ and - (dotted for nested keys, e.g. calib.size), at most %d characters", ErrInvalidIdentity, p.Key, maxKey)
 		}
 		if seen[p.Key] {
@@ -425,4 +426,10 @@ type bytesWriter []byte
 func (b *bytesWriter) Write(p []byte) (int, error) {
 	*b = append(*b, p...)
 	return len(p), nil
+}
+
+// lazyRegexp compiles a pattern on first use, keeping start-up cheap for
+// commands that never need it.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }

@@ -8,7 +8,6 @@ package vocab
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"sync"
 
@@ -42,10 +41,20 @@ func (k Kind) NameKey() string {
 // BuiltinSource is the Source of compiled-in entries.
 const BuiltinSource = "built-in"
 
-var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
-
-// ValidName reports whether s may name a granularity or format.
-func ValidName(s string) bool { return nameRE.MatchString(s) }
+// ValidName reports whether s may name a granularity or format:
+// ^[a-z][a-z0-9_]{0,63}$ (checked by hand: that regexp is costly to compile
+// at every start-up).
+func ValidName(s string) bool {
+	if len(s) == 0 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 // Entry is what granularities and formats have in common.
 type Entry struct {
