@@ -249,7 +249,11 @@ func (m *Maker) Create(dir string) (created bool, err error) {
 			continue
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			return false, fmt.Errorf("create %s: %w", p, err)
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return false, fmt.Errorf("cannot create %s: %v", p, err)
 		}
 		st, err := os.Lstat(p)
 		if err != nil {
@@ -264,4 +268,47 @@ func (m *Maker) Create(dir string) (created bool, err error) {
 		m.ok[p] = true
 	}
 	return false, nil
+}
+
+// Check looks at the way from root to dir without creating anything: every
+// existing directory on it must be a real directory (no symbolic link below
+// the root), and an existing dir must be a directory. What a dry run uses.
+func Check(root, dir string) error {
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return fmt.Errorf("output root %s: %w", root, err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("run directory %s: %w", dir, err)
+	}
+	if !within(absRoot, abs) || abs == absRoot {
+		return outside("%s is not under the output root %s", dir, root)
+	}
+	if st, err := os.Stat(absRoot); err == nil && !st.IsDir() {
+		return fmt.Errorf("output root %s is a file, not a folder", root)
+	}
+	rel, _ := filepath.Rel(absRoot, abs)
+	p := absRoot
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		p = filepath.Join(p, part)
+		st, err := os.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return fmt.Errorf("cannot check %s: %v", p, err)
+		}
+		if st.Mode()&fs.ModeSymlink != 0 {
+			return outside("%s is a symbolic link; run directories never go through links below the output root %s: remove it or choose another root", p, absRoot)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("%s is a file where a run directory goes: move it away", p)
+		}
+	}
+	return nil
 }

@@ -30,6 +30,10 @@ type Options struct {
 	DryRun      bool // check everything, write nothing
 	SkipInvalid bool // plan the valid combinations, report the others
 	Pending     bool // only the runs not yet succeeded
+	// Progress, when set, is called from the loop writing the run
+	// directories after each run (done of total); it must be cheap (throttle
+	// inside). It may start again from 0 if the registry retries the plan.
+	Progress func(done, total int)
 	QrunVersion string
 	Host        string
 	Git         GitInfo
@@ -160,13 +164,22 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 		At:     now,
 	}
 	if opts.DryRun {
+		// Look at the way to every directory as the real plan would.
+		for _, r := range res.Runs {
+			if err := layout.Check(opts.OutputRoot, r.Dir); err != nil {
+				return nil, err
+			}
+			if _, err := inspectDir(r, true); err != nil {
+				return nil, err
+			}
+		}
 		return res, dryRun(ctx, opts, batch, res)
 	}
 	if opts.Store == nil {
 		return nil, errors.New("plan: no registry")
 	}
 	batch.BeforeCommit = func(pr store.PlanResult) error {
-		return writeRuns(opts.OutputRoot, res.Runs, files, pr)
+		return writeRuns(opts.OutputRoot, res.Runs, files, pr, opts.Progress)
 	}
 	pr, err := opts.Store.Plan(ctx, batch)
 	if err != nil {
@@ -244,12 +257,18 @@ func markFromLookups(ctx context.Context, s store.Store, res *Result) error {
 	return nil
 }
 
+// maxModelID bounds a model id (a Hugging Face id or a local path).
+const maxModelID = 1024
+
 // checkModels refuses two model ids that would share a {model} directory
 // segment (org1/X and org2/X), in the selection or against the registry.
 func checkModels(ctx context.Context, s store.Store, models []string) ([]string, error) {
 	bySeg := map[string]string{}
 	var out []string
 	for _, m := range models {
+		if len(m) > maxModelID {
+			return nil, usagef("model id is %d characters long; a model id is at most %d", len(m), maxModelID)
+		}
 		id := layout.CleanModelID(m)
 		if err := (layout.Identity{Model: id, Format: "f", Granularity: "g"}).Validate(); err != nil {
 			return nil, usagef("model %q: %v", m, err)
@@ -501,7 +520,7 @@ func noDuplicateDirs(runs []Run) error {
 // interrupted write (temp files, a recipe, or a manifest of this very run
 // that no registry commit covered): those are written afresh, so that the
 // registry's copy and the disk agree.
-func writeRuns(root string, runs []Run, files []manifest.Files, pr store.PlanResult) error {
+func writeRuns(root string, runs []Run, files []manifest.Files, pr store.PlanResult, progress func(done, total int)) error {
 	// First look at every directory that exists, so that a refusal comes
 	// before anything is written.
 	actions := make([]reuse, len(runs))
@@ -518,6 +537,9 @@ func writeRuns(root string, runs []Run, files []manifest.Files, pr store.PlanRes
 	}
 	batch := manifest.NewBatch()
 	for i, r := range runs {
+		if progress != nil {
+			progress(i, len(runs))
+		}
 		created, err := maker.Create(r.Dir)
 		if err != nil {
 			return err
@@ -547,6 +569,9 @@ func writeRuns(root string, runs []Run, files []manifest.Files, pr store.PlanRes
 			return err
 		}
 	}
+	if progress != nil {
+		progress(len(runs), len(runs))
+	}
 	// One sync of the output root's file system makes every file durable
 	// before the registry commits (see manifest.Batch for why that is safe).
 	return batch.Sync(root)
@@ -564,8 +589,21 @@ const (
 // inspectDir decides, without writing, what to do with a run's directory
 // if it exists; a directory that belongs to someone else is an error.
 func inspectDir(r Run, resumed bool) (reuse, error) {
-	if _, err := os.Lstat(r.Dir); errors.Is(err, fs.ErrNotExist) {
+	st, err := os.Lstat(r.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
 		return reuseKeep, nil
+	}
+	switch {
+	case err != nil:
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return 0, fmt.Errorf("cannot check %s: %v", r.Dir, err)
+	case st.Mode()&fs.ModeSymlink != 0:
+		return 0, fmt.Errorf("%s is a symbolic link; run directories never go through links below the output root: remove it or choose another root", r.Dir)
+	case !st.IsDir():
+		return 0, fmt.Errorf("%s is a file where a run directory goes: move it away", r.Dir)
 	}
 	id, err := manifest.ReadIdentity(r.Dir)
 	switch {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/qrun-dev/qrun/hydra"
 	"github.com/qrun-dev/qrun/manifest"
+	"github.com/qrun-dev/qrun/modelopt"
 )
 
 // Axis is one swept parameter: a key and its values, as Hydra typed them.
@@ -127,6 +128,9 @@ func ParseSelection(f Flags, overrides []string, groups Groups, ignore []string)
 			}
 			if strings.HasPrefix(o.Key, groups.Format+".") || strings.HasPrefix(o.Key, groups.Granularity+".") {
 				return sel, usagef("override %s: a format or granularity is selected as a whole (%s=NAME); change its definition in its vocabulary file instead", o.Raw, strings.SplitN(o.Key, ".", 2)[0])
+			}
+			if near := nearGroupKey(o.Key, groups); near != "" {
+				return sel, usagef("override %s: unknown key %q; did you mean %q? (as a parameter it would silently plan the default instead)", o.Raw, o.Key, near)
 			}
 			if err := claim(o.Key, arg); err != nil {
 				return sel, err
@@ -250,4 +254,16 @@ func (s Selection) eachParams(fn func([]manifest.Param) error) error {
 			return nil
 		}
 	}
+}
+
+// nearGroupKey returns the selection key (a group, its field notation, or
+// model) that key is a likely typo of, or "".
+func nearGroupKey(key string, g Groups) string {
+	keys := []string{g.Format, g.Granularity, g.Format + ".format_name", g.Granularity + ".name", "model"}
+	for _, k := range keys {
+		if key == k {
+			return ""
+		}
+	}
+	return modelopt.Closest(key, keys)
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +17,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 )
+
+// maxSettings bounds qrun.yaml.
+const maxSettings = 64 << 10
 
 // FileName is the project settings file.
 const FileName = "qrun.yaml"
@@ -134,13 +138,26 @@ func Open(wd, configFile string) (*Project, error) {
 // Read parses a qrun.yaml: unknown keys are errors; missing keys take the
 // embedded defaults.
 func Read(path string) (Settings, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
+	reason := func(err error) error {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			err = pe.Err
+			return pe.Err
 		}
-		return Settings{}, fmt.Errorf("cannot read %s: %v", path, err)
+		return err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return Settings{}, fmt.Errorf("cannot read %s: %v", path, reason(err))
+	}
+	if !st.Mode().IsRegular() {
+		return Settings{}, fmt.Errorf("%s is not a regular file; the settings are a plain YAML file", path)
+	}
+	if st.Size() > maxSettings {
+		return Settings{}, fmt.Errorf("%s is larger than %d KiB; qrun.yaml holds a few settings", path, maxSettings>>10)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Settings{}, fmt.Errorf("cannot read %s: %v", path, reason(err))
 	}
 	s := Defaults()
 	if len(bytes.TrimSpace(data)) == 0 {
@@ -148,7 +165,9 @@ func Read(path string) (Settings, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&s); err != nil {
+	if err := dec.Decode(&s); errors.Is(err, io.EOF) {
+		return Defaults(), nil // only comments
+	} else if err != nil {
 		return Settings{}, fmt.Errorf("%s: %s", path, tidyYAMLError(err))
 	}
 	if err := s.validate(); err != nil {
@@ -174,6 +193,17 @@ func tidyYAMLError(err error) string {
 }
 
 func (s Settings) validate() error {
+	for key, g := range map[string]string{"groups.format": s.Groups.Format, "groups.granularity": s.Groups.Granularity} {
+		if !hydraKey(g) {
+			return fmt.Errorf("%s %q is not a Hydra config-group name (letters, digits, _ and -, starting with a letter)", key, g)
+		}
+		if g == "hydra" || g == "model" {
+			return fmt.Errorf("%s %q is taken: hydra and model have their own meaning in a selection", key, g)
+		}
+	}
+	if s.Groups.Format == s.Groups.Granularity {
+		return fmt.Errorf("groups.format and groups.granularity are both %q; they must be two config groups", s.Groups.Format)
+	}
 	for key, v := range map[string]string{
 		"output": s.Output, "database": s.Database, "layout": s.Layout, "modelopt": s.ModelOpt,
 		"vocabulary.granularity": s.Vocabulary.Granularity, "vocabulary.format": s.Vocabulary.Format,
@@ -238,4 +268,17 @@ func Init(dir string) (string, error) {
 // commands that never need it.
 func lazyRegexp(pattern string) func() *regexp.Regexp {
 	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
+}
+
+func hydraKey(s string) bool {
+	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -168,6 +168,16 @@ func load(src fileSource, dirs Dirs) (*Vocabulary, error) {
 }
 
 func readLimited(p string) ([]byte, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, &FileError{Path: p, Msg: fmt.Sprintf("cannot read: %v", unwrapPathErr(err))}
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &FileError{Path: p, Msg: "not a regular file (a pipe, device or socket); a vocabulary file is a plain YAML file"}
+	}
+	if st.Size() > MaxFileSize {
+		return nil, &FileError{Path: p, Msg: fmt.Sprintf("file is larger than %d KiB; a vocabulary file holds one short definition", MaxFileSize>>10)}
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, &FileError{Path: p, Msg: fmt.Sprintf("cannot read: %v", unwrapPathErr(err))}
