@@ -33,7 +33,7 @@ type Options struct {
 	// Progress, when set, is called from the loop writing the run
 	// directories after each run (done of total); it must be cheap (throttle
 	// inside). It may start again from 0 if the registry retries the plan.
-	Progress func(done, total int)
+	Progress    func(done, total int)
 	QrunVersion string
 	Host        string
 	Git         GitInfo
