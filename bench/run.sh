@@ -1,108 +1,108 @@
 #!/usr/bin/env bash
-# Whole-process latency of qrun: what a user (or a SLURM array of them)
-# waits for per invocation, start-up included.
+# The end-to-end figures of issue "Performance": whole-process times of qrun
+# against a floor program and the Python glue a team would otherwise write.
 #
-#   bench/run.sh            # 200 runs per command
-#   RUNS=500 WARMUP=20 bench/run.sh
-#   QRUN_BIN=/path/to/qrun bench/run.sh   # measure a given binary, no build
+#   bench/run.sh                 # everything (the 1M-run registry takes minutes to build once)
+#   QUICK=1 bench/run.sh         # skip the 1M-run registry and the 100k-run sweep
+#   QRUN_BIN=/path/qrun bench/run.sh
 #
-# Builds qrun into a temporary folder, runs each command RUNS times (after
-# WARMUP untimed runs) from an empty working folder (no qrun.yaml: built-in
-# vocabulary only), and prints min / median / p90 / p99 / max / mean in ms.
-# Timing uses bash's own $EPOCHREALTIME (no process per sample); nothing
-# beyond bash, go and coreutils' sort is needed. If hyperfine is installed,
-# its figures are printed as well, for comparison.
+# Measured on tmpfs (/dev/shm) to keep the disk's noise out; the 10,016-run
+# sweep is also run once on disk for the record. Each figure is the median of
+# several runs, interleaved with the floor where there is one. Needs bash, go,
+# python3 (timing and peak RSS via resource.getrusage); PyYAML for the glue.
 set -euo pipefail
 
-RUNS=${RUNS:-200}
-WARMUP=${WARMUP:-10}
-
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-work=$(mktemp -d "${TMPDIR:-/tmp}/qrun-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/empty"
+fast=/dev/shm
+[[ -d $fast && -w $fast ]] || fast=${TMPDIR:-/tmp}
+work=$(mktemp -d "$fast/qrun-bench.XXXXXX")
+disk=$(mktemp -d "${TMPDIR:-/tmp}/qrun-bench-disk.XXXXXX")
+trap 'rm -rf "$work" "$disk"' EXIT
 
-if [[ -n "${QRUN_BIN:-}" ]]; then
-	bin=$(cd "$(dirname "$QRUN_BIN")" && pwd)/$(basename "$QRUN_BIN")
-	built="given (QRUN_BIN)"
-else
-	bin="$work/qrun"
-	(cd "$root" && go build -trimpath -o "$bin" ./cmd/qrun)
-	built="built from $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$root" && git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
-fi
+bin=${QRUN_BIN:-$work/qrun}
+[[ -n ${QRUN_BIN:-} ]] || (cd "$root" && go build -trimpath -o "$bin" ./cmd/qrun)
+(cd "$root" && go build -trimpath -o "$work/floor" ./bench/floor && go build -trimpath -o "$work/gen" ./bench/gen)
 
-# Bash ≥ 5 has $EPOCHREALTIME; older shells fall back to date(1), whose own
-# fork is then part of every sample.
-if [[ -n "${EPOCHREALTIME:-}" ]]; then
-	clock='bash $EPOCHREALTIME'
-else
-	clock='date +%s%N (includes a fork per sample)'
-fi
-now_us() { echo $(($(date +%s%N) / 1000)); }
+formats=int8,int8_smoothquant,fp8,w4a8_int
+grans=default,w_per_tensor,w_per_out_channel,w_per_in_channel,w_group64,w_group128,a_per_token_dynamic,a_per_tensor_static
 
-# measure NAME ARGS...: runs the command, checks it succeeds, prints one
-# table row.
-measure() {
-	local name=$1
-	shift
-	local i t0 t1 samples=()
-	if ! (cd "$work/empty" && "$bin" "$@" >/dev/null); then
-		echo "bench: qrun $* failed" >&2
-		exit 1
-	fi
-	for ((i = 0; i < WARMUP; i++)); do
-		(cd "$work/empty" && "$bin" "$@" >/dev/null 2>&1)
-	done
-	cd "$work/empty"
-	for ((i = 0; i < RUNS; i++)); do
-		if [[ -n "${EPOCHREALTIME:-}" ]]; then
-			t0=${EPOCHREALTIME/[.,]/}
-			"$bin" "$@" >/dev/null 2>&1
-			t1=${EPOCHREALTIME/[.,]/}
-		else
-			t0=$(now_us)
-			"$bin" "$@" >/dev/null 2>&1
-			t1=$(now_us)
-		fi
-		samples+=($((t1 - t0)))
-	done
-	cd "$root"
-	local sorted
-	mapfile -t sorted < <(printf '%s\n' "${samples[@]}" | sort -n)
-	local n=${#sorted[@]} sum=0 s
-	for s in "${sorted[@]}"; do sum=$((sum + s)); done
-	# Nearest-rank percentiles: the smallest sample with at least p% of the
-	# samples at or below it.
-	pct() { local r=$((($1 * n + 99) / 100)); ((r < 1)) && r=1; echo "${sorted[r - 1]}"; }
-	local med
-	if ((n % 2)); then
-		med=${sorted[n / 2]}
-	else
-		med=$(((sorted[n / 2 - 1] + sorted[n / 2]) / 2))
-	fi
-	ms() { local h=$((($1 + 5) / 10)); printf '%d.%02d' $((h / 100)) $((h % 100)); }
-	printf '%-34s %5d %8s %8s %8s %8s %8s %8s\n' "$name" "$n" \
-		"$(ms "${sorted[0]}")" "$(ms "$med")" "$(ms "$(pct 90)")" "$(ms "$(pct 99)")" \
-		"$(ms "${sorted[n - 1]}")" "$(ms $((sum / n)))"
+# timeit NAME REPEAT -- COMMAND… : runs COMMAND (in a fresh folder each time
+# when it contains @DIR@), prints "NAME median min peakRSS".
+timeit() {
+	python3 - "$@" <<'PY'
+import os, resource, shutil, statistics, subprocess, sys, tempfile, time
+name, repeat = sys.argv[1], int(sys.argv[2])
+cmd = sys.argv[4:]
+base = os.environ["BENCH_BASE"]
+ts, rss = [], 0
+for i in range(repeat):
+    d = tempfile.mkdtemp(dir=base)
+    args = [a.replace("@DIR@", d) for a in cmd]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    r = subprocess.run(args, cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ts.append((time.perf_counter() - t) * 1000)
+    rss = max(rss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    if r.returncode != 0:
+        sys.exit(f"bench: {' '.join(args)} failed: {r.stderr.decode()[-300:]}")
+    shutil.rmtree(d, ignore_errors=True)
+print(f"{name}\t{statistics.median(ts):.1f}\t{min(ts):.1f}\t{rss/1024:.0f}")
+PY
 }
 
-echo "qrun whole-process latency"
-echo "  binary:   $bin, $built, $(($(wc -c <"$bin") / 1024)) KiB"
-echo "  go:       $(go version | cut -d' ' -f3-)"
-echo "  cpu:      $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || uname -m), $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?') cores, load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
-echo "  clock:    $clock; runs: $RUNS after $WARMUP warm-up runs; times in ms"
-echo
-printf '%-34s %5s %8s %8s %8s %8s %8s %8s\n' command runs min median p90 p99 max mean
-printf '%-34s %5s %8s %8s %8s %8s %8s %8s\n' "$(printf -- '-%.0s' {1..34})" ----- -------- -------- -------- -------- -------- --------
-measure "resolve w4a8_int x recipe_match" resolve --format w4a8_int --granularity recipe_match_channel_token
-measure "resolve ... --modelopt 0.43" resolve --format w4a8_int --granularity recipe_match_channel_token --modelopt 0.43
-measure "vocab list" vocab list
-measure "--version (start-up floor)" --version
+row() { printf '%-52s %10s %10s %10s\n' "$@"; }
+show() { while IFS=$'\t' read -r n med mn rss; do row "$n" "$med" "$mn" "$rss"; done; }
+median_of() { cut -f2; }
 
-if command -v hyperfine >/dev/null 2>&1; then
-	echo
-	echo "hyperfine (for comparison):"
-	(cd "$work/empty" && hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
-		"$bin resolve --format w4a8_int --granularity recipe_match_channel_token" \
-		"$bin vocab list")
+echo "qrun end-to-end figures — $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), tmpfs: $fast"
+echo "binary: $bin ($(du -k "$bin" | cut -f1) KiB), $(go version | cut -d' ' -f3)"
+echo
+row "what" "median ms" "min ms" "peak MB"
+
+export BENCH_BASE=$work
+# 1. The 10,016-run sweep, interleaved: qrun, floor, Python glue.
+sweep_q=() sweep_f=() sweep_g=()
+for i in 1 2 3; do
+	sweep_q+=("$(timeit "qrun plan, 10,016 runs (tmpfs)" 1 -- "$bin" plan --model Qwen/Qwen3-8B "quant_pair=$formats" "quant_granularity=$grans" 'seed=range(0,313)')")
+	sweep_f+=("$(timeit "floor, same files and rows (tmpfs)" 1 -- "$work/floor" -root outputs -db .qrun/qrun.db)")
+	if python3 -c 'import yaml' 2>/dev/null; then
+		sweep_g+=("$(timeit "Python glue: PyYAML + sqlite3 (tmpfs)" 1 -- python3 "$root/bench/glue.py" outputs q.db 4 8 313)")
+	fi
+done
+med() { printf '%s\n' "$@" | python3 -c 'import sys,statistics; rows=[l.split("\t") for l in sys.stdin.read().split("\n") if l]; print("\t".join([rows[0][0], f"{statistics.median(float(r[1]) for r in rows):.1f}", f"{min(float(r[2]) for r in rows):.1f}", f"{max(float(r[3]) for r in rows):.0f}"]))'; }
+q=$(med "${sweep_q[@]}"); f=$(med "${sweep_f[@]}")
+echo "$q" | show
+echo "$f" | show
+[[ ${#sweep_g[@]} -gt 0 ]] && med "${sweep_g[@]}" | show
+ratio=$(python3 -c "print(f'{float(\"$(echo "$q" | cut -f2)\")/float(\"$(echo "$f" | cut -f2)\"):.2f}')")
+row "  ratio qrun / floor (target ≤ 1.5, and ≤ 1500 ms)" "$ratio" "" ""
+
+BENCH_BASE=$disk timeit "qrun plan, 10,016 runs (disk, once)" 1 -- "$bin" plan --model Qwen/Qwen3-8B "quant_pair=$formats" "quant_granularity=$grans" 'seed=range(0,313)' | show
+BENCH_BASE=$disk timeit "floor (disk, once)" 1 -- "$work/floor" -root outputs -db .qrun/qrun.db | show
+
+# 2. One new run on a registry of 10,000+.
+"$work/gen" -db "$work/r10k.db" -runs 10000 2>/dev/null
+seq=0
+one_plan() { seq=$((seq + 1)); echo "$bin --db $work/r10k.db --root $work/o10k plan --model Qwen/Qwen3-8B --format int8 --granularity w_group64 --param seed=$((100000 + seq))"; }
+singles=()
+for i in $(seq 1 21); do singles+=("$(timeit "x" 1 -- $(one_plan))"); done
+med "${singles[@]}" | sed 's/^x/qrun plan of 1 new run, 10k-run registry (target 15)/' | show
+
+# 3. Queries.
+if [[ -z ${QUICK:-} ]]; then
+	big=${QRUN_BENCH_1M:-$fast/qrun-bench-1m.db}
+	if [[ ! -f $big ]]; then
+		echo "(building the 1,000,000-run registry $big once, through the store code…)" >&2
+		"$work/gen" -db "$big" -runs 1000000 2>/dev/null
+	fi
+	timeit "qrun runs --granularity w_group64, 1M runs (target 20)" 21 -- "$bin" --db "$big" runs --granularity w_group64 --limit 50 | show
+	timeit "qrun runs --granularity w_group64 --count, 1M (target 100)" 21 -- "$bin" --db "$big" runs --granularity w_group64 --count | show
+fi
+timeit "qrun resolve (target 5)" 51 -- "$bin" resolve --format w4a8_int --granularity recipe_match_channel_token | show
+timeit "qrun vocab list (target 5)" 51 -- "$bin" vocab list | show
+timeit "qrun --version (start-up floor)" 51 -- "$bin" --version | show
+
+# 4. Peak memory of a 100,000-run sweep.
+if [[ -z ${QUICK:-} ]]; then
+	timeit "qrun plan, 100,192 runs: peak RSS (target 100 MB)" 1 -- "$bin" plan --model Qwen/Qwen3-8B "quant_pair=$formats" "quant_granularity=$grans" 'seed=range(0,3131)' | show
 fi

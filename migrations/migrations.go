@@ -8,7 +8,7 @@ import (
 	"io/fs"
 )
 
-//go:embed sqlite/*.sql
+//go:embed sqlite/*.sql postgres/*.sql
 var embedded embed.FS
 
 // SQLite is the SQLite registry's migrations: goose SQL files named
@@ -16,6 +16,11 @@ var embedded embed.FS
 // "-- +goose Up" and a "-- +goose Down" section. Migrations are append-only:
 // a shipped file never changes, a schema change is a new file.
 var SQLite fs.FS = sub(embedded, "sqlite")
+
+// Postgres is the PostgreSQL registry's migrations, in the same form. Each
+// file has the number and the meaning of the SQLite file of the same number:
+// the two dialects always hold the same schema version.
+var Postgres fs.FS = sub(embedded, "postgres")
 
 func sub(fsys fs.FS, dir string) fs.FS {
 	s, err := fs.Sub(fsys, dir)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -24,15 +23,34 @@ func runAll(t *testing.T, cmds []*exec.Cmd) []helperOutcome {
 	return out
 }
 
+// processes is how many processes the concurrency tests start: the 50 of
+// SPEC §8 on SQLite, a SLURM array's 64 on PostgreSQL.
+func processes(bk backend) int {
+	if bk.name == "postgres" {
+		return 64
+	}
+	return 50
+}
+
+// startAfter is when processes started now should all be running, so that
+// they collide: more of them (and -race) take longer to start.
+func startAfter(procs int) time.Time {
+	return time.Now().Add(2*time.Second + time.Duration(procs)*40*time.Millisecond)
+}
+
 // Many processes open a fresh registry at once (the migration race) and
 // plan overlapping sweeps: all succeed, and the registry holds exactly the
 // union, each run once with one 'plan' event, each name once.
 func TestConcurrentPlannersOnAFreshRegistry(t *testing.T) {
-	const procs = 50
-	path := filepath.Join(t.TempDir(), ".qrun", "qrun.db")
+	forEachBackend(t, testConcurrentPlanners)
+}
+
+func testConcurrentPlanners(t *testing.T, bk backend) {
+	procs := processes(bk)
+	path := bk.fresh(t)
 	formats := []def{int8F, fp8F, nvfp4F, int4F}
 	grans := []def{defaultG, g64, g128, perOut}
-	start := time.Now().Add(2 * time.Second) // every process is started by then
+	start := startAfter(procs)
 
 	want := map[string]bool{}
 	var cmds []*exec.Cmd
@@ -56,7 +74,7 @@ func TestConcurrentPlannersOnAFreshRegistry(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	s := openTest(t, path)
+	s := bk.open(t, path)
 	ctx := context.Background()
 	runs, err := s.Runs(ctx, RunFilter{})
 	if err != nil {
@@ -74,7 +92,7 @@ func TestConcurrentPlannersOnAFreshRegistry(t *testing.T) {
 		t.Fatalf("processes created %d runs in all, want %d (each exactly once)", created, len(want))
 	}
 	var events int
-	s.db.QueryRow(`SELECT count(*) FROM events WHERE kind = 'plan'`).Scan(&events)
+	rawDB(s).QueryRow(`SELECT count(*) FROM events WHERE kind = 'plan'`).Scan(&events)
 	if events != len(want) {
 		t.Fatalf("%d plan events, want %d", events, len(want))
 	}
@@ -82,21 +100,29 @@ func TestConcurrentPlannersOnAFreshRegistry(t *testing.T) {
 	if len(names) != 8 {
 		t.Fatalf("%d names, want 8", len(names))
 	}
-	if v, _ := s.schema(ctx, s.db); v != LatestSchema() {
+	if v := schemaOf(t, s); v != LatestSchema() {
 		t.Fatalf("schema %d", v)
 	}
 }
 
 // Two definitions of one new name race: exactly one is registered; every
-// process with the other one is blocked and writes nothing.
+// process with the other one is blocked and writes nothing. (6 against 6 on
+// SQLite, 32 against 32 on PostgreSQL.)
 func TestDefinitionRace(t *testing.T) {
-	const perSide = 6
-	path := filepath.Join(t.TempDir(), "qrun.db")
+	forEachBackend(t, testDefinitionRace)
+}
+
+func testDefinitionRace(t *testing.T, bk backend) {
+	perSide := 6
+	if bk.name == "postgres" {
+		perSide = processes(bk) / 2
+	}
+	path := bk.fresh(t)
 	sides := []def{
 		{"w_new", "weights: {block_sizes: {-1: 32, type: static}}\n"},
 		{"w_new", "weights: {block_sizes: {-2: 128, -1: 128}}\n"},
 	}
-	start := time.Now().Add(time.Second)
+	start := startAfter(2 * perSide)
 	var cmds []*exec.Cmd
 	var side []int
 	for i := range 2 * perSide {
@@ -106,7 +132,7 @@ func TestDefinitionRace(t *testing.T) {
 	}
 	outs := runAll(t, cmds)
 
-	s := openTest(t, path)
+	s := bk.open(t, path)
 	n, err := s.Name(context.Background(), KindGranularity, "w_new")
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/qrun-dev/qrun/internal/pgtest"
 )
 
 // The concurrency tests run real processes: the test binary re-executed with
@@ -27,7 +29,9 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(helperMain(mode))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	pgtest.StopShared()
+	os.Exit(code)
 }
 
 // helperArgs is what a helper process is asked to do.
@@ -65,7 +69,7 @@ func helperMain(mode string) int {
 	ctx := context.Background()
 	var res helperResult
 	code := exitOK
-	s, err := OpenSQLite(ctx, a.DB, Options{LockTimeout: a.LockTimeout})
+	s, err := Open(ctx, a.DB, Options{LockTimeout: a.LockTimeout})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return exitError
@@ -82,7 +86,7 @@ func helperMain(mode string) int {
 		}
 		res.Created, res.Resumed = r.Created, r.Resumed
 	case "read":
-		res.ReadOnly = s.ReadOnly()
+		res.ReadOnly = s.(interface{ ReadOnly() bool }).ReadOnly()
 		if res.Count, err = s.CountRuns(ctx, RunFilter{}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return exitError
@@ -230,7 +234,7 @@ func openTest(t *testing.T, path string) *SQLite {
 	return s
 }
 
-func mustPlan(t *testing.T, s *SQLite, b PlanBatch) PlanResult {
+func mustPlan(t *testing.T, s Store, b PlanBatch) PlanResult {
 	t.Helper()
 	res, err := s.Plan(context.Background(), b)
 	if err != nil {
@@ -241,7 +245,7 @@ func mustPlan(t *testing.T, s *SQLite, b PlanBatch) PlanResult {
 
 // snapshot is the whole content of a registry, to prove a refused plan
 // wrote nothing.
-func snapshot(t *testing.T, s *SQLite) string {
+func snapshot(t *testing.T, s Store) string {
 	t.Helper()
 	var b strings.Builder
 	for _, q := range []string{
@@ -250,7 +254,7 @@ func snapshot(t *testing.T, s *SQLite) string {
 		`SELECT fingerprint, template, created_at FROM layouts ORDER BY fingerprint`,
 		`SELECT id, run_id, kind, status, payload, at FROM events ORDER BY id`,
 	} {
-		rows, err := s.db.Query(q)
+		rows, err := rawDB(s).Query(q)
 		if err != nil {
 			t.Fatal(err)
 		}

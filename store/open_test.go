@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,20 +42,48 @@ func oneLine(t *testing.T, err error) {
 }
 
 func TestOpenCreatesFolderAndSchema(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "project", ".qrun", "qrun.db")
-	s := openTest(t, path)
-	if _, err := os.Stat(path); err != nil {
-		t.Fatal(err)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		loc := bk.fresh(t)
+		if bk.name == "sqlite" {
+			loc = filepath.Join(t.TempDir(), "project", ".qrun", "qrun.db")
+		}
+		s := bk.open(t, loc)
+		if bk.name == "sqlite" {
+			if _, err := os.Stat(loc); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if v := schemaOf(t, s); v != LatestSchema() || v < 1 {
+			t.Fatalf("schema %d; want %d", v, LatestSchema())
+		}
+		// Reopening a current registry is a no-op.
+		s.Close()
+		s = bk.open(t, loc)
+		if v := schemaOf(t, s); v != LatestSchema() {
+			t.Fatalf("schema after reopen %d", v)
+		}
+	})
+}
+
+// Both dialects have the same migrations, by number: the schema version
+// means the same thing on SQLite and PostgreSQL.
+func TestDialectsHaveTheSameMigrations(t *testing.T) {
+	list := func(fsys fs.FS) []string {
+		var out []string
+		fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				out = append(out, p)
+			}
+			return err
+		})
+		return out
 	}
-	v, err := s.schema(context.Background(), s.db)
-	if err != nil || v != LatestSchema() || v < 1 {
-		t.Fatalf("schema %d, %v; want %d", v, err, LatestSchema())
+	sq, pg := list(migrations.SQLite), list(migrations.Postgres)
+	if !slices.Equal(sq, pg) || len(sq) == 0 {
+		t.Fatalf("SQLite migrations %v, PostgreSQL migrations %v: want the same files", sq, pg)
 	}
-	// Reopening a current registry is a no-op.
-	s.Close()
-	s = openTest(t, path)
-	if v, _ := s.schema(context.Background(), s.db); v != LatestSchema() {
-		t.Fatalf("schema after reopen %d", v)
+	if v, err := latestIn(migrations.Postgres); err != nil || v != LatestSchema() {
+		t.Fatalf("PostgreSQL's latest schema %d, %v; want %d", v, err, LatestSchema())
 	}
 }
 
@@ -104,25 +133,27 @@ func TestEveryConnectionHasThePragmas(t *testing.T) {
 }
 
 func TestNewerSchemaIsRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "qrun.db")
-	s := openTest(t, path)
-	mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
-	newer := LatestSchema() + 1
-	if _, err := s.db.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (?, 1)`, newer); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	for _, opts := range []Options{{}, {ReadOnly: true}} {
-		_, err := OpenSQLite(context.Background(), path, opts)
-		if !errors.Is(err, ErrSchemaTooNew) {
-			t.Fatalf("err = %v, want ErrSchemaTooNew", err)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		path := bk.fresh(t)
+		s := bk.open(t, path)
+		mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
+		newer := LatestSchema() + 1
+		if _, err := rawDB(s).Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (?, ?)`, newer, true); err != nil {
+			t.Fatal(err)
 		}
-		want := fmt.Sprintf("registry %s was written by a newer qrun (schema %d, this binary knows %d): upgrade qrun", path, newer, LatestSchema())
-		if !strings.HasPrefix(err.Error(), want) {
-			t.Fatalf("message %q, want %q", err, want)
+		s.Close()
+		for _, opts := range []Options{{}, {ReadOnly: true}} {
+			_, err := Open(context.Background(), path, opts)
+			if !errors.Is(err, ErrSchemaTooNew) {
+				t.Fatalf("err = %v, want ErrSchemaTooNew", err)
+			}
+			want := fmt.Sprintf("registry %s was written by a newer qrun (schema %d, this binary knows %d): upgrade qrun", Redact(path), newer, LatestSchema())
+			if !strings.HasPrefix(err.Error(), want) {
+				t.Fatalf("message %q, want %q", err, want)
+			}
+			oneLine(t, err)
 		}
-		oneLine(t, err)
-	}
+	})
 }
 
 func TestNotARegistryIsRefused(t *testing.T) {
@@ -173,19 +204,23 @@ func TestEmptyFileBecomesARegistry(t *testing.T) {
 }
 
 func TestReadOnlyOptionAllowsReads(t *testing.T) {
+	forEachBackend(t, testReadOnlyOptionAllowsReads)
+}
+
+func testReadOnlyOptionAllowsReads(t *testing.T, bk backend) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "qrun.db")
-	s := openTest(t, path)
+	path := bk.fresh(t)
+	s := bk.open(t, path)
 	b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64})
 	mustPlan(t, s, b)
 	s.Close()
 
-	ro, err := OpenSQLite(ctx, path, Options{ReadOnly: true})
+	ro, err := Open(ctx, path, Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	if !ro.ReadOnly() {
+	if !ro.(interface{ ReadOnly() bool }).ReadOnly() {
 		t.Fatal("not read-only")
 	}
 	if n, err := ro.CountRuns(ctx, RunFilter{}); err != nil || n != 2 {
@@ -202,13 +237,41 @@ func TestReadOnlyOptionAllowsReads(t *testing.T) {
 	if err := ro.Mark(ctx, b.Runs[0].ID, StatusRunning, nil); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("mark on read-only: %v", err)
 	}
-	// Even bypassing the store's own check, SQLite refuses the write.
-	if _, err := ro.db.Exec(`UPDATE runs SET status = 'failed'`); err == nil {
+	if err := ro.Retire(ctx, KindGranularity, g64.name); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("retire on read-only: %v", err)
+	}
+	// Even bypassing the store's own check, the database refuses the write.
+	if _, err := rawDB(ro).Exec(`UPDATE runs SET status = 'failed'`); err == nil {
 		t.Fatal("write through a read-only connection")
 	}
 
-	if _, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "missing.db"), Options{ReadOnly: true}); !errors.Is(err, fs.ErrNotExist) {
+	missing := filepath.Join(t.TempDir(), "missing.db")
+	if bk.name == "postgres" {
+		missing = bk.fresh(t) // a database without a registry
+	}
+	_, err = Open(ctx, missing, Options{ReadOnly: true})
+	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("read-only open of a missing registry: %v", err)
+	}
+	oneLine(t, err)
+	// MustExist: the same refusal for a writer, and nothing is created.
+	if _, err := Open(ctx, missing, Options{MustExist: true}); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("open of a missing registry with MustExist: %v", err)
+	}
+	if bk.name == "sqlite" {
+		if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("MustExist created %s", missing)
+		}
+	} else {
+		db, err := sql.Open("pgx", missing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM pg_tables WHERE schemaname = 'public'`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("MustExist created %d tables (%v)", n, err)
+		}
 	}
 }
 
@@ -261,39 +324,63 @@ func TestReadOnlyFileAllowsReads(t *testing.T) {
 	}
 }
 
-func TestBusyRegistryWaitsThenFailsClearly(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "qrun.db")
-	s := openTest(t, path)
-	hold, err := sql.Open("sqlite3", "file:"+path+"?_txlock=immediate")
+// holdWriteLock takes the registry's write lock from another connection,
+// as another process's plan would, until the returned transaction ends.
+func holdWriteLock(t *testing.T, bk backend, loc string) *sql.Tx {
+	t.Helper()
+	var hold *sql.DB
+	var err error
+	if bk.name == "sqlite" {
+		hold, err = sql.Open("sqlite3", "file:"+loc+"?_txlock=immediate")
+	} else {
+		hold, err = sql.Open("pgx", loc)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer hold.Close()
-
-	// A lock held briefly is waited for.
+	t.Cleanup(func() { hold.Close() })
 	tx, err := hold.Begin()
 	if err != nil {
 		t.Fatal(err)
 	}
+	if bk.name == "postgres" {
+		if _, err := tx.Exec(`SELECT pg_advisory_xact_lock($1, `+pgLockSchema+`)`, pgLockWrite); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tx
+}
+
+func TestBusyRegistryWaitsThenFailsClearly(t *testing.T) {
+	forEachBackend(t, testBusyRegistry)
+}
+
+func testBusyRegistry(t *testing.T, bk backend) {
+	ctx := context.Background()
+	path := bk.fresh(t)
+	s := bk.open(t, path)
+
+	// A lock held briefly is waited for.
+	tx := holdWriteLock(t, bk, path)
 	go func() {
 		time.Sleep(300 * time.Millisecond)
 		tx.Rollback()
 	}()
+	start := time.Now()
 	mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Fatalf("plan done after %v, while the lock was held for 300ms", d)
+	}
 
 	// A lock held past the timeout fails with ErrBusy, not "database is locked".
-	tx, err = hold.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx = holdWriteLock(t, bk, path)
 	defer tx.Rollback()
-	short, err := OpenSQLite(ctx, path, Options{LockTimeout: 400 * time.Millisecond})
+	short, err := Open(ctx, path, Options{LockTimeout: 400 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer short.Close()
-	start := time.Now()
+	start = time.Now()
 	_, err = short.Plan(ctx, sweep([]string{qwen}, []def{fp8F}, []def{g64}))
 	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "is busy") {
 		t.Fatalf("err = %v, want ErrBusy", err)
@@ -302,9 +389,14 @@ func TestBusyRegistryWaitsThenFailsClearly(t *testing.T) {
 	if d := time.Since(start); d < 400*time.Millisecond || d > 5*time.Second {
 		t.Fatalf("gave up after %v", d)
 	}
-	// Reads are not blocked by a writer (WAL).
+	// Reads are not blocked by a writer (WAL; MVCC), nor is a mark.
 	if n, err := short.CountRuns(ctx, RunFilter{}); err != nil || n != 1 {
 		t.Fatalf("count during a write = %d, %v", n, err)
+	}
+	if bk.name == "postgres" {
+		if err := short.Mark(ctx, runOf(qwen, int8F, g64, "").ID, StatusRunning, nil); err != nil {
+			t.Fatalf("mark during a plan: %v", err)
+		}
 	}
 	// A cancelled context stops the wait.
 	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
@@ -319,24 +411,35 @@ func TestBusyRegistryWaitsThenFailsClearly(t *testing.T) {
 }
 
 func TestMigrationsGoDownAndUp(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, "")
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, migrations.SQLite, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.DownTo(ctx, 0); err != nil {
-		t.Fatalf("down: %v", err)
-	}
-	var n int
-	s.db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name IN ('runs', 'names', 'layouts', 'events')`).Scan(&n)
-	if n != 0 {
-		t.Fatalf("%d tables left after down", n)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		t.Fatalf("up: %v", err)
-	}
-	mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		ctx := context.Background()
+		s := bk.new(t)
+		dialect, fsys := goose.DialectSQLite3, migrations.SQLite
+		tables := `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name <> 'goose_db_version' AND name NOT LIKE 'sqlite%'`
+		if bk.name == "postgres" {
+			dialect, fsys = goose.DialectPostgres, migrations.Postgres
+			tables = `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'goose_db_version'`
+		}
+		p, err := goose.NewProvider(dialect, rawDB(s).DB, fsys, goose.WithDisableGlobalRegistry(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.DownTo(ctx, 0); err != nil {
+			t.Fatalf("down: %v", err)
+		}
+		var n int
+		rawDB(s).QueryRow(tables).Scan(&n)
+		if n != 0 {
+			t.Fatalf("%d tables left after down", n)
+		}
+		if _, err := p.Up(ctx); err != nil {
+			t.Fatalf("up: %v", err)
+		}
+		if n := rawDB(s).QueryRow(tables).Scan(&n); n != nil {
+			t.Fatal(n)
+		}
+		mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
+	})
 }
 
 func TestSchemaIndexesServeTheQueries(t *testing.T) {

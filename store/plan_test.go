@@ -10,430 +10,508 @@ import (
 )
 
 func TestPlanRegistersRunsNamesAndEvents(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, "")
-	b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{defaultG, g64, g128})
-	res := mustPlan(t, s, b)
-	if res.Created != 6 || res.Resumed != 0 || len(res.Runs) != 6 {
-		t.Fatalf("created %d, resumed %d, runs %d; want 6, 0, 6", res.Created, res.Resumed, len(res.Runs))
-	}
-	for i, r := range res.Runs {
-		if r.ID != b.Runs[i].ID || r.Resumed || r.Status != StatusPlanned || r.LayoutFP != layoutA.Fingerprint {
-			t.Errorf("run %d = %+v", i, r)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		ctx := context.Background()
+		s := bk.new(t)
+		b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{defaultG, g64, g128})
+		res := mustPlan(t, s, b)
+		if res.Created != 6 || res.Resumed != 0 || len(res.Runs) != 6 {
+			t.Fatalf("created %d, resumed %d, runs %d; want 6, 0, 6", res.Created, res.Resumed, len(res.Runs))
 		}
-	}
-	if len(res.Registered) != 5 {
-		t.Fatalf("registered %d names, want 5", len(res.Registered))
-	}
-	// Each name's first run is the first run of the sweep using it.
-	want := map[string]string{
-		"int8": b.Runs[0].ID, "fp8": b.Runs[3].ID,
-		"default": b.Runs[0].ID, "w_group64": b.Runs[1].ID, "w_group128": b.Runs[2].ID,
-	}
-	names, err := s.Names(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(names) != 5 {
-		t.Fatalf("names = %+v", names)
-	}
-	for _, n := range names {
-		if n.FirstRun != want[n.Name] {
-			t.Errorf("%s %s first run %s, want %s", n.Kind, n.Name, n.FirstRun, want[n.Name])
+		for i, r := range res.Runs {
+			if r.ID != b.Runs[i].ID || r.Resumed || r.Status != StatusPlanned || r.LayoutFP != layoutA.Fingerprint {
+				t.Errorf("run %d = %+v", i, r)
+			}
 		}
-		if n.Retired || n.CreatedAt.IsZero() || n.Definition == "" || n.Fingerprint != fp(n.Definition) {
-			t.Errorf("name %+v", n)
+		if len(res.Registered) != 5 {
+			t.Fatalf("registered %d names, want 5", len(res.Registered))
 		}
-	}
-	ev, err := s.Events(ctx, b.Runs[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ev) != 1 || ev[0].Kind != EventPlan || ev[0].Status != StatusPlanned || !strings.Contains(ev[0].Payload, `"dir":"/out/Qwen3-8B/int8/default"`) {
-		t.Fatalf("events = %+v", ev)
-	}
-	ls, err := s.Layouts(ctx)
-	if err != nil || len(ls) != 1 || ls[0] != (Layout{Fingerprint: layoutA.Fingerprint, Template: layoutA.Template, CreatedAt: ls[0].CreatedAt}) {
-		t.Fatalf("layouts = %+v, %v", ls, err)
-	}
+		// Each name's first run is the first run of the sweep using it.
+		want := map[string]string{
+			"int8": b.Runs[0].ID, "fp8": b.Runs[3].ID,
+			"default": b.Runs[0].ID, "w_group64": b.Runs[1].ID, "w_group128": b.Runs[2].ID,
+		}
+		names, err := s.Names(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(names) != 5 {
+			t.Fatalf("names = %+v", names)
+		}
+		for _, n := range names {
+			if n.FirstRun != want[n.Name] {
+				t.Errorf("%s %s first run %s, want %s", n.Kind, n.Name, n.FirstRun, want[n.Name])
+			}
+			if n.Retired || n.CreatedAt.IsZero() || n.Definition == "" || n.Fingerprint != fp(n.Definition) {
+				t.Errorf("name %+v", n)
+			}
+		}
+		ev, err := s.Events(ctx, b.Runs[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ev) != 1 || ev[0].Kind != EventPlan || ev[0].Status != StatusPlanned || !strings.Contains(ev[0].Payload, `"dir":"/out/Qwen3-8B/int8/default"`) {
+			t.Fatalf("events = %+v", ev)
+		}
+		ls, err := s.Layouts(ctx)
+		if err != nil || len(ls) != 1 || ls[0] != (Layout{Fingerprint: layoutA.Fingerprint, Template: layoutA.Template, CreatedAt: ls[0].CreatedAt}) {
+			t.Fatalf("layouts = %+v, %v", ls, err)
+		}
+	})
 }
 
 func TestPlanResumeIsIdempotent(t *testing.T) {
-	s := openTest(t, "")
-	b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{defaultG, g64, g128}, `{"seed":1}`, `{"seed":2}`)
-	first := mustPlan(t, s, b)
-	before := snapshot(t, s)
-	b.At = time.Now().Add(time.Hour) // a later re-plan
-	again := mustPlan(t, s, b)
-	if again.Created != 0 || again.Resumed != 12 || len(again.Registered) != 0 {
-		t.Fatalf("re-plan: created %d, resumed %d, registered %d; want 0, 12, 0", again.Created, again.Resumed, len(again.Registered))
-	}
-	for i, r := range again.Runs {
-		if !r.Resumed || r.Run != first.Runs[i].Run {
-			t.Errorf("run %d: resumed %v, %+v, want %+v", i, r.Resumed, r.Run, first.Runs[i].Run)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		s := bk.new(t)
+		b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{defaultG, g64, g128}, `{"seed":1}`, `{"seed":2}`)
+		first := mustPlan(t, s, b)
+		before := snapshot(t, s)
+		b.At = time.Now().Add(time.Hour) // a later re-plan
+		again := mustPlan(t, s, b)
+		if again.Created != 0 || again.Resumed != 12 || len(again.Registered) != 0 {
+			t.Fatalf("re-plan: created %d, resumed %d, registered %d; want 0, 12, 0", again.Created, again.Resumed, len(again.Registered))
 		}
-	}
-	if after := snapshot(t, s); after != before {
-		t.Fatalf("re-plan changed the registry:\n%s\nwant\n%s", after, before)
-	}
-	// A larger sweep resumes the old runs and adds the new ones only.
-	bigger := sweep([]string{qwen}, []def{int8F, fp8F}, []def{defaultG, g64, g128, perOut}, `{"seed":1}`, `{"seed":2}`)
-	res := mustPlan(t, s, bigger)
-	if res.Created != 4 || res.Resumed != 12 || len(res.Registered) != 1 || res.Registered[0].Name != perOut.name {
-		t.Fatalf("bigger sweep: created %d, resumed %d, registered %+v", res.Created, res.Resumed, res.Registered)
-	}
+		for i, r := range again.Runs {
+			if !r.Resumed || r.Run != first.Runs[i].Run {
+				t.Errorf("run %d: resumed %v, %+v, want %+v", i, r.Resumed, r.Run, first.Runs[i].Run)
+			}
+		}
+		if after := snapshot(t, s); after != before {
+			t.Fatalf("re-plan changed the registry:\n%s\nwant\n%s", after, before)
+		}
+		// A larger sweep resumes the old runs and adds the new ones only.
+		bigger := sweep([]string{qwen}, []def{int8F, fp8F}, []def{defaultG, g64, g128, perOut}, `{"seed":1}`, `{"seed":2}`)
+		res := mustPlan(t, s, bigger)
+		if res.Created != 4 || res.Resumed != 12 || len(res.Registered) != 1 || res.Registered[0].Name != perOut.name {
+			t.Fatalf("bigger sweep: created %d, resumed %d, registered %+v", res.Created, res.Resumed, res.Registered)
+		}
+	})
 }
 
 func TestMeaningChangedIsBlocked(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, "")
-	mustPlan(t, s, sweep([]string{qwen, "Qwen/Qwen3-4B"}, []def{int8F, fp8F}, []def{g64}))
-	before := snapshot(t, s)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		ctx := context.Background()
+		s := bk.new(t)
+		mustPlan(t, s, sweep([]string{qwen, "Qwen/Qwen3-4B"}, []def{int8F, fp8F}, []def{g64}))
+		before := snapshot(t, s)
 
-	edited := def{g64.name, "weights: {block_sizes: {-1: 32, type: static}}\n"}
-	_, err := s.Plan(ctx, sweep([]string{qwen}, []def{int8F}, []def{edited}))
-	if !errors.Is(err, ErrBlocked) {
-		t.Fatalf("err = %v, want ErrBlocked", err)
-	}
-	var be *BlockedError
-	if !errors.As(err, &be) {
-		t.Fatalf("err = %T, want *BlockedError", err)
-	}
-	want := BlockedError{Reason: MeaningChanged, Kind: KindGranularity, Name: g64.name, Registered: g64.name,
-		OldFingerprint: fp(g64.text), OldDefinition: g64.text, NewFingerprint: fp(edited.text), NewDefinition: edited.text,
-		Runs: 4, FirstRun: runOf(qwen, int8F, g64, "").ID}
-	if *be != want {
-		t.Fatalf("blocked = %+v\nwant      %+v", *be, want)
-	}
-	msg := err.Error()
-	for _, s := range []string{"granularity w_group64", "another definition", "used by 4 runs", fp(edited.text)} {
-		if !strings.Contains(msg, s) {
-			t.Errorf("message %q lacks %q", msg, s)
+		edited := def{g64.name, "weights: {block_sizes: {-1: 32, type: static}}\n"}
+		_, err := s.Plan(ctx, sweep([]string{qwen}, []def{int8F}, []def{edited}))
+		if !errors.Is(err, ErrBlocked) {
+			t.Fatalf("err = %v, want ErrBlocked", err)
 		}
-	}
-	if after := snapshot(t, s); after != before {
-		t.Fatal("a blocked plan changed the registry")
-	}
+		var be *BlockedError
+		if !errors.As(err, &be) {
+			t.Fatalf("err = %T, want *BlockedError", err)
+		}
+		want := BlockedError{Reason: MeaningChanged, Kind: KindGranularity, Name: g64.name, Registered: g64.name,
+			OldFingerprint: fp(g64.text), OldDefinition: g64.text, NewFingerprint: fp(edited.text), NewDefinition: edited.text,
+			Runs: 4, FirstRun: runOf(qwen, int8F, g64, "").ID}
+		if *be != want {
+			t.Fatalf("blocked = %+v\nwant      %+v", *be, want)
+		}
+		msg := err.Error()
+		for _, s := range []string{"granularity w_group64", "another definition", "used by 4 runs", fp(edited.text)} {
+			if !strings.Contains(msg, s) {
+				t.Errorf("message %q lacks %q", msg, s)
+			}
+		}
+		if after := snapshot(t, s); after != before {
+			t.Fatal("a blocked plan changed the registry")
+		}
+	})
 }
 
 func TestRenameInDisguiseIsBlocked(t *testing.T) {
-	s := openTest(t, "")
-	mustPlan(t, s, sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64}))
-	before := snapshot(t, s)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		s := bk.new(t)
+		mustPlan(t, s, sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64}))
+		before := snapshot(t, s)
 
-	renamed := def{"w_g64", g64.text}
-	_, err := s.Plan(context.Background(), sweep([]string{qwen}, []def{int8F}, []def{renamed}))
-	var be *BlockedError
-	if !errors.As(err, &be) || !errors.Is(err, ErrBlocked) {
-		t.Fatalf("err = %v, want a *BlockedError", err)
-	}
-	if be.Reason != RenameInDisguise || be.Name != "w_g64" || be.Registered != g64.name || be.Runs != 2 ||
-		be.OldDefinition != g64.text || be.NewFingerprint != fp(g64.text) {
-		t.Fatalf("blocked = %+v", *be)
-	}
-	if !strings.Contains(err.Error(), "rename in disguise") {
-		t.Errorf("message %q", err)
-	}
-	if snapshot(t, s) != before {
-		t.Fatal("a blocked plan changed the registry")
-	}
+		renamed := def{"w_g64", g64.text}
+		_, err := s.Plan(context.Background(), sweep([]string{qwen}, []def{int8F}, []def{renamed}))
+		var be *BlockedError
+		if !errors.As(err, &be) || !errors.Is(err, ErrBlocked) {
+			t.Fatalf("err = %v, want a *BlockedError", err)
+		}
+		if be.Reason != RenameInDisguise || be.Name != "w_g64" || be.Registered != g64.name || be.Runs != 2 ||
+			be.OldDefinition != g64.text || be.NewFingerprint != fp(g64.text) {
+			t.Fatalf("blocked = %+v", *be)
+		}
+		if !strings.Contains(err.Error(), "rename in disguise") {
+			t.Errorf("message %q", err)
+		}
+		if snapshot(t, s) != before {
+			t.Fatal("a blocked plan changed the registry")
+		}
 
-	// The same definition under another kind is no rename.
-	other := def{"w_group64_fmt", g64.text}
-	b := sweep([]string{qwen}, []def{other}, []def{g64})
-	mustPlan(t, s, b)
+		// The same definition under another kind is no rename.
+		other := def{"w_group64_fmt", g64.text}
+		b := sweep([]string{qwen}, []def{other}, []def{g64})
+		mustPlan(t, s, b)
+	})
 }
 
 func TestDeclaredAliasAllowsRename(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, "")
-	mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		ctx := context.Background()
+		s := bk.new(t)
+		mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
 
-	renamed := def{"w_g64", g64.text}
-	b := sweep([]string{qwen}, []def{int8F}, []def{renamed})
-	b.Names[1] = renamed.use(KindGranularity, "w_other", g64.name) // w_g64 declares w_group64 its alias
-	res := mustPlan(t, s, b)
-	if res.Created != 1 || len(res.Registered) != 1 || res.Registered[0].Name != "w_g64" {
-		t.Fatalf("res = %+v", res)
-	}
-	n, err := s.Name(ctx, KindGranularity, "w_g64")
-	if err != nil || n.Fingerprint != fp(g64.text) || n.FirstRun != b.Runs[0].ID {
-		t.Fatalf("name = %+v, %v", n, err)
-	}
-	// Both names hold their own runs.
-	for name, want := range map[string]int{"w_g64": 1, g64.name: 1} {
-		if got, err := s.RunsUsingName(ctx, KindGranularity, name); err != nil || got != want {
-			t.Errorf("runs using %s = %d, %v; want %d", name, got, err, want)
+		renamed := def{"w_g64", g64.text}
+		b := sweep([]string{qwen}, []def{int8F}, []def{renamed})
+		b.Names[1] = renamed.use(KindGranularity, "w_other", g64.name) // w_g64 declares w_group64 its alias
+		res := mustPlan(t, s, b)
+		if res.Created != 1 || len(res.Registered) != 1 || res.Registered[0].Name != "w_g64" {
+			t.Fatalf("res = %+v", res)
 		}
-	}
+		n, err := s.Name(ctx, KindGranularity, "w_g64")
+		if err != nil || n.Fingerprint != fp(g64.text) || n.FirstRun != b.Runs[0].ID {
+			t.Fatalf("name = %+v, %v", n, err)
+		}
+		// Both names hold their own runs.
+		for name, want := range map[string]int{"w_g64": 1, g64.name: 1} {
+			if got, err := s.RunsUsingName(ctx, KindGranularity, name); err != nil || got != want {
+				t.Errorf("runs using %s = %d, %v; want %d", name, got, err, want)
+			}
+		}
+	})
 }
 
 func TestRenameInDisguiseWithinOnePlan(t *testing.T) {
-	s := openTest(t, "")
-	twin := def{"w_g64", g64.text}
-	_, err := s.Plan(context.Background(), sweep([]string{qwen}, []def{int8F}, []def{g64, twin}))
-	var be *BlockedError
-	if !errors.As(err, &be) || be.Reason != RenameInDisguise || be.Name != "w_g64" || be.Registered != g64.name {
-		t.Fatalf("err = %v", err)
-	}
-	if n, _ := s.CountRuns(context.Background(), RunFilter{}); n != 0 {
-		t.Fatalf("%d runs written", n)
-	}
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		s := bk.new(t)
+		twin := def{"w_g64", g64.text}
+		_, err := s.Plan(context.Background(), sweep([]string{qwen}, []def{int8F}, []def{g64, twin}))
+		var be *BlockedError
+		if !errors.As(err, &be) || be.Reason != RenameInDisguise || be.Name != "w_g64" || be.Registered != g64.name {
+			t.Fatalf("err = %v", err)
+		}
+		if n, _ := s.CountRuns(context.Background(), RunFilter{}); n != 0 {
+			t.Fatalf("%d runs written", n)
+		}
+	})
 }
 
 func TestLayoutChangeIsBlocked(t *testing.T) {
-	s := openTest(t, "")
-	mustPlan(t, s, sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64, g128}))
-	before := snapshot(t, s)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		s := bk.new(t)
+		mustPlan(t, s, sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64, g128}))
+		before := snapshot(t, s)
 
-	b := sweep([]string{qwen}, []def{int8F}, []def{perOut})
-	b.Layout = layoutB
-	for i := range b.Runs {
-		b.Runs[i].Dir = "/elsewhere/" + b.Runs[i].ID
-	}
-	_, err := s.Plan(context.Background(), b)
-	var be *BlockedError
-	if !errors.As(err, &be) || !errors.Is(err, ErrBlocked) {
-		t.Fatalf("err = %v, want a *BlockedError", err)
-	}
-	if be.Reason != LayoutChanged || be.Runs != 4 || be.Registered != layoutA.Template || be.Name != layoutB.Template ||
-		be.OldFingerprint != layoutA.Fingerprint || be.NewFingerprint != layoutB.Fingerprint {
-		t.Fatalf("blocked = %+v", *be)
-	}
-	if snapshot(t, s) != before {
-		t.Fatal("a blocked plan changed the registry")
-	}
+		b := sweep([]string{qwen}, []def{int8F}, []def{perOut})
+		b.Layout = layoutB
+		for i := range b.Runs {
+			b.Runs[i].Dir = "/elsewhere/" + b.Runs[i].ID
+		}
+		_, err := s.Plan(context.Background(), b)
+		var be *BlockedError
+		if !errors.As(err, &be) || !errors.Is(err, ErrBlocked) {
+			t.Fatalf("err = %v, want a *BlockedError", err)
+		}
+		if be.Reason != LayoutChanged || be.Runs != 4 || be.Registered != layoutA.Template || be.Name != layoutB.Template ||
+			be.OldFingerprint != layoutA.Fingerprint || be.NewFingerprint != layoutB.Fingerprint {
+			t.Fatalf("blocked = %+v", *be)
+		}
+		if snapshot(t, s) != before {
+			t.Fatal("a blocked plan changed the registry")
+		}
+	})
 }
 
 func TestLayoutFreeWithoutRuns(t *testing.T) {
-	s := openTest(t, "")
-	b := sweep([]string{qwen}, []def{int8F}, []def{g64})
-	b.Layout = layoutB
-	mustPlan(t, s, b)
-	ls, _ := s.Layouts(context.Background())
-	if len(ls) != 1 || ls[0].Fingerprint != layoutB.Fingerprint {
-		t.Fatalf("layouts = %+v", ls)
-	}
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		s := bk.new(t)
+		b := sweep([]string{qwen}, []def{int8F}, []def{g64})
+		b.Layout = layoutB
+		mustPlan(t, s, b)
+		ls, _ := s.Layouts(context.Background())
+		if len(ls) != 1 || ls[0].Fingerprint != layoutB.Fingerprint {
+			t.Fatalf("layouts = %+v", ls)
+		}
+	})
 }
 
 // A blocked name in the middle of a sweep: nothing of the sweep is written,
 // not the runs before it, not the new names, not their events.
 func TestPlanIsAllOrNothing(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, "")
-	mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
-	before := snapshot(t, s)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		ctx := context.Background()
+		s := bk.new(t)
+		mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
+		before := snapshot(t, s)
 
-	edited := def{g64.name, "weights: {block_sizes: {-1: 48, type: static}}\n"}
-	b := sweep([]string{qwen, "Qwen/Qwen3-4B"}, []def{fp8F, nvfp4F}, []def{g128, edited, perOut})
-	_, err := s.Plan(ctx, b)
-	if !errors.Is(err, ErrBlocked) {
-		t.Fatalf("err = %v, want ErrBlocked", err)
-	}
-	if after := snapshot(t, s); after != before {
-		t.Fatalf("a blocked sweep changed the registry:\n%s\nwant\n%s", after, before)
-	}
+		edited := def{g64.name, "weights: {block_sizes: {-1: 48, type: static}}\n"}
+		b := sweep([]string{qwen, "Qwen/Qwen3-4B"}, []def{fp8F, nvfp4F}, []def{g128, edited, perOut})
+		_, err := s.Plan(ctx, b)
+		if !errors.Is(err, ErrBlocked) {
+			t.Fatalf("err = %v, want ErrBlocked", err)
+		}
+		if after := snapshot(t, s); after != before {
+			t.Fatalf("a blocked sweep changed the registry:\n%s\nwant\n%s", after, before)
+		}
 
-	// Several violations are all reported, and still nothing is written.
-	twin := def{"w_g64", g64.text}
-	b = sweep([]string{qwen}, []def{fp8F}, []def{edited, twin})
-	b.Layout = layoutB
-	_, err = s.Plan(ctx, b)
-	got := Blocked(err)
-	if len(got) != 3 || got[0].Reason != LayoutChanged || got[1].Reason != MeaningChanged || got[2].Reason != RenameInDisguise {
-		t.Fatalf("blocked = %v", err)
-	}
-	if !errors.Is(err, ErrBlocked) {
-		t.Fatal("joined errors don't match ErrBlocked")
-	}
-	if snapshot(t, s) != before {
-		t.Fatal("a blocked sweep changed the registry")
-	}
+		// Several violations are all reported, and still nothing is written.
+		twin := def{"w_g64", g64.text}
+		b = sweep([]string{qwen}, []def{fp8F}, []def{edited, twin})
+		b.Layout = layoutB
+		_, err = s.Plan(ctx, b)
+		got := Blocked(err)
+		if len(got) != 3 || got[0].Reason != LayoutChanged || got[1].Reason != MeaningChanged || got[2].Reason != RenameInDisguise {
+			t.Fatalf("blocked = %v", err)
+		}
+		if !errors.Is(err, ErrBlocked) {
+			t.Fatal("joined errors don't match ErrBlocked")
+		}
+		if snapshot(t, s) != before {
+			t.Fatal("a blocked sweep changed the registry")
+		}
 
-	// A conflict after valid runs also writes nothing.
-	b = sweep([]string{qwen}, []def{fp8F}, []def{g128, perOut})
-	b.Runs[1].Dir = "/out/Qwen3-8B/int8/w_group64" // already int8 × w_group64's
-	if _, err := s.Plan(ctx, b); !errors.Is(err, ErrConflict) {
-		t.Fatalf("err = %v, want ErrConflict", err)
-	}
-	if snapshot(t, s) != before {
-		t.Fatal("a conflicting sweep changed the registry")
-	}
+		// A conflict after valid runs also writes nothing.
+		b = sweep([]string{qwen}, []def{fp8F}, []def{g128, perOut})
+		b.Runs[1].Dir = "/out/Qwen3-8B/int8/w_group64" // already int8 × w_group64's
+		if _, err := s.Plan(ctx, b); !errors.Is(err, ErrConflict) {
+			t.Fatalf("err = %v, want ErrConflict", err)
+		}
+		if snapshot(t, s) != before {
+			t.Fatal("a conflicting sweep changed the registry")
+		}
+	})
 }
 
 func TestRetiredNameIsBlocked(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, "")
-	mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
-	if err := s.Retire(ctx, KindGranularity, g64.name); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Retire(ctx, KindGranularity, "nope"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("retire unknown: %v", err)
-	}
-	_, err := s.Plan(ctx, sweep([]string{"Qwen/Qwen3-4B"}, []def{int8F}, []def{g64}))
-	var be *BlockedError
-	if !errors.As(err, &be) || be.Reason != RetiredName || be.Runs != 1 {
-		t.Fatalf("err = %v", err)
-	}
-	n, err := s.Name(ctx, KindGranularity, g64.name)
-	if err != nil || !n.Retired {
-		t.Fatalf("name = %+v, %v", n, err)
-	}
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		ctx := context.Background()
+		s := bk.new(t)
+		mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
+		if err := s.Retire(ctx, KindGranularity, g64.name); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Retire(ctx, KindGranularity, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("retire unknown: %v", err)
+		}
+		_, err := s.Plan(ctx, sweep([]string{"Qwen/Qwen3-4B"}, []def{int8F}, []def{g64}))
+		var be *BlockedError
+		if !errors.As(err, &be) || be.Reason != RetiredName || be.Runs != 1 {
+			t.Fatalf("err = %v", err)
+		}
+		n, err := s.Name(ctx, KindGranularity, g64.name)
+		if err != nil || !n.Retired {
+			t.Fatalf("name = %+v, %v", n, err)
+		}
+	})
 }
 
 func TestPlanConflicts(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, "")
-	b := sweep([]string{qwen}, []def{int8F}, []def{g64})
-	mustPlan(t, s, b)
-	before := snapshot(t, s)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		ctx := context.Background()
+		s := bk.new(t)
+		b := sweep([]string{qwen}, []def{int8F}, []def{g64})
+		mustPlan(t, s, b)
+		before := snapshot(t, s)
 
-	moved := b
-	moved.Runs = slices.Clone(b.Runs)
-	moved.Runs[0].Dir = "/moved"
-	_, err := s.Plan(ctx, moved)
-	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "already registered in /out/Qwen3-8B/int8/w_group64") {
-		t.Fatalf("same id, other dir: %v", err)
-	}
+		moved := b
+		moved.Runs = slices.Clone(b.Runs)
+		moved.Runs[0].Dir = "/moved"
+		_, err := s.Plan(ctx, moved)
+		if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "already registered in /out/Qwen3-8B/int8/w_group64") {
+			t.Fatalf("same id, other dir: %v", err)
+		}
 
-	other := sweep([]string{qwen}, []def{int8F}, []def{g64}, `{"seed":1}`)
-	other.Runs[0].Dir = b.Runs[0].Dir
-	_, err = s.Plan(ctx, other)
-	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "already belongs to run "+b.Runs[0].ID) {
-		t.Fatalf("same dir, other id: %v", err)
-	}
-	if snapshot(t, s) != before {
-		t.Fatal("a conflicting plan changed the registry")
-	}
+		other := sweep([]string{qwen}, []def{int8F}, []def{g64}, `{"seed":1}`)
+		other.Runs[0].Dir = b.Runs[0].Dir
+		_, err = s.Plan(ctx, other)
+		if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "already belongs to run "+b.Runs[0].ID) {
+			t.Fatalf("same dir, other id: %v", err)
+		}
+		if snapshot(t, s) != before {
+			t.Fatal("a conflicting plan changed the registry")
+		}
+	})
 }
 
 func TestPlanValidatesTheBatch(t *testing.T) {
-	s := openTest(t, "")
-	good := func() PlanBatch { return sweep([]string{qwen}, []def{int8F}, []def{g64}) }
-	cases := map[string]func(*PlanBatch){
-		"bad id":            func(b *PlanBatch) { b.Runs[0].ID = "XYZ" },
-		"no layout":         func(b *PlanBatch) { b.Layout = Layout{} },
-		"undefined name":    func(b *PlanBatch) { b.Names = b.Names[:1] },
-		"fingerprint":       func(b *PlanBatch) { b.Runs[0].GranularityFP = fp("other") },
-		"params not object": func(b *PlanBatch) { b.Runs[0].Params = "[1]" },
-		"empty dir":         func(b *PlanBatch) { b.Runs[0].Dir = "" },
-		"name twice":        func(b *PlanBatch) { b.Names = append(b.Names, b.Names[0]) },
-		"bad kind":          func(b *PlanBatch) { b.Names[0].Kind = "model" },
-	}
-	for name, mutate := range cases {
-		b := good()
-		mutate(&b)
-		if _, err := s.Plan(context.Background(), b); err == nil || errors.Is(err, ErrBlocked) {
-			t.Errorf("%s: err = %v", name, err)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		s := bk.new(t)
+		good := func() PlanBatch { return sweep([]string{qwen}, []def{int8F}, []def{g64}) }
+		cases := map[string]func(*PlanBatch){
+			"bad id":            func(b *PlanBatch) { b.Runs[0].ID = "XYZ" },
+			"no layout":         func(b *PlanBatch) { b.Layout = Layout{} },
+			"undefined name":    func(b *PlanBatch) { b.Names = b.Names[:1] },
+			"fingerprint":       func(b *PlanBatch) { b.Runs[0].GranularityFP = fp("other") },
+			"params not object": func(b *PlanBatch) { b.Runs[0].Params = "[1]" },
+			"empty dir":         func(b *PlanBatch) { b.Runs[0].Dir = "" },
+			"name twice":        func(b *PlanBatch) { b.Names = append(b.Names, b.Names[0]) },
+			"bad kind":          func(b *PlanBatch) { b.Names[0].Kind = "model" },
 		}
-	}
-	if n, _ := s.CountRuns(context.Background(), RunFilter{}); n != 0 {
-		t.Fatalf("%d runs written", n)
-	}
+		for name, mutate := range cases {
+			b := good()
+			mutate(&b)
+			if _, err := s.Plan(context.Background(), b); err == nil || errors.Is(err, ErrBlocked) {
+				t.Errorf("%s: err = %v", name, err)
+			}
+		}
+		if n, _ := s.CountRuns(context.Background(), RunFilter{}); n != 0 {
+			t.Fatalf("%d runs written", n)
+		}
+	})
 }
 
 func TestMarkAppendsEvents(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, "")
-	b := sweep([]string{qwen}, []def{int8F}, []def{g64})
-	mustPlan(t, s, b)
-	id := b.Runs[0].ID
-	if err := s.Mark(ctx, id, StatusRunning, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Mark(ctx, id, StatusSucceeded, map[string]float64{"wikitext_ppl": 9.25, "acc": 0.5}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.Run(ctx, id)
-	if err != nil || r.Status != StatusSucceeded || !r.UpdatedAt.After(r.CreatedAt) {
-		t.Fatalf("run = %+v, %v", r, err)
-	}
-	ev, _ := s.Events(ctx, id)
-	var kinds []string
-	for _, e := range ev {
-		kinds = append(kinds, string(e.Kind)+":"+string(e.Status))
-	}
-	if strings.Join(kinds, " ") != "plan:planned status:running status:succeeded metric:succeeded" {
-		t.Fatalf("events = %v", kinds)
-	}
-	if ev[3].Payload != `{"acc":0.5,"wikitext_ppl":9.25}` || ev[1].Payload != `{"from":"planned","to":"running"}` {
-		t.Fatalf("payloads %q %q", ev[1].Payload, ev[3].Payload)
-	}
-	if err := s.Mark(ctx, "0123456789ab", StatusRunning, nil); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("unknown run: %v", err)
-	}
-	if err := s.Mark(ctx, id, "done", nil); err == nil {
-		t.Fatal("unknown status accepted")
-	}
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		ctx := context.Background()
+		s := bk.new(t)
+		b := sweep([]string{qwen}, []def{int8F}, []def{g64})
+		mustPlan(t, s, b)
+		id := b.Runs[0].ID
+		if err := s.Mark(ctx, id, StatusRunning, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Mark(ctx, id, StatusSucceeded, map[string]float64{"wikitext_ppl": 9.25, "acc": 0.5}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Run(ctx, id)
+		if err != nil || r.Status != StatusSucceeded || !r.UpdatedAt.After(r.CreatedAt) {
+			t.Fatalf("run = %+v, %v", r, err)
+		}
+		ev, _ := s.Events(ctx, id)
+		var kinds []string
+		for _, e := range ev {
+			kinds = append(kinds, string(e.Kind)+":"+string(e.Status))
+		}
+		if strings.Join(kinds, " ") != "plan:planned status:running status:succeeded metric:succeeded" {
+			t.Fatalf("events = %v", kinds)
+		}
+		if ev[3].Payload != `{"acc":0.5,"wikitext_ppl":9.25}` || ev[1].Payload != `{"from":"planned","to":"running"}` {
+			t.Fatalf("payloads %q %q", ev[1].Payload, ev[3].Payload)
+		}
+		if err := s.Mark(ctx, "0123456789ab", StatusRunning, nil); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown run: %v", err)
+		}
+		if err := s.Mark(ctx, id, "done", nil); err == nil {
+			t.Fatal("unknown status accepted")
+		}
+	})
 }
 
 func TestBeforeCommit(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, "")
-	mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
-	before := snapshot(t, s)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		ctx := context.Background()
+		s := bk.new(t)
+		mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
+		before := snapshot(t, s)
 
-	// It sees the plan's result inside the transaction; its error rolls
-	// the plan back and comes back as it is.
-	errDry := errors.New("dry run")
-	var seen PlanResult
-	b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64})
-	b.BeforeCommit = func(r PlanResult) error { seen = r; return errDry }
-	if _, err := s.Plan(ctx, b); err != errDry {
-		t.Fatalf("err = %v, want the callback's own", err)
-	}
-	if seen.Created != 1 || seen.Resumed != 1 || len(seen.Registered) != 1 || !seen.Runs[0].Resumed {
-		t.Fatalf("callback saw %+v", seen)
-	}
-	if snapshot(t, s) != before {
-		t.Fatal("a plan whose callback failed changed the registry")
-	}
+		// It sees the plan's result inside the transaction; its error rolls
+		// the plan back and comes back as it is.
+		errDry := errors.New("dry run")
+		var seen PlanResult
+		b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64})
+		b.BeforeCommit = func(r PlanResult) error { seen = r; return errDry }
+		if _, err := s.Plan(ctx, b); err != errDry {
+			t.Fatalf("err = %v, want the callback's own", err)
+		}
+		if seen.Created != 1 || seen.Resumed != 1 || len(seen.Registered) != 1 || !seen.Runs[0].Resumed {
+			t.Fatalf("callback saw %+v", seen)
+		}
+		if snapshot(t, s) != before {
+			t.Fatal("a plan whose callback failed changed the registry")
+		}
 
-	// A blocked plan never calls it.
-	called := false
-	edited := def{g64.name, "weights: {axis: 1}\n"}
-	b = sweep([]string{qwen}, []def{fp8F}, []def{edited})
-	b.BeforeCommit = func(PlanResult) error { called = true; return nil }
-	if _, err := s.Plan(ctx, b); !errors.Is(err, ErrBlocked) || called {
-		t.Fatalf("err = %v, called = %v", err, called)
-	}
+		// A blocked plan never calls it.
+		called := false
+		edited := def{g64.name, "weights: {axis: 1}\n"}
+		b = sweep([]string{qwen}, []def{fp8F}, []def{edited})
+		b.BeforeCommit = func(PlanResult) error { called = true; return nil }
+		if _, err := s.Plan(ctx, b); !errors.Is(err, ErrBlocked) || called {
+			t.Fatalf("err = %v, called = %v", err, called)
+		}
 
-	// Its success commits.
-	b = sweep([]string{qwen}, []def{fp8F}, []def{g64})
-	b.BeforeCommit = func(PlanResult) error { called = true; return nil }
-	if res := mustPlan(t, s, b); res.Created != 1 || !called {
-		t.Fatalf("res = %+v, called = %v", res, called)
-	}
-	models, err := s.Models(ctx)
-	if err != nil || !slices.Equal(models, []string{qwen}) {
-		t.Fatalf("models = %v, %v", models, err)
-	}
+		// Its success commits.
+		b = sweep([]string{qwen}, []def{fp8F}, []def{g64})
+		b.BeforeCommit = func(PlanResult) error { called = true; return nil }
+		if res := mustPlan(t, s, b); res.Created != 1 || !called {
+			t.Fatalf("res = %+v, called = %v", res, called)
+		}
+		models, err := s.Models(ctx)
+		if err != nil || !slices.Equal(models, []string{qwen}) {
+			t.Fatalf("models = %v, %v", models, err)
+		}
+	})
 }
 
 // TestRunFilesAreKeptAndRecipesShared: the files a plan wrote are recorded
 // with the run (for doctor), recipes once per content.
 func TestRunFilesAreKeptAndRecipesShared(t *testing.T) {
-	s := openTest(t, "")
-	b := sweep([]string{qwen}, []def{int8F}, []def{g64}, `{"seed":1}`, `{"seed":2}`)
-	for i := range b.Runs {
-		b.Runs[i].Files = &RunFiles{Manifest: []byte("manifest " + b.Runs[i].ID + "\n"), Recipe: []byte("shared recipe\n")}
-	}
-	mustPlan(t, s, b)
-	for _, r := range b.Runs {
-		f, err := s.RunFiles(context.Background(), r.ID)
-		if err != nil {
-			t.Fatal(err)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		s := bk.new(t)
+		b := sweep([]string{qwen}, []def{int8F}, []def{g64}, `{"seed":1}`, `{"seed":2}`)
+		for i := range b.Runs {
+			b.Runs[i].Files = &RunFiles{Manifest: []byte("manifest " + b.Runs[i].ID + "\n"), Recipe: []byte("shared recipe\n")}
 		}
-		if string(f.Manifest) != "manifest "+r.ID+"\n" || string(f.Recipe) != "shared recipe\n" || f.ManifestSHA256 != sha256Hex(f.Manifest) || f.RecipeSHA256 != sha256Hex(f.Recipe) {
-			t.Errorf("files of %s = %+v", r.ID, f)
+		mustPlan(t, s, b)
+		for _, r := range b.Runs {
+			f, err := s.RunFiles(context.Background(), r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(f.Manifest) != "manifest "+r.ID+"\n" || string(f.Recipe) != "shared recipe\n" || f.ManifestSHA256 != sha256Hex(f.Manifest) || f.RecipeSHA256 != sha256Hex(f.Recipe) {
+				t.Errorf("files of %s = %+v", r.ID, f)
+			}
 		}
-	}
-	var recipes int
-	if err := s.db.QueryRow(`SELECT count(*) FROM recipes`).Scan(&recipes); err != nil || recipes != 1 {
-		t.Errorf("recipes stored %d times (%v), want once", recipes, err)
-	}
-	if _, err := s.RunFiles(context.Background(), "000000000000"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("unknown run: %v", err)
-	}
+		var recipes int
+		if err := rawDB(s).QueryRow(`SELECT count(*) FROM recipes`).Scan(&recipes); err != nil || recipes != 1 {
+			t.Errorf("recipes stored %d times (%v), want once", recipes, err)
+		}
+		if _, err := s.RunFiles(context.Background(), "000000000000"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("unknown run: %v", err)
+		}
+	})
+}
+
+// Plans are serialised: while one plan is inside BeforeCommit (its rows
+// written, not committed), another plan of the same new name with another
+// definition waits for it, then sees its registration and is blocked. This
+// is the one-winner rule of the process race tests, made deterministic.
+func TestPlansAreSerialised(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		ctx := context.Background()
+		loc := bk.fresh(t)
+		a, b := bk.open(t, loc), bk.open(t, loc)
+		first := def{"w_new", "weights: {block_sizes: {-1: 32, type: static}}\n"}
+		second := def{"w_new", "weights: {block_sizes: {-1: 48, type: static}}\n"}
+
+		inside, release := make(chan struct{}), make(chan struct{})
+		batchA := sweep([]string{qwen}, []def{int8F}, []def{first})
+		batchA.BeforeCommit = func(PlanResult) error {
+			close(inside)
+			<-release
+			return nil
+		}
+		doneA := make(chan error, 1)
+		go func() { _, err := a.Plan(ctx, batchA); doneA <- err }()
+		<-inside
+
+		doneB := make(chan error, 1)
+		go func() {
+			_, err := b.Plan(ctx, sweep([]string{"Qwen/Qwen3-4B"}, []def{int8F}, []def{second}))
+			doneB <- err
+		}()
+		select {
+		case err := <-doneB:
+			t.Fatalf("the second plan finished while the first held the write lock: %v", err)
+		case <-time.After(500 * time.Millisecond):
+		}
+		close(release)
+		if err := <-doneA; err != nil {
+			t.Fatalf("first plan: %v", err)
+		}
+		err := <-doneB
+		var be *BlockedError
+		if !errors.As(err, &be) || be.Reason != MeaningChanged || be.Runs != 1 || be.OldFingerprint != fp(first.text) {
+			t.Fatalf("second plan: %v, want blocked by the first's definition", err)
+		}
+		if n, _ := a.CountRuns(ctx, RunFilter{}); n != 1 {
+			t.Fatalf("%d runs, want the first plan's one", n)
+		}
+	})
 }

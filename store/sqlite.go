@@ -31,7 +31,7 @@ const maxBusyTimeout = time.Second
 // gooseTable is goose's version table.
 const gooseTable = goose.DefaultTablename
 
-// Options configure OpenSQLite.
+// Options configure OpenSQLite and OpenPostgres.
 type Options struct {
 	// LockTimeout bounds how long an operation waits for a write lock held
 	// by another process (retrying with backoff) before failing with an
@@ -43,18 +43,27 @@ type Options struct {
 	// AllowNetworkFS lets the registry live on a network file system
 	// (NFS, Lustre, GPFS, CIFS, …), where SQLite's locking is unreliable.
 	AllowNetworkFS bool
+	// ConnectTimeout bounds connecting to a PostgreSQL server when its URL
+	// has no connect_timeout. Zero means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// MustExist refuses to create a registry: a missing SQLite file, or a
+	// PostgreSQL database without a registry, is an error wrapping
+	// fs.ErrNotExist (ReadOnly implies it).
+	MustExist bool
 }
 
 // SQLite is the embedded registry: one SQLite database file, in WAL mode,
 // safe for many processes at once.
 type SQLite struct {
-	db          *sql.DB
+	registry
 	path        string // as given, for messages
-	readOnly    bool
 	lockTimeout time.Duration
 }
 
-var _ Store = (*SQLite)(nil)
+var (
+	_ Store   = (*SQLite)(nil)
+	_ dialect = (*SQLite)(nil)
+)
 
 // OpenSQLite opens the registry at path, creating it and its folder when
 // missing, and brings its schema up to date under a lock shared by every
@@ -70,7 +79,8 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*SQLite, error)
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", path, err)
 	}
-	s := &SQLite{path: path, readOnly: opts.ReadOnly, lockTimeout: opts.LockTimeout}
+	s := &SQLite{path: path, lockTimeout: opts.LockTimeout}
+	s.registry = registry{d: s, readOnly: opts.ReadOnly}
 	if s.lockTimeout <= 0 {
 		s.lockTimeout = DefaultLockTimeout
 	}
@@ -80,7 +90,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*SQLite, error)
 		return nil, err
 	}
 	if !exists {
-		if opts.ReadOnly {
+		if opts.ReadOnly || opts.MustExist {
 			return nil, errorf(fs.ErrNotExist, "registry %s does not exist", path)
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -250,8 +260,24 @@ func LatestSchema() int64 {
 }
 
 func latestSchema() (int64, error) {
+	sq, err := latestIn(migrations.SQLite)
+	if err != nil {
+		return 0, err
+	}
+	pg, err := latestIn(migrations.Postgres)
+	if err != nil {
+		return 0, err
+	}
+	if sq != pg {
+		return 0, fmt.Errorf("the SQLite migrations end at %d, the PostgreSQL ones at %d", sq, pg)
+	}
+	return sq, nil
+}
+
+// latestIn is the highest migration number in fsys.
+func latestIn(fsys fs.FS) (int64, error) {
 	var latest int64
-	err := fs.WalkDir(migrations.SQLite, ".", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -336,6 +362,22 @@ func (s *SQLite) schema(ctx context.Context, db *sql.DB) (int64, error) {
 		return nil
 	})
 	return v, err
+}
+
+// rebind leaves ? placeholders as they are: SQLite's own.
+func (s *SQLite) rebind(query string) string { return query }
+
+// beginWrite starts an immediate transaction (_txlock in the DSN): it holds
+// SQLite's one write lock from BEGIN, whole or not.
+func (s *SQLite) beginWrite(ctx context.Context, whole bool) (*sql.Tx, error) {
+	return s.db.BeginTx(ctx, nil)
+}
+
+// lockRow is empty: every write transaction already holds the write lock.
+func (s *SQLite) lockRow() string { return "" }
+
+func (s *SQLite) readOnlyErr() error {
+	return errorf(ErrReadOnly, "registry %s is open read-only: writing to it needs write access to the file and its folder", s.path)
 }
 
 // Path returns the registry's path as it was given to OpenSQLite.

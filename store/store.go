@@ -2,12 +2,15 @@
 // (formats and granularities) they use with the meaning each name was first
 // registered with, the output layouts, and an append-only event log.
 //
-// Store is the interface the commands use; SQLite (this package) is the
-// embedded implementation, and a PostgreSQL one is meant to follow with the
-// same semantics and the same tests. Every method is safe to call from
-// several processes at once: writes are serialised by the database, checks
-// and inserts happen in one transaction, and a busy database is waited for
-// with bounded backoff rather than reported.
+// Store is the interface the commands use, with two implementations of the
+// same SQL: SQLite, the embedded default (one file), and PostgreSQL, the
+// team registry shared by a cluster; Open picks one from a location. Both
+// have the same semantics and pass the same tests. Every method is safe to
+// call from several processes at once: writes that check the registry are
+// serialised (SQLite's write lock; a PostgreSQL advisory lock), checks and
+// inserts happen in one transaction, and a busy database is waited for with
+// bounded backoff rather than reported. Copy moves one registry's content
+// into another.
 package store
 
 import (
@@ -282,6 +285,10 @@ const (
 	// LayoutChanged: the layout template changed while runs exist under
 	// the old one.
 	LayoutChanged BlockReason = "layout changed"
+	// DefinitionConflict: a copy (Import) would bring in a name that the
+	// target registry holds with another definition. Old is the target's
+	// definition, New the source's.
+	DefinitionConflict BlockReason = "conflicting definition"
 )
 
 // BlockedError is a plan refused by name stability (SPEC §6): it carries
@@ -316,6 +323,9 @@ func (e *BlockedError) Error() string {
 			e.Kind, e.Name, e.NewFingerprint, where, e.Registered, e.Registered, e.Name)
 	case RetiredName:
 		return fmt.Sprintf("%s %s is retired (used by %s) and can't be planned", e.Kind, e.Name, plural(e.Runs, "run"))
+	case DefinitionConflict:
+		return fmt.Sprintf("%s %s is registered in the target with another definition (%s, used by %s there) than in the source (%s): the registries disagree on what it means, and a used name never changes meaning: nothing is copied",
+			e.Kind, e.Name, e.OldFingerprint, plural(e.Runs, "run"), e.NewFingerprint)
 	case LayoutChanged:
 		return fmt.Sprintf("layout %q differs from %q, the layout of %s already planned: changing it would move their directories; keep the old layout, or use a new registry",
 			e.Name, e.Registered, plural(e.Runs, "run"))

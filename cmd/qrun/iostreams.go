@@ -14,10 +14,13 @@ type IOStreams struct {
 	// IsTTY says whether Out is a terminal: tables with headers on a TTY,
 	// tab-separated rows without a header otherwise.
 	IsTTY bool
+	// ErrIsTTY says whether ErrOut is a terminal: progress is shown only
+	// there.
+	ErrIsTTY bool
 }
 
 func defaultIO() *IOStreams {
-	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, IsTTY: isTerminal(os.Stdout)}
+	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, IsTTY: isTerminal(os.Stdout), ErrIsTTY: isTerminal(os.Stderr)}
 }
 
 func isTerminal(f *os.File) bool {

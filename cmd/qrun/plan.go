@@ -27,6 +27,7 @@ type planOptions struct {
 	SkipInvalid bool
 	Pending     bool
 	JSON        bool
+	JSONFields  []string
 	Emit        string
 }
 
@@ -48,7 +49,12 @@ Output: the run directories (default), --json, or --emit hydra: one line per
 run in Hydra's group-selection form with hydra.run.dir, quoted for Hydra and a
 POSIX shell, never -m:
 
-  qrun plan … --emit hydra | xargs -L1 python app.py`,
+  qrun plan … --emit hydra | xargs -L1 python app.py
+
+--pending prints only the runs of the sweep not yet succeeded (planned,
+running or failed; see qrun mark), for resubmitting what is left:
+
+  qrun plan … --pending --emit hydra | xargs -L1 python app.py`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Overrides = args
 			switch opts.Emit {
@@ -71,10 +77,11 @@ POSIX shell, never -m:
 	f.BoolVar(&opts.DryRun, "dry-run", false, "check and print what would be planned; write nothing")
 	f.BoolVar(&opts.SkipInvalid, "skip-invalid", false, "plan the valid combinations and report the skipped ones")
 	f.BoolVar(&opts.Pending, "pending", false, "print only the runs not yet succeeded (for resubmitting an array)")
-	f.BoolVar(&opts.JSON, "json", false, "print JSON")
+	addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, planRunJSON{})
 	f.StringVar(&opts.Emit, "emit", "", "output form: dirs (default) or hydra")
 	completeNames(cmd, "format", g, vocab.KindFormat)
 	completeNames(cmd, "granularity", g, vocab.KindGranularity)
+	cmd.ValidArgsFunction = completeOverrides(g)
 	return cmd
 }
 
@@ -160,7 +167,10 @@ func planRun(ctx context.Context, opts *planOptions) error {
 		defer st.Close()
 		popts.Store = st
 	}
+	prog := newProgress(opts.IO, "writing runs", opts.JSON || opts.DryRun)
+	popts.Progress = prog.fn()
 	res, err := plan.Plan(ctx, popts, sel)
+	prog.done()
 	if err != nil {
 		return asUsage(err)
 	}
@@ -180,7 +190,7 @@ func planRun(ctx context.Context, opts *planOptions) error {
 				Params: paramsMap(r.Params), Status: r.Status, Created: r.Created, Hydra: hydra.Line(r.HydraArgs),
 			})
 		}
-		if err := writeJSON(opts.IO.Out, out); err != nil {
+		if err := writeJSONFields(opts.IO.Out, out, opts.JSONFields); err != nil {
 			return err
 		}
 	case opts.Emit == "hydra":
@@ -199,6 +209,10 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	verb := "planned"
 	if opts.DryRun {
 		verb = "would plan (dry run, nothing written)"
+	}
+	if opts.Pending {
+		fmt.Fprintf(opts.IO.ErrOut, "%s %s (%d new, %d already planned) under %s; %d not yet succeeded (printed)\n", verb, plural(res.Created+res.Resumed, "run"), res.Created, res.Resumed, root, len(res.Runs))
+		return nil
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "%s %s (%d new, %d already planned) under %s\n", verb, plural(len(res.Runs), "run"), res.Created, res.Resumed, root)
 	return nil

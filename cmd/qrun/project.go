@@ -136,10 +136,10 @@ func (g *globalOptions) registryExists() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if strings.Contains(loc, "://") {
+	if store.IsPostgresURL(loc) {
 		return true, nil
 	}
-	_, err = os.Stat(strings.TrimPrefix(loc, "sqlite:"))
+	_, err = os.Stat(store.SQLitePath(loc))
 	return !errors.Is(err, fs.ErrNotExist), nil
 }
 
@@ -150,13 +150,17 @@ func (g *globalOptions) openStore(ctx context.Context, readOnly, mustExist bool)
 	if err != nil {
 		return nil, err
 	}
-	if strings.HasPrefix(loc, "postgres://") || strings.HasPrefix(loc, "postgresql://") {
-		return nil, fmt.Errorf("registry %s: the PostgreSQL registry is not available in this build yet; use a SQLite path", redact(loc))
+	if store.IsPostgresURL(loc) {
+		return g.openPostgres(ctx, loc, readOnly, mustExist)
 	}
-	path := strings.TrimPrefix(loc, "sqlite:")
+	path := store.SQLitePath(loc)
 	if mustExist {
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		st, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
+		}
+		if err == nil && st.Mode().IsRegular() && st.Size() == 0 {
+			return nil, nil // an empty file is an empty registry: nothing to read yet
 		}
 	}
 	opts := store.Options{ReadOnly: readOnly, AllowNetworkFS: g.pf.allowNetworkFS}

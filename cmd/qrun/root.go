@@ -49,7 +49,9 @@ func newRootCmd(io *IOStreams) *cobra.Command {
 		Short: "Plan ModelOpt quantization sweeps with names that never change meaning",
 		Long: `qrun turns a quantization selection (format × granularity) into the complete
 ModelOpt recipe, a stable output directory and a registry row, and refuses any
-change that would make a used name mean something else.`,
+change that would make a used name mean something else.
+
+` + completionHelp,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -60,7 +62,7 @@ change that would make a used name mean something else.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.confDir, "conf", "", "Hydra config folder holding quant_granularity/ and quant_pair/ (default: the vocabulary folders of qrun.yaml, conf/…)")
 	pf.StringVar(&g.pf.configFile, "config", "", "project settings file (default: qrun.yaml found by walking up from the working directory)")
-	pf.StringVar(&g.pf.db, "db", "", "registry: a SQLite path or sqlite:PATH (default: $QRUN_DB, else database: in qrun.yaml, .qrun/qrun.db)")
+	pf.StringVar(&g.pf.db, "db", "", "registry: a SQLite path, sqlite:PATH, or a postgres:// URL for a team registry (default: $QRUN_DB, else database: in qrun.yaml, .qrun/qrun.db)")
 	pf.StringVar(&g.pf.root, "root", "", "output root (default: $QRUN_ROOT, else output: in qrun.yaml, outputs/)")
 	pf.BoolVar(&g.pf.allowNetworkFS, "allow-network-fs", false, "let a SQLite registry live on a network file system (unsafe: SQLite's locking is unreliable there)")
 	g.confFlags = pf
@@ -75,7 +77,8 @@ change that would make a used name mean something else.`,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{tidyFlagError(err)} })
 	root.SetHelpCommand(newCmdHelp())
-	root.AddCommand(newCmdInit(io), newCmdVocab(io, g), newCmdResolve(io, g), newCmdPlan(io, g), newCmdRuns(io, g), newCmdShow(io, g), newCmdDoctor(io, g))
+	root.AddCommand(newCmdInit(io), newCmdVocab(io, g), newCmdResolve(io, g), newCmdPlan(io, g), newCmdRuns(io, g), newCmdShow(io, g), newCmdMark(io, g), newCmdCompare(io, g), newCmdDoctor(io, g), newCmdDB(io, g))
+	setUpCompletionCmd(root)
 	wrapArgs(root)
 	return root
 }
@@ -100,7 +103,7 @@ func wrapArgs(c *cobra.Command) {
 // classified here, once (SPEC §7).
 func run(args []string, io *IOStreams) int {
 	root := newRootCmd(io)
-	root.SetArgs(args)
+	root.SetArgs(joinJSONFieldArgs(root, args))
 	cmd, err := root.ExecuteC()
 	if err == nil {
 		return exitOK

@@ -25,6 +25,8 @@ type runsOptions struct {
 	Since  string
 	Count  bool
 	JSON   bool
+	// JSONFields are the fields --json FIELDS selects (nil: all).
+	JSONFields []string
 }
 
 func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -53,6 +55,9 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 					return usageErrorf("--status %q: use planned, running, succeeded or failed", s)
 				}
 			}
+			if opts.Count && len(opts.JSONFields) > 0 {
+				return usageErrorf("--count --json prints {\"count\": N}: it has no run fields to select")
+			}
 			if opts.Since != "" {
 				t, err := parseSince(opts.Since, time.Now())
 				if err != nil {
@@ -71,7 +76,7 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 	f.StringVar(&opts.Since, "since", "", "only runs planned since a duration ago (7d, 12h, 30m) or a date (2026-11-01, RFC 3339)")
 	f.IntVar(&opts.Filter.Limit, "limit", 50, "at most this many runs (0: all)")
 	f.BoolVar(&opts.Count, "count", false, "print only the number of matching runs")
-	f.BoolVar(&opts.JSON, "json", false, "print JSON")
+	addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, runJSON{})
 	completeNames(cmd, "format", g, vocab.KindFormat)
 	completeNames(cmd, "granularity", g, vocab.KindGranularity)
 	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"planned", "running", "succeeded", "failed"}, cobra.ShellCompDirectiveNoFileComp))
@@ -216,7 +221,7 @@ func runsRun(ctx context.Context, opts *runsOptions) error {
 		for _, r := range runs {
 			out = append(out, toRunJSON(r))
 		}
-		return writeJSON(opts.IO.Out, out)
+		return writeJSONFields(opts.IO.Out, out, opts.JSONFields)
 	}
 	t := &table{header: []string{"ID", "STATUS", "MODEL", "FORMAT", "GRANULARITY", "PARAMS", "CREATED", "DIR"}}
 	for _, r := range runs {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/qrun-dev/qrun/compare"
 	"github.com/qrun-dev/qrun/manifest"
 	"github.com/qrun-dev/qrun/store"
 )
@@ -18,6 +19,8 @@ type showOptions struct {
 	Global *globalOptions
 	Target string
 	JSON   bool
+	// JSONFields are the fields --json FIELDS selects (nil: all).
+	JSONFields []string
 }
 
 func newCmdShow(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -25,13 +28,19 @@ func newCmdShow(io *IOStreams, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show RUN|DIR",
 		Short: "Show one run (by id or directory) with its status history",
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg("a RUN id or a run DIR"),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return completeRunArg(cmd.Context(), g, toComplete)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
 			return showRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, showJSON{})
 	return cmd
 }
 
@@ -40,11 +49,15 @@ type eventJSON struct {
 	Status  string `json:"status"`
 	Payload string `json:"payload,omitempty"`
 	At      string `json:"at"`
+	// Metrics are a metric event's values.
+	Metrics map[string]float64 `json:"metrics,omitempty"`
 }
 
 type showJSON struct {
 	runJSON
-	Events []eventJSON `json:"events"`
+	// Metrics are the latest value of each metric.
+	Metrics map[string]float64 `json:"metrics"`
+	Events  []eventJSON        `json:"events"`
 }
 
 // findRun finds a run by id, or by its directory (as recorded, or through
@@ -95,10 +108,18 @@ func showRun(ctx context.Context, opts *showOptions) error {
 	}
 	out := showJSON{runJSON: toRunJSON(r), Events: []eventJSON{}}
 	for _, e := range events {
-		out.Events = append(out.Events, eventJSON{Kind: string(e.Kind), Status: string(e.Status), Payload: e.Payload, At: e.At.UTC().Format(time.RFC3339)})
+		out.Events = append(out.Events, eventJSON{Kind: string(e.Kind), Status: string(e.Status), Payload: e.Payload, At: e.At.UTC().Format(time.RFC3339), Metrics: eventMetrics(e)})
+	}
+	latest, err := compare.Metrics(events)
+	if err != nil {
+		return err
+	}
+	out.Metrics = map[string]float64{}
+	for k, m := range latest {
+		out.Metrics[k] = m.Value
 	}
 	if opts.JSON {
-		return writeJSON(opts.IO.Out, out)
+		return writeJSONFields(opts.IO.Out, out, opts.JSONFields)
 	}
 	w := opts.IO.Out
 	fmt.Fprintf(w, "run %s\n", r.ID)
@@ -111,13 +132,13 @@ func showRun(ctx context.Context, opts *showOptions) error {
 	fmt.Fprintf(w, "modelopt:     %s\n", r.ModelOpt)
 	fmt.Fprintf(w, "config:       %s\n", r.ConfigFP)
 	fmt.Fprintf(w, "created:      %s\n", out.Created)
+	if len(out.Metrics) > 0 {
+		fmt.Fprintln(w, "metrics:")
+		writeMetricLines(w, latest)
+	}
 	fmt.Fprintln(w, "history:")
-	for _, e := range out.Events {
-		line := fmt.Sprintf("  %s  %-7s %s", e.At, e.Kind, e.Status)
-		if e.Payload != "" && e.Payload != "{}" {
-			line += "  " + e.Payload
-		}
-		fmt.Fprintln(w, line)
+	for _, e := range events {
+		fmt.Fprintln(w, historyLine(e))
 	}
 	return nil
 }

@@ -39,7 +39,7 @@ func scanName(row scanner) (Name, error) {
 	var kind string
 	var first sql.NullString
 	var created int64
-	var retired int
+	var retired flag
 	err := row.Scan(&kind, &n.Name, &n.Fingerprint, &n.Definition, &first, &created, &retired)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Name{}, ErrNotFound
@@ -47,18 +47,18 @@ func scanName(row scanner) (Name, error) {
 	if err != nil {
 		return Name{}, err
 	}
-	n.Kind, n.FirstRun, n.CreatedAt, n.Retired = Kind(kind), first.String, fromNanos(created), retired != 0
+	n.Kind, n.FirstRun, n.CreatedAt, n.Retired = Kind(kind), first.String, fromNanos(created), bool(retired)
 	return n, nil
 }
 
 func fromNanos(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
-func getName(ctx context.Context, tx *sql.Tx, kind Kind, name string) (Name, error) {
+func getName(ctx context.Context, tx wtx, kind Kind, name string) (Name, error) {
 	return scanName(tx.QueryRowContext(ctx, `SELECT `+nameCols+` FROM names WHERE kind = ? AND name = ?`,
 		string(kind), name))
 }
 
-// querier is what *sql.DB and *sql.Tx have in common.
+// querier is what rdb and wtx have in common.
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
@@ -78,31 +78,31 @@ func runsUsing(ctx context.Context, q querier, kind Kind, name string) (int, err
 }
 
 // Run returns a run by id.
-func (s *SQLite) Run(ctx context.Context, id string) (Run, error) {
-	var r Run
-	err := s.retry(ctx, func() error {
+func (r *registry) Run(ctx context.Context, id string) (Run, error) {
+	var run Run
+	err := r.d.retry(ctx, func() error {
 		var err error
-		r, err = scanRun(s.db.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = ?`, id))
+		run, err = scanRun(r.read().QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = ?`, id))
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
 		return Run{}, errorf(ErrNotFound, "no run %s in the registry", id)
 	}
-	return r, err
+	return run, err
 }
 
 // RunByDir returns the run planned in dir.
-func (s *SQLite) RunByDir(ctx context.Context, dir string) (Run, error) {
-	var r Run
-	err := s.retry(ctx, func() error {
+func (r *registry) RunByDir(ctx context.Context, dir string) (Run, error) {
+	var run Run
+	err := r.d.retry(ctx, func() error {
 		var err error
-		r, err = scanRun(s.db.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE dir = ?`, dir))
+		run, err = scanRun(r.read().QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE dir = ?`, dir))
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
 		return Run{}, errorf(ErrNotFound, "no run in %s is registered", dir)
 	}
-	return r, err
+	return run, err
 }
 
 // where builds the WHERE clause of a filter.
@@ -141,7 +141,7 @@ func (f RunFilter) where() (string, []any, error) {
 }
 
 // Runs lists runs, newest first.
-func (s *SQLite) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
+func (r *registry) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
 	where, args, err := f.where()
 	if err != nil {
 		return nil, err
@@ -152,19 +152,19 @@ func (s *SQLite) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
 		args = append(args, f.Limit)
 	}
 	out := []Run{}
-	err = s.retry(ctx, func() error {
+	err = r.d.retry(ctx, func() error {
 		out = out[:0]
-		rows, err := s.db.QueryContext(ctx, q, args...)
+		rows, err := r.read().QueryContext(ctx, q, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			r, err := scanRun(rows)
+			run, err := scanRun(rows)
 			if err != nil {
 				return err
 			}
-			out = append(out, r)
+			out = append(out, run)
 		}
 		return rows.Err()
 	})
@@ -172,24 +172,24 @@ func (s *SQLite) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
 }
 
 // CountRuns counts runs.
-func (s *SQLite) CountRuns(ctx context.Context, f RunFilter) (int, error) {
+func (r *registry) CountRuns(ctx context.Context, f RunFilter) (int, error) {
 	where, args, err := f.where()
 	if err != nil {
 		return 0, err
 	}
 	var n int
-	err = s.retry(ctx, func() error {
-		return s.db.QueryRowContext(ctx, `SELECT count(*) FROM runs`+where, args...).Scan(&n)
+	err = r.d.retry(ctx, func() error {
+		return r.read().QueryRowContext(ctx, `SELECT count(*) FROM runs`+where, args...).Scan(&n)
 	})
 	return n, err
 }
 
 // Models lists the registered model ids.
-func (s *SQLite) Models(ctx context.Context) ([]string, error) {
+func (r *registry) Models(ctx context.Context) ([]string, error) {
 	out := []string{}
-	err := s.retry(ctx, func() error {
+	err := r.d.retry(ctx, func() error {
 		out = out[:0]
-		rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT model FROM runs ORDER BY model`)
+		rows, err := r.read().QueryContext(ctx, `SELECT DISTINCT model FROM runs ORDER BY model`)
 		if err != nil {
 			return err
 		}
@@ -207,11 +207,11 @@ func (s *SQLite) Models(ctx context.Context) ([]string, error) {
 }
 
 // Name returns a registered name.
-func (s *SQLite) Name(ctx context.Context, kind Kind, name string) (Name, error) {
+func (r *registry) Name(ctx context.Context, kind Kind, name string) (Name, error) {
 	var n Name
-	err := s.retry(ctx, func() error {
+	err := r.d.retry(ctx, func() error {
 		var err error
-		n, err = scanName(s.db.QueryRowContext(ctx, `SELECT `+nameCols+` FROM names WHERE kind = ? AND name = ?`,
+		n, err = scanName(r.read().QueryRowContext(ctx, `SELECT `+nameCols+` FROM names WHERE kind = ? AND name = ?`,
 			string(kind), name))
 		return err
 	})
@@ -222,14 +222,14 @@ func (s *SQLite) Name(ctx context.Context, kind Kind, name string) (Name, error)
 }
 
 // Names lists registered names.
-func (s *SQLite) Names(ctx context.Context, kind Kind) ([]Name, error) {
+func (r *registry) Names(ctx context.Context, kind Kind) ([]Name, error) {
 	if kind != "" && !kind.valid() {
 		return nil, fmt.Errorf("unknown name kind %q", kind)
 	}
 	out := []Name{}
-	err := s.retry(ctx, func() error {
+	err := r.d.retry(ctx, func() error {
 		out = out[:0]
-		rows, err := s.db.QueryContext(ctx, `SELECT `+nameCols+` FROM names
+		rows, err := r.read().QueryContext(ctx, `SELECT `+nameCols+` FROM names
 			WHERE ? = '' OR kind = ? ORDER BY kind, name`, string(kind), string(kind))
 		if err != nil {
 			return err
@@ -248,25 +248,25 @@ func (s *SQLite) Names(ctx context.Context, kind Kind) ([]Name, error) {
 }
 
 // RunsUsingName counts the runs using a name.
-func (s *SQLite) RunsUsingName(ctx context.Context, kind Kind, name string) (int, error) {
+func (r *registry) RunsUsingName(ctx context.Context, kind Kind, name string) (int, error) {
 	if !kind.valid() {
 		return 0, fmt.Errorf("unknown name kind %q", kind)
 	}
 	var n int
-	err := s.retry(ctx, func() error {
+	err := r.d.retry(ctx, func() error {
 		var err error
-		n, err = runsUsing(ctx, s.db, kind, name)
+		n, err = runsUsing(ctx, r.read(), kind, name)
 		return err
 	})
 	return n, err
 }
 
 // Layouts lists the layouts runs were planned under.
-func (s *SQLite) Layouts(ctx context.Context) ([]Layout, error) {
+func (r *registry) Layouts(ctx context.Context) ([]Layout, error) {
 	out := []Layout{}
-	err := s.retry(ctx, func() error {
+	err := r.d.retry(ctx, func() error {
 		out = out[:0]
-		rows, err := s.db.QueryContext(ctx, `SELECT fingerprint, template, created_at FROM layouts ORDER BY created_at, fingerprint`)
+		rows, err := r.read().QueryContext(ctx, `SELECT fingerprint, template, created_at FROM layouts ORDER BY created_at, fingerprint`)
 		if err != nil {
 			return err
 		}
@@ -286,11 +286,11 @@ func (s *SQLite) Layouts(ctx context.Context) ([]Layout, error) {
 }
 
 // Events returns a run's events in order.
-func (s *SQLite) Events(ctx context.Context, runID string) ([]Event, error) {
+func (r *registry) Events(ctx context.Context, runID string) ([]Event, error) {
 	out := []Event{}
-	err := s.retry(ctx, func() error {
+	err := r.d.retry(ctx, func() error {
 		out = out[:0]
-		rows, err := s.db.QueryContext(ctx, `SELECT id, run_id, kind, coalesce(status, ''), payload, at
+		rows, err := r.read().QueryContext(ctx, `SELECT id, run_id, kind, coalesce(status, ''), payload, at
 			FROM events WHERE run_id = ? ORDER BY id`, runID)
 		if err != nil {
 			return err
@@ -312,10 +312,10 @@ func (s *SQLite) Events(ctx context.Context, runID string) ([]Event, error) {
 }
 
 // RunFiles returns the files recorded for a run (see Store.RunFiles).
-func (s *SQLite) RunFiles(ctx context.Context, id string) (RunFiles, error) {
+func (r *registry) RunFiles(ctx context.Context, id string) (RunFiles, error) {
 	var f RunFiles
-	err := s.retry(ctx, func() error {
-		err := s.db.QueryRowContext(ctx, `
+	err := r.d.retry(ctx, func() error {
+		err := r.read().QueryRowContext(ctx, `
 			SELECT f.manifest, r.body, f.manifest_sha256, f.recipe_sha256
 			FROM run_files f JOIN recipes r ON r.sha256 = f.recipe_sha256
 			WHERE f.run_id = ?`, id).Scan(&f.Manifest, &f.Recipe, &f.ManifestSHA256, &f.RecipeSHA256)

@@ -13,32 +13,41 @@ import (
 	"time"
 )
 
-// Plan records a plan in one immediate write transaction (see Store.Plan).
-// Checks come first and write nothing; writes follow only when every check
-// passed, and the commit makes them visible at once.
-func (s *SQLite) Plan(ctx context.Context, b PlanBatch) (PlanResult, error) {
+// Plan records a plan in one write transaction holding the registry's write
+// lock (see Store.Plan). Checks come first and write nothing; writes follow
+// only when every check passed, and the commit makes them visible at once.
+func (r *registry) Plan(ctx context.Context, b PlanBatch) (PlanResult, error) {
 	b.Runs = slices.Clone(b.Runs) // validate fills defaults in
 	if err := b.validate(); err != nil {
 		return PlanResult{}, err
 	}
-	if s.readOnly {
-		return PlanResult{}, s.readOnlyErr()
+	if r.readOnly {
+		return PlanResult{}, r.d.readOnlyErr()
 	}
 	at := b.At
 	if at.IsZero() {
 		at = time.Now()
 	}
 	var res PlanResult
-	err := s.retry(ctx, func() error {
+	err := r.d.retry(ctx, func() error {
 		var err error
-		res, err = s.plan(ctx, &b, at.UTC())
+		res, err = r.plan(ctx, &b, at.UTC())
 		return err
 	})
+	if he, ok := err.(hookError); ok {
+		return PlanResult{}, he.err // as it is: never retried nor reworded
+	}
 	return res, err
 }
 
-func (s *SQLite) plan(ctx context.Context, b *PlanBatch, at time.Time) (PlanResult, error) {
-	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: _txlock in the DSN
+// hookError carries BeforeCommit's error through the retry loop untouched:
+// it has no Unwrap, so nothing mistakes it for a database error.
+type hookError struct{ err error }
+
+func (e hookError) Error() string { return e.err.Error() }
+
+func (r *registry) plan(ctx context.Context, b *PlanBatch, at time.Time) (PlanResult, error) {
+	tx, err := r.begin(ctx, true) // SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock
 	if err != nil {
 		return PlanResult{}, err
 	}
@@ -86,7 +95,7 @@ func (s *SQLite) plan(ctx context.Context, b *PlanBatch, at time.Time) (PlanResu
 	}
 	if b.BeforeCommit != nil {
 		if err := b.BeforeCommit(res); err != nil {
-			return PlanResult{}, err
+			return PlanResult{}, hookError{err}
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -115,7 +124,7 @@ func firstRuns(runs []Run) map[nameKey]string {
 
 // checkLayout blocks a layout other than the one existing runs were planned
 // under.
-func checkLayout(ctx context.Context, tx *sql.Tx, l Layout) (*BlockedError, error) {
+func checkLayout(ctx context.Context, tx wtx, l Layout) (*BlockedError, error) {
 	var old string
 	err := tx.QueryRowContext(ctx, `SELECT layout_fp FROM runs WHERE layout_fp <> ? LIMIT 1`, l.Fingerprint).Scan(&old)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -136,7 +145,7 @@ func checkLayout(ctx context.Context, tx *sql.Tx, l Layout) (*BlockedError, erro
 	return be, nil
 }
 
-func insertLayout(ctx context.Context, tx *sql.Tx, l Layout, at time.Time) error {
+func insertLayout(ctx context.Context, tx wtx, l Layout, at time.Time) error {
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO layouts (fingerprint, template, created_at) VALUES (?, ?, ?)
 		ON CONFLICT (fingerprint) DO NOTHING`, l.Fingerprint, l.Template, at.UnixNano())
@@ -146,7 +155,7 @@ func insertLayout(ctx context.Context, tx *sql.Tx, l Layout, at time.Time) error
 // checkNames checks every name of the batch against the registry and
 // against the batch's other new names, returning the names to register and
 // every violation.
-func checkNames(ctx context.Context, tx *sql.Tx, uses []NameUse) (fresh []NameUse, blocked []error, err error) {
+func checkNames(ctx context.Context, tx wtx, uses []NameUse) (fresh []NameUse, blocked []error, err error) {
 	newByFP := map[nameKey]string{} // (kind, fingerprint) → new name earlier in the batch
 	for _, u := range uses {
 		reg, err := getName(ctx, tx, u.Kind, u.Name)
@@ -199,7 +208,7 @@ func checkNames(ctx context.Context, tx *sql.Tx, uses []NameUse) (fresh []NameUs
 
 // twinOf returns a registered name of u's kind with u's fingerprint that u
 // does not declare among its aliases, or nil.
-func twinOf(ctx context.Context, tx *sql.Tx, u NameUse) (*Name, error) {
+func twinOf(ctx context.Context, tx wtx, u NameUse) (*Name, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT `+nameCols+` FROM names
 		WHERE kind = ? AND fingerprint = ? ORDER BY created_at, name`, string(u.Kind), u.Fingerprint)
 	if err != nil {
@@ -218,11 +227,11 @@ func twinOf(ctx context.Context, tx *sql.Tx, u NameUse) (*Name, error) {
 	return nil, rows.Err()
 }
 
-func insertName(ctx context.Context, tx *sql.Tx, n Name) error {
+func insertName(ctx context.Context, tx wtx, n Name) error {
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO names (kind, name, fingerprint, definition, first_run, created_at, retired)
-		VALUES (?, ?, ?, ?, ?, ?, 0)`,
-		string(n.Kind), n.Name, n.Fingerprint, n.Definition, nullString(n.FirstRun), n.CreatedAt.UnixNano())
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		string(n.Kind), n.Name, n.Fingerprint, n.Definition, nullString(n.FirstRun), n.CreatedAt.UnixNano(), n.Retired)
 	return err
 }
 
@@ -244,7 +253,7 @@ type planEvent struct {
 // event, and reports the registered ones as resumed. A run id registered
 // with another directory, or a directory registered for another run, is a
 // conflict.
-func insertRuns(ctx context.Context, tx *sql.Tx, runs []Run, at time.Time) (PlanResult, error) {
+func insertRuns(ctx context.Context, tx wtx, runs []Run, at time.Time) (PlanResult, error) {
 	var res PlanResult
 	if len(runs) == 0 {
 		return res, nil
@@ -341,7 +350,7 @@ func insertRuns(ctx context.Context, tx *sql.Tx, runs []Run, at time.Time) (Plan
 }
 
 // Mark sets a run's status and/or records metrics (see Store.Mark).
-func (s *SQLite) Mark(ctx context.Context, id string, status Status, metrics map[string]float64) error {
+func (r *registry) Mark(ctx context.Context, id string, status Status, metrics map[string]float64) error {
 	if status != "" && !status.Valid() {
 		return fmt.Errorf("unknown status %q: want planned, running, succeeded or failed", status)
 	}
@@ -356,18 +365,18 @@ func (s *SQLite) Mark(ctx context.Context, id string, status Status, metrics map
 	if status == "" && len(metrics) == 0 {
 		return nil
 	}
-	if s.readOnly {
-		return s.readOnlyErr()
+	if r.readOnly {
+		return r.d.readOnlyErr()
 	}
 	now := time.Now().UTC()
-	return s.retry(ctx, func() error {
-		tx, err := s.db.BeginTx(ctx, nil)
+	return r.d.retry(ctx, func() error {
+		tx, err := r.begin(ctx, false)
 		if err != nil {
 			return err
 		}
 		defer tx.Rollback()
 		var cur string
-		err = tx.QueryRowContext(ctx, `SELECT status FROM runs WHERE id = ?`, id).Scan(&cur)
+		err = tx.QueryRowContext(ctx, `SELECT status FROM runs WHERE id = ?`+r.d.lockRow(), id).Scan(&cur)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errorf(ErrNotFound, "run %s is not registered", id)
 		}
@@ -397,23 +406,38 @@ func (s *SQLite) Mark(ctx context.Context, id string, status Status, metrics map
 				return err
 			}
 		}
-		return tx.Commit()
+		if err := tx.Commit(); err != nil {
+			return uncertainCommit{err} // appending the events twice is not a retry
+		}
+		return nil
 	})
 }
 
-func appendEvent(ctx context.Context, tx *sql.Tx, runID string, kind EventKind, status Status, payload []byte, at time.Time) error {
+// uncertainCommit is a failed COMMIT of a write that must not be repeated:
+// when the connection was lost, the server may have committed it.
+type uncertainCommit struct{ err error }
+
+func (e uncertainCommit) Error() string { return e.err.Error() }
+func (e uncertainCommit) Unwrap() error { return e.err }
+
+func appendEvent(ctx context.Context, tx wtx, runID string, kind EventKind, status Status, payload []byte, at time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO events (run_id, kind, status, payload, at) VALUES (?, ?, ?, ?, ?)`,
 		runID, string(kind), string(status), string(payload), at.UnixNano())
 	return err
 }
 
 // Retire marks a registered name retired (see Store.Retire).
-func (s *SQLite) Retire(ctx context.Context, kind Kind, name string) error {
-	if s.readOnly {
-		return s.readOnlyErr()
+func (r *registry) Retire(ctx context.Context, kind Kind, name string) error {
+	if r.readOnly {
+		return r.d.readOnlyErr()
 	}
-	return s.retry(ctx, func() error {
-		res, err := s.db.ExecContext(ctx, `UPDATE names SET retired = 1 WHERE kind = ? AND name = ?`, string(kind), name)
+	return r.d.retry(ctx, func() error {
+		tx, err := r.begin(ctx, true)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		res, err := tx.ExecContext(ctx, `UPDATE names SET retired = ? WHERE kind = ? AND name = ?`, true, string(kind), name)
 		if err != nil {
 			return err
 		}
@@ -422,12 +446,8 @@ func (s *SQLite) Retire(ctx context.Context, kind Kind, name string) error {
 		} else if n == 0 {
 			return errorf(ErrNotFound, "%s %s is not registered", kind, name)
 		}
-		return nil
+		return tx.Commit()
 	})
-}
-
-func (s *SQLite) readOnlyErr() error {
-	return errorf(ErrReadOnly, "registry %s is open read-only: writing to it needs write access to the file and its folder", s.path)
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

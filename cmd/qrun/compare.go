@@ -1,0 +1,386 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/qrun-dev/qrun/compare"
+	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/store"
+	"github.com/qrun-dev/qrun/vocab"
+)
+
+type compareOptions struct {
+	IO          *IOStreams
+	Global      *globalOptions
+	Metric      string
+	Rows        string
+	Cols        string
+	Agg         string
+	Models      []string
+	Formats     []string
+	Grans       []string
+	Statuses    []string
+	Params      []string
+	JSON        bool
+	JSONFields  []string
+	CSV         bool
+	Markdown    bool
+	where       map[string]string
+	allStatuses bool
+}
+
+func newCmdCompare(io *IOStreams, g *globalOptions) *cobra.Command {
+	opts := &compareOptions{IO: io, Global: g}
+	cmd := &cobra.Command{
+		Use:   "compare --metric M [--rows DIM] [--cols DIM]",
+		Short: "Compare a metric across formats and granularities: a pivot table of the runs' results",
+		Long: `Pivot one metric (recorded with qrun mark --metric) of the registry's runs:
+rows by --rows, columns by --cols — format, granularity, model, or an identity
+parameter such as seed. A cell several runs fall into (seeds, say) shows the
+aggregate (--agg: last recorded, min, max, mean) and the run count: 0.712 (n=3).
+Cells without runs are blank.
+
+Only succeeded runs are compared unless --status says otherwise (--status all).
+Runs of different models, formats or granularities never share a cell: a
+dimension that is neither rows nor columns must have one value (filter with
+--model, --format, --granularity, --param key=value).
+
+Output: a table on a terminal, tab-separated with the header row in a pipe,
+--csv (numbers only, full precision), --md (a Markdown table for a report),
+--json (one object per filled cell, with each run's value).`,
+		Example: `  qrun compare --metric acc
+  qrun compare --metric wikitext_ppl --rows format --cols granularity --agg mean --md
+  qrun compare --metric acc --rows granularity --cols seed --format w4a8_int
+  qrun compare --metric acc --json row,column,value,n`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkCompareOptions(opts); err != nil {
+				return err
+			}
+			return compareRun(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Metric, "metric", "", "the metric to compare (required)")
+	f.StringVar(&opts.Rows, "rows", compare.DimFormat, "rows by: format, granularity, model or a parameter key")
+	f.StringVar(&opts.Cols, "cols", compare.DimGranularity, "columns by: format, granularity, model or a parameter key")
+	f.StringVar(&opts.Agg, "agg", string(compare.AggLast), "several runs in a cell: last (recorded last), min, max or mean")
+	listVar(f, &opts.Models, "model", "only these model ids")
+	listVar(f, &opts.Formats, "format", "only these formats (aliases accepted)")
+	listVar(f, &opts.Grans, "granularity", "only these granularities (aliases accepted)")
+	listVar(f, &opts.Statuses, "status", "only runs with these statuses (default succeeded; all for every status)")
+	f.StringArrayVar(&opts.Params, "param", nil, "only runs with this identity parameter value, `key=value` (repeatable)")
+	addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, compareCellJSON{})
+	f.BoolVar(&opts.CSV, "csv", false, "print CSV (header row, numbers only)")
+	f.BoolVar(&opts.Markdown, "md", false, "print a Markdown table")
+	completeNames(cmd, "format", g, vocab.KindFormat)
+	completeNames(cmd, "granularity", g, vocab.KindGranularity)
+	_ = cmd.RegisterFlagCompletionFunc("agg", cobra.FixedCompletions([]string{"last", "min", "max", "mean"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"succeeded", "failed", "running", "planned", "all"}, cobra.ShellCompDirectiveNoFileComp))
+	dims := func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return []string{compare.DimFormat, compare.DimGranularity, compare.DimModel, "seed"}, cobra.ShellCompDirectiveNoFileComp
+	}
+	_ = cmd.RegisterFlagCompletionFunc("rows", dims)
+	_ = cmd.RegisterFlagCompletionFunc("cols", dims)
+	_ = cmd.RegisterFlagCompletionFunc("model", func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return registryModels(c.Context(), g), cobra.ShellCompDirectiveNoFileComp
+	})
+	return cmd
+}
+
+func checkCompareOptions(opts *compareOptions) error {
+	if strings.TrimSpace(opts.Metric) == "" {
+		return usageErrorf("qrun compare needs --metric NAME (a metric recorded with qrun mark --metric)")
+	}
+	n := 0
+	for _, on := range []bool{opts.JSON, opts.CSV, opts.Markdown} {
+		if on {
+			n++
+		}
+	}
+	if n > 1 {
+		return usageErrorf("--json, --csv and --md are different outputs: choose one")
+	}
+	if !compare.Agg(opts.Agg).Valid() {
+		return usageErrorf("--agg %s: use last, min, max or mean", quoteValue(opts.Agg))
+	}
+	for flag, d := range map[string]string{"rows": opts.Rows, "cols": opts.Cols} {
+		if !compare.ValidDim(d) {
+			return usageErrorf("--%s %s: use format, granularity, model or a parameter key (e.g. seed)", flag, quoteValue(d))
+		}
+	}
+	if opts.Rows == opts.Cols {
+		return usageErrorf("--rows and --cols are both %s: choose two different dimensions", opts.Rows)
+	}
+	for flag, names := range map[string][]string{"granularity": opts.Grans, "format": opts.Formats, "model": opts.Models} {
+		for _, n := range names {
+			if strings.TrimSpace(n) == "" {
+				return usageErrorf("--%s %q: an empty name matches nothing; give names, or leave the flag out for all", flag, strings.Join(names, ","))
+			}
+		}
+	}
+	for _, s := range opts.Statuses {
+		if s == "all" {
+			opts.allStatuses = true
+			continue
+		}
+		if !store.Status(s).Valid() {
+			return usageErrorf("--status %s: use planned, running, succeeded, failed or all", quoteValue(s))
+		}
+	}
+	if opts.allStatuses && len(opts.Statuses) > 1 {
+		return usageErrorf("--status all already includes every status")
+	}
+	if len(opts.Statuses) == 0 {
+		opts.Statuses = []string{string(store.StatusSucceeded)}
+	}
+	opts.where = map[string]string{}
+	for _, p := range opts.Params {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || !compare.ValidDim(k) || v == "" {
+			return usageErrorf("--param %s: give key=value, e.g. --param seed=1", quoteValue(p))
+		}
+		if k == compare.DimFormat || k == compare.DimGranularity || k == compare.DimModel {
+			return usageErrorf("--param %s: filter %s with --%s", quoteValue(p), k, k)
+		}
+		opts.where[k] = v
+	}
+	return nil
+}
+
+type compareRunValue struct {
+	ID    string  `json:"id"`
+	Value float64 `json:"value"`
+}
+
+type compareCellJSON struct {
+	Row       string            `json:"row"`
+	Column    string            `json:"column"`
+	RowsBy    string            `json:"rows_by"`
+	ColumnsBy string            `json:"columns_by"`
+	Metric    string            `json:"metric"`
+	Agg       string            `json:"agg"`
+	Value     float64           `json:"value"`
+	N         int               `json:"n"`
+	Runs      []compareRunValue `json:"runs"`
+}
+
+func compareRun(ctx context.Context, opts *compareOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	v, _ := opts.Global.loadVocab() // a broken vocabulary must not stop queries
+	filter := store.RunFilter{
+		Format:      canonicalNames(v, vocab.KindFormat, opts.Formats),
+		Granularity: canonicalNames(v, vocab.KindGranularity, opts.Grans),
+		Model:       opts.Models,
+	}
+	st, err := opts.Global.openStore(ctx, true, true)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		return fmt.Errorf("no registry yet: plan runs (qrun plan) and record their metrics (qrun mark RUN succeeded --metric %s=VALUE) first", opts.Metric)
+	}
+	defer st.Close()
+	runs, err := st.Runs(ctx, filter)
+	if err != nil {
+		return err
+	}
+	wanted := map[string]bool{}
+	for _, s := range opts.Statuses {
+		wanted[s] = true
+	}
+	var points []compare.Point
+	seenMetrics := map[string]bool{}
+	excluded := map[store.Status]int{}
+	for _, r := range runs {
+		events, err := st.Events(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		ms, err := compare.Metrics(events)
+		if err != nil {
+			return err
+		}
+		for k := range ms {
+			seenMetrics[k] = true
+		}
+		m, ok := ms[opts.Metric]
+		if !ok {
+			continue
+		}
+		p := compare.Point{
+			RunID: r.ID, Model: r.Model, Format: r.Format, Granularity: r.Granularity,
+			Params: decodeParams(r.Params), Metric: m,
+		}
+		if !compare.Matches(p, opts.where) {
+			continue
+		}
+		if !opts.allStatuses && !wanted[string(r.Status)] {
+			excluded[r.Status]++
+			continue
+		}
+		points = append(points, p)
+	}
+	if len(points) == 0 {
+		return noPointsError(opts, seenMetrics, excluded)
+	}
+	t, err := compare.Build(points, compare.Options{
+		Metric: opts.Metric, Rows: opts.Rows, Cols: opts.Cols, Agg: compare.Agg(opts.Agg), Where: opts.where,
+	})
+	if err != nil {
+		return &usageError{err} // the remedy is on the command line
+	}
+	for _, s := range store.Statuses {
+		if n := excluded[s]; n > 0 {
+			fmt.Fprintf(opts.IO.ErrOut, "note: %s with %s left out (--status %s or all includes %s)\n",
+				plural(n, string(s)+" run"), opts.Metric, s, map[bool]string{true: "it", false: "them"}[n == 1])
+		}
+	}
+	if len(t.Varying) > 0 && !opts.JSON {
+		fmt.Fprintf(opts.IO.ErrOut, "note: cells with n>1 aggregate (%s) runs differing in %s\n", opts.Agg, strings.Join(t.Varying, ", "))
+	}
+	switch {
+	case opts.JSON:
+		return writeJSONFields(opts.IO.Out, compareJSON(t), opts.JSONFields)
+	case opts.CSV:
+		return writeCompareCSV(opts, t)
+	case opts.Markdown:
+		return writeCompareMarkdown(opts, t)
+	}
+	tb := &table{header: append([]string{opts.Rows + ` \ ` + opts.Cols}, t.Cols...)}
+	for _, r := range t.Rows {
+		row := []string{r}
+		for _, c := range t.Cols {
+			row = append(row, cellText(t.Cell(r, c)))
+		}
+		tb.add(row...)
+	}
+	if !opts.IO.IsTTY {
+		// A pivot's column labels are data: the header row stays in a pipe.
+		tb.rows = append([][]string{tb.header}, tb.rows...)
+	}
+	return tb.write(opts.IO.Out, opts.IO.IsTTY)
+}
+
+// noPointsError says why nothing can be compared: an unknown metric (with
+// the nearest recorded one), or runs left out by status.
+func noPointsError(opts *compareOptions, seen map[string]bool, excluded map[store.Status]int) error {
+	if !seen[opts.Metric] {
+		var names []string
+		for k := range seen {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		msg := fmt.Sprintf("no run has metric %s", quoteValue(opts.Metric))
+		switch c := modelopt.Closest(opts.Metric, names); {
+		case c != "":
+			msg += fmt.Sprintf("; did you mean %q?", c)
+		case len(names) > 0:
+			msg += "; metrics recorded: " + strings.Join(names, ", ")
+		default:
+			msg += "; record metrics with qrun mark RUN succeeded --metric " + opts.Metric + "=VALUE"
+		}
+		return fmt.Errorf("%s", msg)
+	}
+	var parts []string
+	for _, s := range store.Statuses {
+		if n := excluded[s]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	if len(parts) == 0 {
+		return fmt.Errorf("no run with metric %s has %s", quoteValue(opts.Metric), strings.Join(opts.Params, " and "))
+	}
+	return fmt.Errorf("no %s run has metric %s (runs with it: %s); --status all compares them", strings.Join(opts.Statuses, " or "), quoteValue(opts.Metric), strings.Join(parts, ", "))
+}
+
+func cellText(c *compare.Cell) string {
+	if c == nil {
+		return ""
+	}
+	s := compare.FormatValue(c.Value)
+	if c.N > 1 {
+		s += fmt.Sprintf(" (n=%d)", c.N)
+	}
+	return s
+}
+
+func compareJSON(t *compare.Table) []compareCellJSON {
+	out := []compareCellJSON{}
+	for _, r := range t.Rows {
+		for _, c := range t.Cols {
+			cell := t.Cell(r, c)
+			if cell == nil {
+				continue
+			}
+			runs := make([]compareRunValue, len(cell.Runs))
+			for i, id := range cell.Runs {
+				runs[i] = compareRunValue{ID: id, Value: cell.Values[i]}
+			}
+			out = append(out, compareCellJSON{
+				Row: r, Column: c, RowsBy: t.Options.Rows, ColumnsBy: t.Options.Cols,
+				Metric: t.Metric, Agg: string(t.Agg), Value: cell.Value, N: cell.N, Runs: runs,
+			})
+		}
+	}
+	return out
+}
+
+func writeCompareCSV(opts *compareOptions, t *compare.Table) error {
+	w := csv.NewWriter(opts.IO.Out)
+	if err := w.Write(append([]string{opts.Rows + `\` + opts.Cols}, t.Cols...)); err != nil {
+		return err
+	}
+	for _, r := range t.Rows {
+		row := []string{r}
+		for _, c := range t.Cols {
+			s := ""
+			if cell := t.Cell(r, c); cell != nil {
+				s = strconv.FormatFloat(cell.Value, 'g', -1, 64)
+			}
+			row = append(row, s)
+		}
+		if err := w.Write(row); err != nil {
+			return err
+		}
+	}
+	w.Flush()
+	return w.Error()
+}
+
+func writeCompareMarkdown(opts *compareOptions, t *compare.Table) error {
+	esc := strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ")
+	var b strings.Builder
+	cells := func(vals []string) {
+		b.WriteString("|")
+		for _, v := range vals {
+			b.WriteString(" " + printable(esc.Replace(v)) + " |")
+		}
+		b.WriteString("\n")
+	}
+	title := fmt.Sprintf("%s (%s): %s \\ %s", opts.Metric, opts.Agg, opts.Rows, opts.Cols)
+	cells(append([]string{title}, t.Cols...))
+	sep := []string{"---"}
+	for range t.Cols {
+		sep = append(sep, "---:")
+	}
+	b.WriteString("|" + strings.Join(sep, "|") + "|\n")
+	for _, r := range t.Rows {
+		row := []string{r}
+		for _, c := range t.Cols {
+			row = append(row, cellText(t.Cell(r, c)))
+		}
+		cells(row)
+	}
+	_, err := fmt.Fprint(opts.IO.Out, b.String())
+	return err
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestProgressThrottled: updates within the interval are skipped, the last
+// one is always written, and done erases the line.
+func TestProgressThrottled(t *testing.T) {
+	var buf bytes.Buffer
+	now := time.Unix(0, 0)
+	p := newProgress(&IOStreams{ErrOut: &buf, ErrIsTTY: true}, "writing runs", false)
+	p.now = func() time.Time { return now }
+	for i := 0; i < 1000; i++ {
+		p.update(i, 1000)
+		now = now.Add(time.Millisecond) // 1000 updates over one second
+	}
+	p.update(1000, 1000)
+	p.done()
+	out := buf.String()
+	lines := strings.Split(out, "\r\x1b[K")
+	// "" before the first, ~10 updates (every 100 ms), the last, the erase.
+	if n := len(lines); n < 10 || n > 14 {
+		t.Fatalf("%d writes for 1000 updates in 1 s: %q", n, out)
+	}
+	if !strings.HasSuffix(out, "writing runs: 1000/1000 (100%, 1000/s)\r\x1b[K") {
+		t.Fatalf("last update and erase missing: %q", out[len(out)-60:])
+	}
+}
+
+func TestProgressOnlyOnATerminalWithoutJSON(t *testing.T) {
+	var buf bytes.Buffer
+	if p := newProgress(&IOStreams{ErrOut: &buf}, "x", false); p != nil {
+		t.Error("progress on a pipe")
+	}
+	if p := newProgress(&IOStreams{ErrOut: &buf, ErrIsTTY: true}, "x", true); p != nil {
+		t.Error("progress with --json")
+	}
+	var p *progress
+	p.update(1, 2) // a nil progress is a no-op
+	p.done()
+	if p.fn() != nil {
+		t.Error("a nil progress gives a hook")
+	}
+}
