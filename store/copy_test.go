@@ -24,13 +24,13 @@ func soloHistory(t *testing.T, s Store) {
 		}
 		mustPlan(t, s, b)
 	}
-	if err := s.Mark(ctx, b1.Runs[0].ID, StatusRunning, nil); err != nil {
+	if err := s.Mark(ctx, b1.Runs[0].ID, StatusRunning, nil, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Mark(ctx, b1.Runs[0].ID, StatusSucceeded, map[string]float64{"wikitext_ppl": 9.5}); err != nil {
+	if err := s.Mark(ctx, b1.Runs[0].ID, StatusSucceeded, map[string]float64{"wikitext_ppl": 9.5}, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Mark(ctx, b2.Runs[1].ID, StatusFailed, nil); err != nil {
+	if err := s.Mark(ctx, b2.Runs[1].ID, StatusFailed, nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Retire(ctx, KindGranularity, perOut.name); err != nil {
@@ -103,7 +103,7 @@ func TestCopyMovesARegistry(t *testing.T) {
 
 			// The source goes on; the next copy brings the new history.
 			runs, _ := from.Runs(ctx, RunFilter{Status: []string{"planned"}, Limit: 1})
-			if err := from.Mark(ctx, runs[0].ID, StatusRunning, nil); err != nil {
+			if err := from.Mark(ctx, runs[0].ID, StatusRunning, nil, ""); err != nil {
 				t.Fatal(err)
 			}
 			rep, err = Copy(ctx, from, to)
@@ -117,7 +117,7 @@ func TestCopyMovesARegistry(t *testing.T) {
 			more := sweep([]string{"Qwen/Qwen3-14B"}, []def{int8F}, []def{g64})
 			more.At = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 			mustPlan(t, to, more)
-			if err := to.Mark(ctx, runs[0].ID, StatusSucceeded, nil); err != nil {
+			if err := to.Mark(ctx, runs[0].ID, StatusSucceeded, nil, ""); err != nil {
 				t.Fatal(err)
 			}
 			before = snapshot(t, to)

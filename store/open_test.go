@@ -234,7 +234,7 @@ func testReadOnlyOptionAllowsReads(t *testing.T, bk backend) {
 		t.Fatalf("plan on read-only: %v", err)
 	}
 	oneLine(t, err)
-	if err := ro.Mark(ctx, b.Runs[0].ID, StatusRunning, nil); !errors.Is(err, ErrReadOnly) {
+	if err := ro.Mark(ctx, b.Runs[0].ID, StatusRunning, nil, ""); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("mark on read-only: %v", err)
 	}
 	if err := ro.Retire(ctx, KindGranularity, g64.name); !errors.Is(err, ErrReadOnly) {
@@ -394,7 +394,7 @@ func testBusyRegistry(t *testing.T, bk backend) {
 		t.Fatalf("count during a write = %d, %v", n, err)
 	}
 	if bk.name == "postgres" {
-		if err := short.Mark(ctx, runOf(qwen, int8F, g64, "").ID, StatusRunning, nil); err != nil {
+		if err := short.Mark(ctx, runOf(qwen, int8F, g64, "").ID, StatusRunning, nil, ""); err != nil {
 			t.Fatalf("mark during a plan: %v", err)
 		}
 	}

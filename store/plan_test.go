@@ -364,10 +364,10 @@ func TestMarkAppendsEvents(t *testing.T) {
 		b := sweep([]string{qwen}, []def{int8F}, []def{g64})
 		mustPlan(t, s, b)
 		id := b.Runs[0].ID
-		if err := s.Mark(ctx, id, StatusRunning, nil); err != nil {
+		if err := s.Mark(ctx, id, StatusRunning, nil, ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Mark(ctx, id, StatusSucceeded, map[string]float64{"wikitext_ppl": 9.25, "acc": 0.5}); err != nil {
+		if err := s.Mark(ctx, id, StatusSucceeded, map[string]float64{"wikitext_ppl": 9.25, "acc": 0.5}, ""); err != nil {
 			t.Fatal(err)
 		}
 		r, err := s.Run(ctx, id)
@@ -385,10 +385,10 @@ func TestMarkAppendsEvents(t *testing.T) {
 		if ev[3].Payload != `{"acc":0.5,"wikitext_ppl":9.25}` || ev[1].Payload != `{"from":"planned","to":"running"}` {
 			t.Fatalf("payloads %q %q", ev[1].Payload, ev[3].Payload)
 		}
-		if err := s.Mark(ctx, "0123456789ab", StatusRunning, nil); !errors.Is(err, ErrNotFound) {
+		if err := s.Mark(ctx, "0123456789ab", StatusRunning, nil, ""); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("unknown run: %v", err)
 		}
-		if err := s.Mark(ctx, id, "done", nil); err == nil {
+		if err := s.Mark(ctx, id, "done", nil, ""); err == nil {
 			t.Fatal("unknown status accepted")
 		}
 	})

@@ -310,7 +310,7 @@ func TestPostgresReadOnlyUser(t *testing.T) {
 		t.Fatalf("plan: %v, want ErrReadOnly", err)
 	}
 	noInternals(t, err)
-	if err := ro.Mark(ctx, b.Runs[0].ID, StatusRunning, nil); !errors.Is(err, ErrReadOnly) {
+	if err := ro.Mark(ctx, b.Runs[0].ID, StatusRunning, nil, ""); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("mark: %v, want ErrReadOnly", err)
 	}
 	if snapshot(t, s) != before {

@@ -24,10 +24,10 @@ func TestRunsFiltersLimitCountSince(t *testing.T) {
 		for _, b := range []PlanBatch{b1, b2, b3} {
 			mustPlan(t, s, b)
 		}
-		if err := s.Mark(ctx, b1.Runs[0].ID, StatusRunning, nil); err != nil {
+		if err := s.Mark(ctx, b1.Runs[0].ID, StatusRunning, nil, ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Mark(ctx, b2.Runs[0].ID, StatusFailed, nil); err != nil {
+		if err := s.Mark(ctx, b2.Runs[0].ID, StatusFailed, nil, ""); err != nil {
 			t.Fatal(err)
 		}
 

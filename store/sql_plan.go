@@ -350,7 +350,10 @@ func insertRuns(ctx context.Context, tx wtx, runs []Run, at time.Time) (PlanResu
 }
 
 // Mark sets a run's status and/or records metrics (see Store.Mark).
-func (r *registry) Mark(ctx context.Context, id string, status Status, metrics map[string]float64) error {
+func (r *registry) Mark(ctx context.Context, id string, status Status, metrics map[string]float64, note string) error {
+	if note != "" && status == "" {
+		return errors.New("a note goes with a status change: give the status too")
+	}
 	if status != "" && !status.Valid() {
 		return fmt.Errorf("unknown status %q: want planned, running, succeeded or failed", status)
 	}
@@ -388,7 +391,11 @@ func (r *registry) Mark(ctx context.Context, id string, status Status, metrics m
 				string(status), now.UnixNano(), id); err != nil {
 				return err
 			}
-			payload, _ := json.Marshal(map[string]string{"from": cur, "to": string(status)})
+			ev := map[string]string{"from": cur, "to": string(status)}
+			if note != "" {
+				ev["note"] = note
+			}
+			payload, _ := json.Marshal(ev)
 			if err := appendEvent(ctx, tx, id, EventStatus, status, payload, now); err != nil {
 				return err
 			}

@@ -33,7 +33,7 @@ type Store interface {
 	// Mark sets a run's status and/or records metrics, appending one
 	// 'status' event (when status is not empty) and one 'metric' event
 	// (when metrics is not empty).
-	Mark(ctx context.Context, id string, status Status, metrics map[string]float64) error
+	Mark(ctx context.Context, id string, status Status, metrics map[string]float64, note string) error
 
 	// Retire marks a registered name retired: it stays reserved and keeps
 	// its runs, and Plan refuses it from then on.

@@ -23,6 +23,7 @@ type markOptions struct {
 	Status  store.Status
 	Metrics map[string]float64
 	Order   []string // metric keys in the order given, for the message
+	Note    string   // free text kept with the status change
 }
 
 // markStatuses are the statuses a user sets; planned is qrun plan's.
@@ -87,10 +88,17 @@ each is one registry transaction.`,
 				return err
 			}
 			opts.Metrics, opts.Order = m, order
+			if opts.Note != "" && opts.Status == "" {
+				return usageErrorf("--note goes with a status: qrun mark [RUN|DIR] running|succeeded|failed --note TEXT")
+			}
+			if len(opts.Note) > 4096 || strings.ContainsRune(opts.Note, 0) {
+				return usageErrorf("--note must be text of at most 4096 bytes")
+			}
 			return markRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringArrayVar(&metricArgs, "metric", nil, "a metric `KEY=VALUE` (a number); repeat for several")
+	cmd.Flags().StringVar(&opts.Note, "note", "", "a note kept with the status change (e.g. why it failed)")
 	_ = cmd.RegisterFlagCompletionFunc("metric", cobra.NoFileCompletions)
 	return cmd
 }
@@ -242,7 +250,7 @@ func markRun(ctx context.Context, opts *markOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := st.Mark(ctx, r.ID, opts.Status, opts.Metrics); err != nil {
+	if err := st.Mark(ctx, r.ID, opts.Status, opts.Metrics, opts.Note); err != nil {
 		return err
 	}
 	var parts []string

@@ -53,9 +53,13 @@ func historyLine(e store.Event) string {
 	case store.EventPlan:
 		return line
 	case store.EventStatus:
-		var p struct{ From, To string }
+		var p struct{ From, To, Note string }
 		if json.Unmarshal([]byte(e.Payload), &p) == nil && p.From != "" {
-			return line + fmt.Sprintf("  (was %s)", printable(p.From))
+			line += fmt.Sprintf("  (was %s)", printable(p.From))
+			if p.Note != "" {
+				line += "  note: " + printable(p.Note)
+			}
+			return line
 		}
 	case store.EventMetric:
 		if m := eventMetrics(e); m != nil {
