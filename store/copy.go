@@ -258,29 +258,12 @@ func (r *registry) importTx(ctx context.Context, snap *Snapshot) (ImportResult, 
 		return res, errors.Join(conflicts...)
 	}
 
-	ins, err := tx.PrepareContext(ctx, `
-		INSERT INTO runs (id, model, format, granularity, params, dir, format_fp, granularity_fp,
-		                  config_fp, layout_fp, modelopt, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	st, err := prepareRunInserts(ctx, tx)
 	if err != nil {
 		return res, err
 	}
-	defer ins.Close()
-	ev, err := tx.PrepareContext(ctx, `INSERT INTO events (run_id, kind, status, payload, at) VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return res, err
-	}
-	defer ev.Close()
-	recipe, err := tx.PrepareContext(ctx, `INSERT INTO recipes (sha256, body) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`)
-	if err != nil {
-		return res, err
-	}
-	defer recipe.Close()
-	files, err := tx.PrepareContext(ctx, `INSERT INTO run_files (run_id, manifest, manifest_sha256, recipe_sha256) VALUES (?, ?, ?, ?)`)
-	if err != nil {
-		return res, err
-	}
-	defer files.Close()
+	defer st.Close()
+	ins, ev, recipe, files := st.run, st.event, st.recipe, st.files
 	addEvents := func(id string, events []Event) error {
 		for _, e := range events {
 			if _, err := ev.ExecContext(ctx, id, string(e.Kind), nullString(string(e.Status)), e.Payload, e.At.UnixNano()); err != nil {

@@ -515,3 +515,28 @@ func TestPlansAreSerialised(t *testing.T) {
 		}
 	})
 }
+
+// TestFirstPlanConflictsWithinTheBatch: a registry's first plan skips the
+// per-run lookups; its unique keys still refuse two runs in one directory
+// (nothing recorded), and an exact repeat counts as one run.
+func TestFirstPlanConflictsWithinTheBatch(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		s := bk.new(t)
+		b := sweep([]string{qwen}, []def{int8F}, []def{g64})
+		twin := b.Runs[0]
+		twin.ID = "0123456789ab"
+		b.Runs = append(b.Runs, twin)
+		if _, err := s.Plan(context.Background(), b); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "belongs to runs") {
+			t.Fatalf("two runs in one directory: %v", err)
+		}
+		if n, _ := s.CountRuns(context.Background(), RunFilter{}); n != 0 {
+			t.Fatalf("%d runs recorded by a refused plan", n)
+		}
+		b = sweep([]string{qwen}, []def{int8F}, []def{g64})
+		b.Runs = append(b.Runs, b.Runs[0])
+		res, err := s.Plan(context.Background(), b)
+		if err != nil || res.Created != 1 || res.Resumed != 1 {
+			t.Fatalf("exact repeat: %+v %v", res, err)
+		}
+	})
+}

@@ -268,33 +268,40 @@ func insertRuns(ctx context.Context, tx wtx, runs []Run, at time.Time) (PlanResu
 		return res, err
 	}
 	defer byDir.Close()
-	ins, err := tx.PrepareContext(ctx, `
-		INSERT INTO runs (id, model, format, granularity, params, dir, format_fp, granularity_fp,
-		                  config_fp, layout_fp, modelopt, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	st, err := prepareRunInserts(ctx, tx)
 	if err != nil {
 		return res, err
 	}
-	defer ins.Close()
-	ev, err := tx.PrepareContext(ctx, `INSERT INTO events (run_id, kind, status, payload, at) VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return res, err
-	}
-	defer ev.Close()
-	recipe, err := tx.PrepareContext(ctx, `INSERT INTO recipes (sha256, body) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`)
-	if err != nil {
-		return res, err
-	}
-	defer recipe.Close()
-	files, err := tx.PrepareContext(ctx, `INSERT INTO run_files (run_id, manifest, manifest_sha256, recipe_sha256) VALUES (?, ?, ?, ?)`)
-	if err != nil {
-		return res, err
-	}
-	defer files.Close()
+	defer st.Close()
+	ins, ev, recipe, files := st.run, st.event, st.recipe, st.files
 	recipesSeen := map[string]bool{}
 
+	// A registry without runs (the first plan) needs no lookups: every run
+	// is new, and the unique keys still guard the batch against itself.
+	var any int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM runs LIMIT 1) AS t`).Scan(&any); err != nil {
+		return res, err
+	}
 	res.Runs = make([]PlannedRun, 0, len(runs))
+	inBatch := map[string]int{}
 	for _, r := range runs {
+		if i, dup := inBatch[r.ID]; dup && any == 0 && res.Runs[i].Dir == r.Dir {
+			res.Runs = append(res.Runs, PlannedRun{Run: res.Runs[i].Run, Resumed: true})
+			res.Resumed++
+			continue
+		}
+		inBatch[r.ID] = len(res.Runs)
+		if any == 0 {
+			if err := insertRun(ctx, ins, ev, recipe, files, recipesSeen, &r, at); err != nil {
+				if dup, derr := duplicateInBatch(runs, r); derr == nil && dup != "" {
+					return res, errorf(ErrConflict, "%s", dup)
+				}
+				return res, err
+			}
+			res.Runs = append(res.Runs, PlannedRun{Run: r})
+			res.Created++
+			continue
+		}
 		old, err := scanRun(byID.QueryRowContext(ctx, r.ID))
 		if err == nil {
 			if old.Dir != r.Dir {
@@ -315,38 +322,60 @@ func insertRuns(ctx context.Context, tx wtx, runs []Run, at time.Time) (PlanResu
 		if !errors.Is(err, ErrNotFound) {
 			return res, err
 		}
-		r.Status, r.CreatedAt, r.UpdatedAt = StatusPlanned, at, at
-		if _, err := ins.ExecContext(ctx, r.ID, r.Model, r.Format, r.Granularity, r.Params, r.Dir,
-			r.FormatFP, r.GranularityFP, r.ConfigFP, r.LayoutFP, r.ModelOpt, string(r.Status),
-			at.UnixNano(), at.UnixNano()); err != nil {
+		if err := insertRun(ctx, ins, ev, recipe, files, recipesSeen, &r, at); err != nil {
 			return res, err
 		}
-		payload, err := json.Marshal(planEvent{Model: r.Model, Format: r.Format, Granularity: r.Granularity,
-			Params: json.RawMessage(r.Params), Dir: r.Dir, FormatFP: r.FormatFP, GranularityFP: r.GranularityFP,
-			ConfigFP: r.ConfigFP, LayoutFP: r.LayoutFP, ModelOpt: r.ModelOpt})
-		if err != nil {
-			return res, err
-		}
-		if _, err := ev.ExecContext(ctx, r.ID, string(EventPlan), string(StatusPlanned), string(payload), at.UnixNano()); err != nil {
-			return res, err
-		}
-		if f := r.Files; f != nil {
-			rs, ms := sha256Hex(f.Recipe), sha256Hex(f.Manifest)
-			if !recipesSeen[rs] {
-				if _, err := recipe.ExecContext(ctx, rs, f.Recipe); err != nil {
-					return res, err
-				}
-				recipesSeen[rs] = true
-			}
-			if _, err := files.ExecContext(ctx, r.ID, f.Manifest, ms, rs); err != nil {
-				return res, err
-			}
-		}
-		r.Files = nil
 		res.Runs = append(res.Runs, PlannedRun{Run: r})
 		res.Created++
 	}
 	return res, nil
+}
+
+// insertRun inserts one new run, its plan event and its files.
+func insertRun(ctx context.Context, ins, ev, recipe, files *sql.Stmt, recipesSeen map[string]bool, r *Run, at time.Time) error {
+	r.Status, r.CreatedAt, r.UpdatedAt = StatusPlanned, at, at
+	if _, err := ins.ExecContext(ctx, r.ID, r.Model, r.Format, r.Granularity, r.Params, r.Dir,
+		r.FormatFP, r.GranularityFP, r.ConfigFP, r.LayoutFP, r.ModelOpt, string(r.Status),
+		at.UnixNano(), at.UnixNano()); err != nil {
+		return err
+	}
+	payload, err := json.Marshal(planEvent{Model: r.Model, Format: r.Format, Granularity: r.Granularity,
+		Params: json.RawMessage(r.Params), Dir: r.Dir, FormatFP: r.FormatFP, GranularityFP: r.GranularityFP,
+		ConfigFP: r.ConfigFP, LayoutFP: r.LayoutFP, ModelOpt: r.ModelOpt})
+	if err != nil {
+		return err
+	}
+	if _, err := ev.ExecContext(ctx, r.ID, string(EventPlan), string(StatusPlanned), string(payload), at.UnixNano()); err != nil {
+		return err
+	}
+	if f := r.Files; f != nil {
+		rs, ms := sha256Hex(f.Recipe), sha256Hex(f.Manifest)
+		if !recipesSeen[rs] {
+			if _, err := recipe.ExecContext(ctx, rs, f.Recipe); err != nil {
+				return err
+			}
+			recipesSeen[rs] = true
+		}
+		if _, err := files.ExecContext(ctx, r.ID, f.Manifest, ms, rs); err != nil {
+			return err
+		}
+	}
+	r.Files = nil
+	return nil
+}
+
+// duplicateInBatch explains a unique-key failure on a first plan: two runs
+// of the batch with one id (in other directories) or one directory.
+func duplicateInBatch(runs []Run, r Run) (string, error) {
+	for _, o := range runs {
+		if o.ID == r.ID && o.Dir != r.Dir {
+			return fmt.Sprintf("run %s is planned in %s and in %s", r.ID, o.Dir, r.Dir), nil
+		}
+		if o.Dir == r.Dir && o.ID != r.ID {
+			return fmt.Sprintf("directory %s belongs to runs %s and %s", r.Dir, o.ID, r.ID), nil
+		}
+	}
+	return "", nil
 }
 
 // Mark sets a run's status and/or records metrics (see Store.Mark).
@@ -462,4 +491,42 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// runInserts are the prepared statements that add runs with their events
+// and files (a plan, a copy).
+type runInserts struct {
+	run, event, recipe, files *sql.Stmt
+}
+
+func prepareRunInserts(ctx context.Context, tx wtx) (*runInserts, error) {
+	st := &runInserts{}
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&st.run, `INSERT INTO runs (id, model, format, granularity, params, dir, format_fp, granularity_fp,
+		                  config_fp, layout_fp, modelopt, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.event, `INSERT INTO events (run_id, kind, status, payload, at) VALUES (?, ?, ?, ?, ?)`},
+		{&st.recipe, `INSERT INTO recipes (sha256, body) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`},
+		{&st.files, `INSERT INTO run_files (run_id, manifest, manifest_sha256, recipe_sha256) VALUES (?, ?, ?, ?)`},
+	} {
+		stmt, err := tx.PrepareContext(ctx, p.query)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		*p.dst = stmt
+	}
+	return st, nil
+}
+
+// Close releases the statements.
+func (st *runInserts) Close() {
+	for _, s := range []*sql.Stmt{st.run, st.event, st.recipe, st.files} {
+		if s != nil {
+			s.Close()
+		}
+	}
 }
