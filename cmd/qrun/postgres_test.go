@@ -168,21 +168,7 @@ func testPostgresDefinitionRace(t *testing.T, srv *pgtest.Server) {
 			"--format", "int8", "--granularity", "w_new", "--param", fmt.Sprintf("seed=%d", i)))
 	}
 	res := runAll(cmds)
-	codes := map[string]map[int]int{"a": {}, "b": {}}
-	for i, r := range res {
-		side := map[bool]string{true: "a", false: "b"}[i%2 == 0]
-		codes[side][r.code]++
-		if r.code != 0 && r.code != 3 {
-			t.Errorf("process %d (side %s) exited %d: %s", i, side, r.code, r.stderr)
-		}
-	}
-	winner, loser := "a", "b"
-	if codes["b"][0] > 0 {
-		winner, loser = "b", "a"
-	}
-	if codes[winner][0] != perSide || codes[loser][3] != perSide {
-		t.Fatalf("exit codes by side: %v; want one side all 0 and the other all 3", codes)
-	}
+	winner, loser := raceSides(t, res, perSide)
 	st := openPG(t, url)
 	n, err := st.Name(context.Background(), store.KindGranularity, "w_new")
 	if err != nil {

@@ -180,21 +180,7 @@ func TestDefinitionRaceHasOneWinner(t *testing.T) {
 			"--format", "int8", "--granularity", "w_new", "--param", fmt.Sprintf("seed=%d", i)))
 	}
 	res := runAll(cmds)
-	codes := map[string]map[int]int{"a": {}, "b": {}}
-	for i, r := range res {
-		side := map[bool]string{true: "a", false: "b"}[i%2 == 0]
-		codes[side][r.code]++
-		if r.code != 0 && r.code != 3 {
-			t.Errorf("process %d (side %s) exited %d: %s", i, side, r.code, r.stderr)
-		}
-	}
-	winner, loser := "a", "b"
-	if codes["b"][0] > 0 {
-		winner, loser = "b", "a"
-	}
-	if codes[winner][0] != perSide || codes[loser][3] != perSide {
-		t.Fatalf("exit codes by side: %v; want one side all 0 and the other all 3", codes)
-	}
+	winner, loser := raceSides(t, res, perSide)
 	st := openRegistry(t, filepath.Join(dir, "qrun.db"))
 	n, err := st.Name(context.Background(), store.KindGranularity, "w_new")
 	if err != nil {
@@ -311,4 +297,26 @@ func checkNoTornFiles(t *testing.T, root string, recipes map[string][]byte) {
 		}
 		return nil
 	})
+}
+
+// raceSides checks a definition race whose even-numbered processes saw
+// definition "a" and odd ones "b": one side all exit 0, the other all 3.
+func raceSides(t *testing.T, res []result, perSide int) (winner, loser string) {
+	t.Helper()
+	codes := map[string]map[int]int{"a": {}, "b": {}}
+	for i, r := range res {
+		side := map[bool]string{true: "a", false: "b"}[i%2 == 0]
+		codes[side][r.code]++
+		if r.code != 0 && r.code != 3 {
+			t.Errorf("process %d (side %s) exited %d: %s", i, side, r.code, r.stderr)
+		}
+	}
+	winner, loser = "a", "b"
+	if codes["b"][0] > 0 {
+		winner, loser = "b", "a"
+	}
+	if codes[winner][0] != perSide || codes[loser][3] != perSide {
+		t.Fatalf("exit codes by side: %v; want one side all 0 and the other all 3", codes)
+	}
+	return winner, loser
 }
