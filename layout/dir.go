@@ -242,10 +242,10 @@ func (m *Maker) Create(dir string) (created bool, err error) {
 		}
 		err := os.Mkdir(p, 0o755)
 		if err == nil {
-			m.ok[p] = true
 			if leaf {
 				return true, nil
 			}
+			m.ok[p] = true // only the parents are remembered: a sweep's leaves are many
 			continue
 		}
 		if !errors.Is(err, fs.ErrExist) {
@@ -265,7 +265,9 @@ func (m *Maker) Create(dir string) (created bool, err error) {
 		if !st.IsDir() {
 			return false, fmt.Errorf("%s is a file where a run directory goes: move it away", p)
 		}
-		m.ok[p] = true
+		if !leaf {
+			m.ok[p] = true
+		}
 	}
 	return false, nil
 }
@@ -274,26 +276,60 @@ func (m *Maker) Create(dir string) (created bool, err error) {
 // existing directory on it must be a real directory (no symbolic link below
 // the root), and an existing dir must be a directory. What a dry run uses.
 func Check(root, dir string) error {
-	absRoot, err := filepath.Abs(root)
+	c, err := NewChecker(root)
 	if err != nil {
-		return fmt.Errorf("output root %s: %w", root, err)
+		return err
 	}
+	return c.Check(dir)
+}
+
+// Checker is Check for many directories under one root: what it learnt of
+// the directories on the way (a real directory, or missing) is remembered,
+// so a sweep costs about one lstat per run.
+type Checker struct {
+	root    string          // absolute
+	given   string          // as the caller gave it
+	parents map[string]bool // directory → true: a real directory; false: missing
+}
+
+// NewChecker returns a Checker for the directories under root.
+func NewChecker(root string) (*Checker, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("output root %s: %w", root, err)
+	}
+	if st, err := os.Stat(abs); err == nil && !st.IsDir() {
+		return nil, fmt.Errorf("output root %s is a file, not a folder", root)
+	}
+	return &Checker{root: abs, given: root, parents: map[string]bool{}}, nil
+}
+
+// Check looks at the way to dir (see the function Check).
+func (c *Checker) Check(dir string) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("run directory %s: %w", dir, err)
 	}
-	if !within(absRoot, abs) || abs == absRoot {
-		return outside("%s is not under the output root %s", dir, root)
+	if !within(c.root, abs) || abs == c.root {
+		return outside("%s is not under the output root %s", dir, c.given)
 	}
-	if st, err := os.Stat(absRoot); err == nil && !st.IsDir() {
-		return fmt.Errorf("output root %s is a file, not a folder", root)
-	}
-	rel, _ := filepath.Rel(absRoot, abs)
-	p := absRoot
-	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+	rel, _ := filepath.Rel(c.root, abs)
+	parts := strings.Split(rel, string(filepath.Separator))
+	p := c.root
+	for i, part := range parts {
 		p = filepath.Join(p, part)
+		leaf := i == len(parts)-1
+		if real, known := c.parents[p]; known && !leaf {
+			if !real {
+				return nil // missing: so is everything below it
+			}
+			continue
+		}
 		st, err := os.Lstat(p)
 		if errors.Is(err, fs.ErrNotExist) {
+			if !leaf {
+				c.parents[p] = false
+			}
 			return nil
 		}
 		if err != nil {
@@ -304,10 +340,13 @@ func Check(root, dir string) error {
 			return fmt.Errorf("cannot check %s: %v", p, err)
 		}
 		if st.Mode()&fs.ModeSymlink != 0 {
-			return outside("%s is a symbolic link; run directories never go through links below the output root %s: remove it or choose another root", p, absRoot)
+			return outside("%s is a symbolic link; run directories never go through links below the output root %s: remove it or choose another root", p, c.root)
 		}
 		if !st.IsDir() {
 			return fmt.Errorf("%s is a file where a run directory goes: move it away", p)
+		}
+		if !leaf {
+			c.parents[p] = true
 		}
 	}
 	return nil
