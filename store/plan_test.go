@@ -516,8 +516,8 @@ func TestPlansAreSerialised(t *testing.T) {
 	})
 }
 
-// TestFirstPlanConflictsWithinTheBatch: a registry's first plan skips the
-// per-run lookups; its unique keys still refuse two runs in one directory
+// TestFirstPlanConflictsWithinTheBatch: a plan inserts without looking up
+// first; the unique keys still refuse two runs in one directory
 // (nothing recorded), and an exact repeat counts as one run.
 func TestFirstPlanConflictsWithinTheBatch(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
@@ -537,6 +537,118 @@ func TestFirstPlanConflictsWithinTheBatch(t *testing.T) {
 		res, err := s.Plan(context.Background(), b)
 		if err != nil || res.Created != 1 || res.Resumed != 1 {
 			t.Fatalf("exact repeat: %+v %v", res, err)
+		}
+	})
+}
+
+// streamOf turns a batch's Runs into a Stream of chunks of at most size.
+func streamOf(b PlanBatch, size int) PlanBatch {
+	runs := b.Runs
+	b.Runs = nil
+	b.Stream = func(yield func([]Run) error) error {
+		for i := 0; i < len(runs); i += size {
+			if err := yield(runs[i:min(i+size, len(runs))]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return b
+}
+
+// TestPlanStream: a plan given as a stream of chunks records what the same
+// plan given whole records; each chunk is handed to Chunk, with its place
+// in the plan, once written; the result counts the runs without listing
+// them; the caller's errors come back as they are, with nothing recorded.
+func TestPlanStream(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		ctx := context.Background()
+		s := bk.new(t)
+		whole := sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64}, `{"seed":1}`, `{"seed":2}`, `{"seed":3}`)
+		want := whole.Runs
+
+		b := streamOf(whole, 4)
+		var starts []int
+		var got []PlannedRun
+		b.Chunk = func(start int, runs []PlannedRun) error {
+			starts = append(starts, start)
+			got = append(got, runs...)
+			return nil
+		}
+		res, err := s.Plan(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Created != 6 || res.Resumed != 0 || res.Runs != nil || len(res.Registered) != 3 {
+			t.Fatalf("result %+v, want 6 created, none listed, 3 names registered", res)
+		}
+		if !slices.Equal(starts, []int{0, 4}) || len(got) != 6 {
+			t.Fatalf("chunks start at %v with %d runs, want [0 4] and 6", starts, len(got))
+		}
+		for i, p := range got {
+			if p.ID != want[i].ID || p.Resumed || p.Status != StatusPlanned {
+				t.Errorf("chunk run %d: %s resumed=%v %s, want %s new and planned", i, p.ID, p.Resumed, p.Status, want[i].ID)
+			}
+		}
+		if n, _ := s.Name(ctx, KindFormat, "fp8"); n.FirstRun != want[3].ID {
+			t.Errorf("fp8's first run %q, want %s (the first of the stream using it)", n.FirstRun, want[3].ID)
+		}
+
+		// The same stream again: every run resumed, as registered.
+		got = nil
+		res, err = s.Plan(ctx, b)
+		if err != nil || res.Created != 0 || res.Resumed != 6 {
+			t.Fatalf("re-plan: %+v %v", res, err)
+		}
+		for i, p := range got {
+			if !p.Resumed || p.Dir != want[i].Dir || p.CreatedAt.IsZero() {
+				t.Errorf("re-planned run %d: %+v, want the registered row", i, p)
+			}
+		}
+
+		// The caller's errors, as they are; nothing of the plan recorded.
+		more := streamOf(sweep([]string{qwen}, []def{int8F}, []def{g128}, `{"seed":1}`, `{"seed":2}`), 1)
+		errStop := errors.New("stop")
+		inner := more.Stream
+		calls := 0
+		bad := more
+		bad.Stream = func(yield func([]Run) error) error {
+			return inner(func(runs []Run) error {
+				if calls++; calls == 2 {
+					return errStop
+				}
+				return yield(runs)
+			})
+		}
+		if _, err := s.Plan(ctx, bad); err != errStop {
+			t.Errorf("stream's own error: %v, want it as it is", err)
+		}
+		bad = more
+		bad.Chunk = func(start int, _ []PlannedRun) error {
+			if start == 1 {
+				return errStop
+			}
+			return nil
+		}
+		if _, err := s.Plan(ctx, bad); err != errStop {
+			t.Errorf("chunk's error: %v, want it as it is", err)
+		}
+		undefined := more
+		undefined.Names = undefined.Names[:1] // the granularity is missing
+		if _, err := s.Plan(ctx, undefined); err == nil || !strings.Contains(err.Error(), "which the plan does not define") {
+			t.Errorf("a streamed run using an undefined name: %v", err)
+		}
+		if n, _ := s.CountRuns(ctx, RunFilter{}); n != 6 {
+			t.Errorf("%d runs after refused plans, want 6", n)
+		}
+		if _, err := s.Name(ctx, KindGranularity, "w_group128"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("w_group128 registered by a refused plan: %v", err)
+		}
+
+		both := more
+		both.Runs = whole.Runs
+		if _, err := s.Plan(ctx, both); err == nil || !strings.Contains(err.Error(), "not both") {
+			t.Errorf("Runs and Stream together: %v", err)
 		}
 	})
 }

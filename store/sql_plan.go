@@ -17,6 +17,9 @@ import (
 // lock (see Store.Plan). Checks come first and write nothing; writes follow
 // only when every check passed, and the commit makes them visible at once.
 func (r *registry) Plan(ctx context.Context, b PlanBatch) (PlanResult, error) {
+	if b.Stream != nil && b.Runs != nil {
+		return PlanResult{}, errors.New("plan: give the runs either as Runs or as Stream, not both")
+	}
 	b.Runs = slices.Clone(b.Runs) // validate fills defaults in
 	if err := b.validate(); err != nil {
 		return PlanResult{}, err
@@ -40,8 +43,9 @@ func (r *registry) Plan(ctx context.Context, b PlanBatch) (PlanResult, error) {
 	return res, err
 }
 
-// hookError carries BeforeCommit's error through the retry loop untouched:
-// it has no Unwrap, so nothing mistakes it for a database error.
+// hookError carries the caller's errors (BeforeCommit's, Chunk's, Stream's
+// own) through the retry loop untouched: it has no Unwrap, so nothing
+// mistakes it for a database error.
 type hookError struct{ err error }
 
 func (e hookError) Error() string { return e.err.Error() }
@@ -54,7 +58,7 @@ func (r *registry) plan(ctx context.Context, b *PlanBatch, at time.Time) (PlanRe
 	defer tx.Rollback()
 
 	var blocked []error
-	if len(b.Runs) > 0 {
+	if b.Stream != nil || len(b.Runs) > 0 {
 		be, err := checkLayout(ctx, tx, b.Layout)
 		if err != nil {
 			return PlanResult{}, err
@@ -75,16 +79,76 @@ func (r *registry) plan(ctx context.Context, b *PlanBatch, at time.Time) (PlanRe
 		return PlanResult{}, errors.Join(blocked...)
 	}
 
-	if len(b.Runs) > 0 {
-		if err := insertLayout(ctx, tx, b.Layout, at); err != nil {
-			return PlanResult{}, err
-		}
-	}
-	res, err := insertRuns(ctx, tx, b.Runs, at)
+	w, err := newRunWriter(ctx, tx, at)
 	if err != nil {
 		return PlanResult{}, err
 	}
-	first := firstRuns(b.Runs)
+	defer w.Close()
+	var res PlanResult
+	fps := b.nameFingerprints()
+	first := map[nameKey]string{} // each name's first run in the batch
+	done := 0
+	var planned []PlannedRun
+	var dbErr error // the last database error, told apart from the caller's
+	add := func(chunk []Run) error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		if done == 0 {
+			if err := insertLayout(ctx, tx, b.Layout, at); err != nil {
+				dbErr = err
+				return err
+			}
+		}
+		planned = planned[:0]
+		for _, run := range chunk {
+			if b.Stream != nil { // Runs were validated as a whole
+				if err := b.checkRun(&run, fps); err != nil {
+					return err
+				}
+			}
+			for _, k := range []nameKey{{KindFormat, run.Format}, {KindGranularity, run.Granularity}} {
+				if _, ok := first[k]; !ok {
+					first[k] = run.ID
+				}
+			}
+			p, err := w.add(ctx, run)
+			if err != nil {
+				if !errors.Is(err, ErrConflict) {
+					dbErr = err
+				}
+				return err
+			}
+			if p.Resumed {
+				res.Resumed++
+			} else {
+				res.Created++
+			}
+			planned = append(planned, p)
+		}
+		if b.Stream == nil {
+			res.Runs = append(res.Runs, planned...)
+		}
+		if b.Chunk != nil {
+			if err := b.Chunk(done, planned); err != nil {
+				return hookError{err}
+			}
+		}
+		done += len(chunk)
+		return nil
+	}
+	if b.Stream != nil {
+		err = b.Stream(add)
+	} else if len(b.Runs) > 0 {
+		err = add(b.Runs)
+	}
+	if err != nil {
+		var he hookError
+		if errors.As(err, &he) || err == dbErr || errors.Is(err, ErrConflict) {
+			return PlanResult{}, err
+		}
+		return PlanResult{}, hookError{err} // Stream's own error, or the caller's mistake
+	}
 	for _, n := range fresh {
 		reg := Name{Kind: n.Kind, Name: n.Name, Fingerprint: n.Fingerprint, Definition: n.Definition,
 			FirstRun: first[nameKey{n.Kind, n.Name}], CreatedAt: at}
@@ -107,19 +171,6 @@ func (r *registry) plan(ctx context.Context, b *PlanBatch, at time.Time) (PlanRe
 type nameKey struct {
 	kind Kind
 	name string
-}
-
-// firstRuns maps each name to the first run of the batch using it.
-func firstRuns(runs []Run) map[nameKey]string {
-	first := map[nameKey]string{}
-	for _, r := range runs {
-		for _, k := range []nameKey{{KindFormat, r.Format}, {KindGranularity, r.Granularity}} {
-			if _, ok := first[k]; !ok {
-				first[k] = r.ID
-			}
-		}
-	}
-	return first
 }
 
 // checkLayout blocks a layout other than the one existing runs were planned
@@ -249,133 +300,134 @@ type planEvent struct {
 	ModelOpt      string          `json:"modelopt"`
 }
 
-// insertRuns inserts the runs not yet registered, each with its 'plan'
-// event, and reports the registered ones as resumed. A run id registered
-// with another directory, or a directory registered for another run, is a
-// conflict.
-func insertRuns(ctx context.Context, tx wtx, runs []Run, at time.Time) (PlanResult, error) {
-	var res PlanResult
-	if len(runs) == 0 {
-		return res, nil
-	}
-	byID, err := tx.PrepareContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = ?`)
-	if err != nil {
-		return res, err
-	}
-	defer byID.Close()
-	byDir, err := tx.PrepareContext(ctx, `SELECT `+runCols+` FROM runs WHERE dir = ?`)
-	if err != nil {
-		return res, err
-	}
-	defer byDir.Close()
-	st, err := prepareRunInserts(ctx, tx)
-	if err != nil {
-		return res, err
-	}
-	defer st.Close()
-	ins, ev, recipe, files := st.run, st.event, st.recipe, st.files
-	recipesSeen := map[string]bool{}
-
-	// A registry without runs (the first plan) needs no lookups: every run
-	// is new, and the unique keys still guard the batch against itself.
-	var any int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM runs LIMIT 1) AS t`).Scan(&any); err != nil {
-		return res, err
-	}
-	res.Runs = make([]PlannedRun, 0, len(runs))
-	inBatch := map[string]int{}
-	for _, r := range runs {
-		if i, dup := inBatch[r.ID]; dup && any == 0 && res.Runs[i].Dir == r.Dir {
-			res.Runs = append(res.Runs, PlannedRun{Run: res.Runs[i].Run, Resumed: true})
-			res.Resumed++
-			continue
-		}
-		inBatch[r.ID] = len(res.Runs)
-		if any == 0 {
-			if err := insertRun(ctx, ins, ev, recipe, files, recipesSeen, &r, at); err != nil {
-				if dup, derr := duplicateInBatch(runs, r); derr == nil && dup != "" {
-					return res, errorf(ErrConflict, "%s", dup)
-				}
-				return res, err
-			}
-			res.Runs = append(res.Runs, PlannedRun{Run: r})
-			res.Created++
-			continue
-		}
-		old, err := scanRun(byID.QueryRowContext(ctx, r.ID))
-		if err == nil {
-			if old.Dir != r.Dir {
-				return res, errorf(ErrConflict, "run %s is already registered in %s, not %s", r.ID, old.Dir, r.Dir)
-			}
-			res.Runs = append(res.Runs, PlannedRun{Run: old, Resumed: true})
-			res.Resumed++
-			continue
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return res, err
-		}
-		owner, err := scanRun(byDir.QueryRowContext(ctx, r.Dir))
-		if err == nil {
-			return res, errorf(ErrConflict, "directory %s already belongs to run %s (%s, %s, %s %s), not %s",
-				r.Dir, owner.ID, owner.Model, owner.Format, owner.Granularity, owner.Params, r.ID)
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return res, err
-		}
-		if err := insertRun(ctx, ins, ev, recipe, files, recipesSeen, &r, at); err != nil {
-			return res, err
-		}
-		res.Runs = append(res.Runs, PlannedRun{Run: r})
-		res.Created++
-	}
-	return res, nil
+// runWriter adds a plan's runs: each new run with its 'plan' event and its
+// files; a run already registered (in this directory) is resumed. A run id
+// registered with another directory, or a directory registered for another
+// run, is a conflict.
+//
+// It inserts first and looks up only when the insert did nothing (ON
+// CONFLICT DO NOTHING): a new run costs its inserts alone, and the unique
+// keys, not a lookup, find a run planned twice. Nothing is kept per run but
+// a 6-byte key of the ids it inserted, to tell a conflict within the plan
+// from one with an earlier plan.
+type runWriter struct {
+	st          *runInserts
+	add1        *sql.Stmt // INSERT … ON CONFLICT DO NOTHING
+	byID, byDir *sql.Stmt
+	at          time.Time
+	recipesSeen map[string]bool
+	inserted    map[[6]byte]struct{}
 }
 
-// insertRun inserts one new run, its plan event and its files.
-func insertRun(ctx context.Context, ins, ev, recipe, files *sql.Stmt, recipesSeen map[string]bool, r *Run, at time.Time) error {
-	r.Status, r.CreatedAt, r.UpdatedAt = StatusPlanned, at, at
-	if _, err := ins.ExecContext(ctx, r.ID, r.Model, r.Format, r.Granularity, r.Params, r.Dir,
-		r.FormatFP, r.GranularityFP, r.ConfigFP, r.LayoutFP, r.ModelOpt, string(r.Status),
-		at.UnixNano(), at.UnixNano()); err != nil {
-		return err
+func newRunWriter(ctx context.Context, tx wtx, at time.Time) (*runWriter, error) {
+	w := &runWriter{at: at, recipesSeen: map[string]bool{}, inserted: map[[6]byte]struct{}{}}
+	var err error
+	if w.st, err = prepareRunInserts(ctx, tx); err != nil {
+		return nil, err
 	}
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&w.add1, insertRunSQL + ` ON CONFLICT DO NOTHING`},
+		{&w.byID, `SELECT ` + runCols + ` FROM runs WHERE id = ?`},
+		{&w.byDir, `SELECT ` + runCols + ` FROM runs WHERE dir = ?`},
+	} {
+		if *p.dst, err = tx.PrepareContext(ctx, p.query); err != nil {
+			w.Close()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// Close releases the statements.
+func (w *runWriter) Close() {
+	w.st.Close()
+	for _, s := range []*sql.Stmt{w.add1, w.byID, w.byDir} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+func runKey(id string) [6]byte {
+	var k [6]byte
+	hex.Decode(k[:], []byte(id)) // ids are validated: 12 hex digits
+	return k
+}
+
+// add records one run of the plan and says whether it was new.
+func (w *runWriter) add(ctx context.Context, r Run) (PlannedRun, error) {
+	r.Status, r.CreatedAt, r.UpdatedAt = StatusPlanned, w.at, w.at
+	res, err := w.add1.ExecContext(ctx, r.ID, r.Model, r.Format, r.Granularity, r.Params, r.Dir,
+		r.FormatFP, r.GranularityFP, r.ConfigFP, r.LayoutFP, r.ModelOpt, string(r.Status),
+		w.at.UnixNano(), w.at.UnixNano())
+	if err != nil {
+		return PlannedRun{}, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return PlannedRun{}, err
+	}
+	if n == 1 {
+		if err := w.addRest(ctx, &r); err != nil {
+			return PlannedRun{}, err
+		}
+		w.inserted[runKey(r.ID)] = struct{}{}
+		return PlannedRun{Run: r}, nil
+	}
+	_, ours := w.inserted[runKey(r.ID)] // planned earlier in this very plan
+	old, err := scanRun(w.byID.QueryRowContext(ctx, r.ID))
+	switch {
+	case err == nil && old.Dir == r.Dir:
+		return PlannedRun{Run: old, Resumed: true}, nil
+	case err == nil && ours:
+		return PlannedRun{}, errorf(ErrConflict, "run %s is planned in %s and in %s", r.ID, old.Dir, r.Dir)
+	case err == nil:
+		return PlannedRun{}, errorf(ErrConflict, "run %s is already registered in %s, not %s", r.ID, old.Dir, r.Dir)
+	case !errors.Is(err, ErrNotFound):
+		return PlannedRun{}, err
+	}
+	owner, err := scanRun(w.byDir.QueryRowContext(ctx, r.Dir))
+	switch {
+	case err == nil:
+		if _, ours := w.inserted[runKey(owner.ID)]; ours {
+			return PlannedRun{}, errorf(ErrConflict, "directory %s belongs to runs %s and %s", r.Dir, owner.ID, r.ID)
+		}
+		return PlannedRun{}, errorf(ErrConflict, "directory %s already belongs to run %s (%s, %s, %s %s), not %s",
+			r.Dir, owner.ID, owner.Model, owner.Format, owner.Granularity, owner.Params, r.ID)
+	case errors.Is(err, ErrNotFound):
+		return PlannedRun{}, fmt.Errorf("run %s in %s was neither inserted nor found", r.ID, r.Dir)
+	}
+	return PlannedRun{}, err
+}
+
+// addRest inserts a new run's plan event and files.
+func (w *runWriter) addRest(ctx context.Context, r *Run) error {
 	payload, err := json.Marshal(planEvent{Model: r.Model, Format: r.Format, Granularity: r.Granularity,
 		Params: json.RawMessage(r.Params), Dir: r.Dir, FormatFP: r.FormatFP, GranularityFP: r.GranularityFP,
 		ConfigFP: r.ConfigFP, LayoutFP: r.LayoutFP, ModelOpt: r.ModelOpt})
 	if err != nil {
 		return err
 	}
-	if _, err := ev.ExecContext(ctx, r.ID, string(EventPlan), string(StatusPlanned), string(payload), at.UnixNano()); err != nil {
+	if _, err := w.st.event.ExecContext(ctx, r.ID, string(EventPlan), string(StatusPlanned), string(payload), w.at.UnixNano()); err != nil {
 		return err
 	}
 	if f := r.Files; f != nil {
 		rs, ms := sha256Hex(f.Recipe), sha256Hex(f.Manifest)
-		if !recipesSeen[rs] {
-			if _, err := recipe.ExecContext(ctx, rs, f.Recipe); err != nil {
+		if !w.recipesSeen[rs] {
+			if _, err := w.st.recipe.ExecContext(ctx, rs, f.Recipe); err != nil {
 				return err
 			}
-			recipesSeen[rs] = true
+			w.recipesSeen[rs] = true
 		}
-		if _, err := files.ExecContext(ctx, r.ID, f.Manifest, ms, rs); err != nil {
+		if _, err := w.st.files.ExecContext(ctx, r.ID, f.Manifest, ms, rs); err != nil {
 			return err
 		}
 	}
 	r.Files = nil
 	return nil
-}
-
-// duplicateInBatch explains a unique-key failure on a first plan: two runs
-// of the batch with one id (in other directories) or one directory.
-func duplicateInBatch(runs []Run, r Run) (string, error) {
-	for _, o := range runs {
-		if o.ID == r.ID && o.Dir != r.Dir {
-			return fmt.Sprintf("run %s is planned in %s and in %s", r.ID, o.Dir, r.Dir), nil
-		}
-		if o.Dir == r.Dir && o.ID != r.ID {
-			return fmt.Sprintf("directory %s belongs to runs %s and %s", r.Dir, o.ID, r.ID), nil
-		}
-	}
-	return "", nil
 }
 
 // Mark sets a run's status and/or records metrics (see Store.Mark).
@@ -493,6 +545,10 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
+const insertRunSQL = `INSERT INTO runs (id, model, format, granularity, params, dir, format_fp, granularity_fp,
+		                  config_fp, layout_fp, modelopt, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 // runInserts are the prepared statements that add runs with their events
 // and files (a plan, a copy).
 type runInserts struct {
@@ -505,9 +561,7 @@ func prepareRunInserts(ctx context.Context, tx wtx) (*runInserts, error) {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&st.run, `INSERT INTO runs (id, model, format, granularity, params, dir, format_fp, granularity_fp,
-		                  config_fp, layout_fp, modelopt, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.run, insertRunSQL},
 		{&st.event, `INSERT INTO events (run_id, kind, status, payload, at) VALUES (?, ?, ?, ?, ?)`},
 		{&st.recipe, `INSERT INTO recipes (sha256, body) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`},
 		{&st.files, `INSERT INTO run_files (run_id, manifest, manifest_sha256, recipe_sha256) VALUES (?, ?, ?, ?)`},

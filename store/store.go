@@ -216,6 +216,22 @@ type PlanBatch struct {
 	// Runs in sweep order. Status, CreatedAt and UpdatedAt are set by the
 	// store; LayoutFP is Layout.Fingerprint when empty.
 	Runs []Run
+	// Stream, for a sweep too large to hold at once, replaces Runs (give
+	// one or the other): it calls yield with the plan's runs in sweep
+	// order, a chunk at a time, and returns yield's error as it is. Each
+	// chunk is checked and written, and handed to Chunk, before yield
+	// returns, so that nothing of a chunk need be kept afterwards; the
+	// result then counts the runs but does not list them. Stream runs
+	// again if the transaction has to be retried, and must yield the same
+	// runs.
+	Stream func(yield func([]Run) error) error `json:"-"`
+	// Chunk, when set, is called after each chunk's rows are written (not
+	// committed), with the registry's write lock held, with the index of
+	// the chunk's first run in the plan and the chunk's runs as planned
+	// (valid only during the call): the place to write a sweep's run
+	// directories chunk by chunk. An error rolls the plan back and is
+	// returned as it is.
+	Chunk func(start int, runs []PlannedRun) error `json:"-"`
 	// At is the plan's time (created_at of new runs and names); zero for
 	// now.
 	At time.Time
@@ -231,7 +247,7 @@ type PlanBatch struct {
 
 // PlanResult is what Plan recorded.
 type PlanResult struct {
-	Runs       []PlannedRun // one per batch run, in batch order
+	Runs       []PlannedRun // one per batch run, in batch order (none for a Stream)
 	Created    int          // runs inserted
 	Resumed    int          // runs that were already registered
 	Registered []Name       // names registered by this plan
@@ -370,17 +386,13 @@ func plural(n int, what string) string {
 }
 
 // validate checks a batch for the caller's mistakes before any database
-// work: every name defined once, every run complete and consistent with the
-// names it uses.
+// work: every name defined once, every run (of Runs; Stream's are checked as
+// they come) complete and consistent with the names it uses.
 func (b *PlanBatch) validate() error {
-	if len(b.Runs) > 0 && (b.Layout.Fingerprint == "" || b.Layout.Template == "") {
+	if (b.Stream != nil || len(b.Runs) > 0) && (b.Layout.Fingerprint == "" || b.Layout.Template == "") {
 		return errors.New("plan: the layout template and its fingerprint are required")
 	}
-	type key struct {
-		k Kind
-		n string
-	}
-	fps := map[key]string{}
+	seen := map[nameKey]bool{}
 	for _, n := range b.Names {
 		if !n.Kind.valid() {
 			return fmt.Errorf("plan: unknown name kind %q", n.Kind)
@@ -388,33 +400,51 @@ func (b *PlanBatch) validate() error {
 		if n.Name == "" || n.Fingerprint == "" {
 			return fmt.Errorf("plan: %s %q: name and fingerprint are required", n.Kind, n.Name)
 		}
-		if _, dup := fps[key{n.Kind, n.Name}]; dup {
+		if seen[nameKey{n.Kind, n.Name}] {
 			return fmt.Errorf("plan: %s %s is given twice", n.Kind, n.Name)
 		}
-		fps[key{n.Kind, n.Name}] = n.Fingerprint
+		seen[nameKey{n.Kind, n.Name}] = true
 	}
+	fps := b.nameFingerprints()
 	for i := range b.Runs {
-		r := &b.Runs[i]
-		if r.LayoutFP == "" {
-			r.LayoutFP = b.Layout.Fingerprint
-		}
-		if err := r.validate(); err != nil {
+		if err := b.checkRun(&b.Runs[i], fps); err != nil {
 			return err
 		}
-		if r.LayoutFP != b.Layout.Fingerprint {
-			return fmt.Errorf("plan: run %s has layout %s, not the plan's %s", r.ID, r.LayoutFP, b.Layout.Fingerprint)
+	}
+	return nil
+}
+
+// nameFingerprints maps each name of the batch to its fingerprint.
+func (b *PlanBatch) nameFingerprints() map[nameKey]string {
+	fps := make(map[nameKey]string, len(b.Names))
+	for _, n := range b.Names {
+		fps[nameKey{n.Kind, n.Name}] = n.Fingerprint
+	}
+	return fps
+}
+
+// checkRun fills in a run's defaults and checks it is complete and
+// consistent with the batch's layout and names.
+func (b *PlanBatch) checkRun(r *Run, fps map[nameKey]string) error {
+	if r.LayoutFP == "" {
+		r.LayoutFP = b.Layout.Fingerprint
+	}
+	if err := r.validate(); err != nil {
+		return err
+	}
+	if r.LayoutFP != b.Layout.Fingerprint {
+		return fmt.Errorf("plan: run %s has layout %s, not the plan's %s", r.ID, r.LayoutFP, b.Layout.Fingerprint)
+	}
+	for _, u := range []struct {
+		k     Kind
+		n, fp string
+	}{{KindFormat, r.Format, r.FormatFP}, {KindGranularity, r.Granularity, r.GranularityFP}} {
+		fp, ok := fps[nameKey{u.k, u.n}]
+		if !ok {
+			return fmt.Errorf("plan: run %s uses %s %s, which the plan does not define", r.ID, u.k, u.n)
 		}
-		for _, u := range []struct {
-			k     Kind
-			n, fp string
-		}{{KindFormat, r.Format, r.FormatFP}, {KindGranularity, r.Granularity, r.GranularityFP}} {
-			fp, ok := fps[key{u.k, u.n}]
-			if !ok {
-				return fmt.Errorf("plan: run %s uses %s %s, which the plan does not define", r.ID, u.k, u.n)
-			}
-			if fp != u.fp {
-				return fmt.Errorf("plan: run %s has %s %s fingerprint %s, but the plan defines it as %s", r.ID, u.k, u.n, u.fp, fp)
-			}
+		if fp != u.fp {
+			return fmt.Errorf("plan: run %s has %s %s fingerprint %s, but the plan defines it as %s", r.ID, u.k, u.n, u.fp, fp)
 		}
 	}
 	return nil
