@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -484,5 +485,76 @@ func TestNetworkFileSystemNames(t *testing.T) {
 	// The test's own temporary folder is local.
 	if kind := networkFS(t.TempDir()); kind != "" {
 		t.Skipf("temporary folder is on %s", kind)
+	}
+}
+
+// TestRunFilesUpgradeKeepsManifestsWhole: schema 3 makes run_files an
+// ordinary table, so a manifest of about a kilobyte stays in its row's page
+// instead of an overflow page of its own; a registry of schema 2 is
+// upgraded with every file kept byte for byte.
+func TestRunFilesUpgradeKeepsManifestsWhole(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "qrun.db")
+	s := openTest(t, path)
+	var seeds []string
+	for i := range 30 {
+		seeds = append(seeds, fmt.Sprintf(`{"seed":%d}`, i))
+	}
+	b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64}, seeds...)
+	manifest := []byte(strings.Repeat("manifest line of about forty characters\n", 26)) // ~1 KiB
+	for i := range b.Runs {
+		m := append([]byte(b.Runs[i].ID+"\n"), manifest...)
+		b.Runs[i].Files = &RunFiles{Manifest: m, Recipe: []byte("recipe\n")}
+	}
+	mustPlan(t, s, b)
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, migrations.SQLite, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 2); err != nil {
+		t.Fatalf("down to schema 2: %v", err)
+	}
+	withoutRowid := func(s *SQLite) bool {
+		var sqlText string
+		if err := s.db.QueryRow(`SELECT sql FROM sqlite_schema WHERE name = 'run_files'`).Scan(&sqlText); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Contains(sqlText, "WITHOUT ROWID")
+	}
+	if !withoutRowid(s) {
+		t.Fatal("schema 2's run_files should be WITHOUT ROWID")
+	}
+	pages := func(s *SQLite) int {
+		var n int
+		if _, err := s.db.Exec(`VACUUM`); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.db.QueryRow(`PRAGMA page_count`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := pages(s)
+	s.Close()
+
+	s = openTest(t, path) // upgrades to the latest schema
+	if withoutRowid(s) {
+		t.Fatal("run_files is still WITHOUT ROWID after the upgrade")
+	}
+	for _, r := range b.Runs {
+		f, err := s.RunFiles(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := append([]byte(r.ID+"\n"), manifest...); !bytes.Equal(f.Manifest, want) || string(f.Recipe) != "recipe\n" {
+			t.Fatalf("run %s: files changed by the upgrade", r.ID)
+		}
+	}
+	// Four manifests now share a 4 KiB page where each had an overflow
+	// page of its own.
+	after := pages(s)
+	t.Logf("pages: %d before the upgrade, %d after", before, after)
+	if before-after < len(b.Runs)/2 {
+		t.Errorf("%d pages before the upgrade, %d after: want at least %d fewer for %d manifests of ~1 KiB", before, after, len(b.Runs)/2, len(b.Runs))
 	}
 }
