@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qrun-dev/qrun/hydra"
 	"github.com/qrun-dev/qrun/layout"
 	"github.com/qrun-dev/qrun/manifest"
 	"github.com/qrun-dev/qrun/modelopt"
@@ -33,7 +32,14 @@ type Options struct {
 	// Progress, when set, is called from the loop writing the run
 	// directories after each run (done of total); it must be cheap (throttle
 	// inside). It may start again from 0 if the registry retries the plan.
-	Progress    func(done, total int)
+	Progress func(done, total int)
+	// Open, when Store is nil, opens (and creates) the registry once every
+	// check has passed: a refused plan leaves no registry behind.
+	Open func(context.Context) (store.Store, error)
+	// Emit, when set, receives the plan's runs in sweep order once the plan
+	// is recorded (for --pending, those not yet succeeded), instead of
+	// Result.Runs: a sweep of any size is printed without being held.
+	Emit        func(Run) error
 	QrunVersion string
 	Host        string
 	Git         GitInfo
@@ -71,10 +77,11 @@ type Invalid struct {
 
 // Result is what a plan did.
 type Result struct {
-	Runs    []Run
+	Runs    []Run // in sweep order, unless Options.Emit took them
 	Skipped []Invalid
-	Created int
-	Resumed int
+	Created int // runs registered by this plan (a dry run: not registered)
+	Resumed int // runs already registered
+	Printed int // runs listed in Runs or given to Emit
 }
 
 // InvalidError lists every combination of a selection that cannot be
@@ -101,11 +108,23 @@ type combo struct {
 	res    *vocab.Resolution
 	recipe []byte
 	notes  []string
+	// the resolved quantizers as the manifest shows them
+	weights, activations any
 }
 
-// Plan turns a selection into runs: every combination is validated before
-// anything is written; the registry check, the run files and the registry
-// rows form one transaction, so a sweep is recorded whole or not at all.
+// Plan turns a selection into runs: every combination is validated and
+// every run checked before anything is written; the registry check, the
+// run files and the registry rows form one transaction, so a sweep is
+// recorded whole or not at all.
+//
+// A sweep is never held whole in memory: its runs are generated three times
+// from the selection (cheaply; only the second pass encodes manifests). The
+// first pass checks each run's identity and directory and what is already
+// on disk, so that a refusal comes before anything is written; the second,
+// inside the registry's transaction, writes rows and files a chunk at a
+// time; the third, after the commit, hands the runs to Options.Emit (or
+// lists them in Result.Runs). What is kept per run is its status (a byte)
+// and a key of its directory.
 func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -125,136 +144,218 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 		return nil, &InvalidError{Invalid: invalid, Total: len(sel.Formats) * len(sel.Granularities)}
 	}
 	res := &Result{Skipped: invalid}
-	names := map[string]store.NameUse{}
-	var runs []store.Run
-	var files []manifest.Files
 	now := opts.Now().UTC().Truncate(time.Second) // one instant for the manifests and the registry
-	created := now.Format(time.RFC3339)
-	for _, model := range models {
-		for _, fname := range sel.Formats {
-			for _, gname := range sel.Granularities {
-				c, ok := combos[[2]string{fname, gname}]
-				if !ok {
-					continue // invalid and skipped
-				}
-				addNames(names, c.res)
-				err := sel.eachParams(func(params []manifest.Param) error {
-					r, sr, f, err := buildRun(opts, sel, model, c, params, created)
-					if err != nil {
-						return err
-					}
-					res.Runs = append(res.Runs, r)
-					runs = append(runs, sr)
-					files = append(files, f)
-					return nil
-				})
-				if err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-	if err := noDuplicateDirs(res.Runs); err != nil {
-		return nil, err
+	sw := newSweep(opts, sel, models, combos, now)
+	names, total, err := sw.check()
+	if err != nil || total == 0 {
+		return res, err // total 0: every combination skipped, nothing to do
 	}
 	batch := store.PlanBatch{
 		Layout: store.Layout{Fingerprint: opts.Template.Fingerprint(), Template: opts.Template.String()},
-		Names:  sortedNames(names),
-		Runs:   runs,
+		Names:  names,
 		At:     now,
 	}
+	statuses := make([]runStatus, total)
 	if opts.DryRun {
-		// Look at the way to every directory as the real plan would.
-		for _, r := range res.Runs {
-			if err := layout.Check(opts.OutputRoot, r.Dir); err != nil {
-				return nil, err
-			}
-			if _, err := inspectDir(r, true); err != nil {
-				return nil, err
-			}
-		}
-		return res, dryRun(ctx, opts, batch, res)
+		err = sw.dryRun(ctx, batch, statuses)
+	} else {
+		err = sw.record(ctx, batch, statuses)
 	}
-	if opts.Store == nil {
-		return nil, errors.New("plan: no registry")
-	}
-	batch.BeforeCommit = func(pr store.PlanResult) error {
-		return writeRuns(opts.OutputRoot, res.Runs, files, pr, opts.Progress)
-	}
-	pr, err := opts.Store.Plan(ctx, batch)
 	if err != nil {
 		return nil, err
 	}
-	for i, p := range pr.Runs {
-		res.Runs[i].Status = string(p.Status)
-		res.Runs[i].Created = !p.Resumed
-	}
-	res.Created, res.Resumed = pr.Created, pr.Resumed
-	if opts.Pending {
-		res.Runs = pending(res.Runs)
-	}
-	return res, nil
-}
-
-func pending(runs []Run) []Run {
-	out := runs[:0]
-	for _, r := range runs {
-		if r.Status != string(store.StatusSucceeded) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// dryRun reports each run's registry status and checks the names in a
-// transaction that is rolled back; no file is touched.
-func dryRun(ctx context.Context, opts Options, batch store.PlanBatch, res *Result) error {
-	if opts.Store == nil {
-		for i := range res.Runs {
-			res.Runs[i].Status = "new"
-		}
-		res.Created = len(res.Runs)
-		return nil
-	}
-	errDry := errors.New("dry run")
-	var pr store.PlanResult
-	batch.BeforeCommit = func(p store.PlanResult) error { pr = p; return errDry }
-	if _, err := opts.Store.Plan(ctx, batch); err != nil && !errors.Is(err, errDry) {
-		if errors.Is(err, store.ErrReadOnly) {
-			return markFromLookups(ctx, opts.Store, res)
-		}
-		return err
-	}
-	for i, p := range pr.Runs {
-		if p.Resumed {
-			res.Runs[i].Status = string(p.Status)
-			res.Resumed++
+	for _, s := range statuses {
+		if s == statusNew {
+			res.Created++
 		} else {
-			res.Runs[i].Status = "new"
-			res.Created++
+			res.Resumed++
 		}
 	}
-	if opts.Pending {
-		res.Runs = pending(res.Runs)
-	}
-	return nil
+	err = sw.each(func(i int, r *Run, c *combo) error {
+		r.Status, r.Created = statuses[i].String(opts.DryRun), statuses[i] == statusNew
+		if opts.Pending && r.Status == string(store.StatusSucceeded) {
+			return nil
+		}
+		res.Printed++
+		r.HydraArgs = sw.hydraArgs(r, c)
+		if opts.Emit != nil {
+			return opts.Emit(*r)
+		}
+		res.Runs = append(res.Runs, *r)
+		return nil
+	})
+	return res, err
 }
 
-func markFromLookups(ctx context.Context, s store.Store, res *Result) error {
-	for i := range res.Runs {
-		r, err := s.Run(ctx, res.Runs[i].ID)
-		switch {
-		case err == nil:
-			res.Runs[i].Status = string(r.Status)
-			res.Resumed++
-		case errors.Is(err, store.ErrNotFound):
-			res.Runs[i].Status = "new"
-			res.Created++
-		default:
+// runStatus is a run's registry status as this plan found or made it.
+type runStatus uint8
+
+const (
+	statusNew runStatus = iota // registered by this plan; in a dry run, not registered
+	statusPlanned
+	statusRunning
+	statusSucceeded
+	statusFailed
+)
+
+func statusOf(p store.PlannedRun) runStatus {
+	if !p.Resumed {
+		return statusNew
+	}
+	return registered(p.Status)
+}
+
+func registered(s store.Status) runStatus {
+	switch s {
+	case store.StatusRunning:
+		return statusRunning
+	case store.StatusSucceeded:
+		return statusSucceeded
+	case store.StatusFailed:
+		return statusFailed
+	}
+	return statusPlanned
+}
+
+// String is the status a run is reported with: "new" for a dry run's
+// unregistered run.
+func (s runStatus) String(dryRun bool) string {
+	switch s {
+	case statusNew:
+		if dryRun {
+			return "new"
+		}
+		return string(store.StatusPlanned)
+	case statusRunning:
+		return string(store.StatusRunning)
+	case statusSucceeded:
+		return string(store.StatusSucceeded)
+	case statusFailed:
+		return string(store.StatusFailed)
+	}
+	return string(store.StatusPlanned)
+}
+
+// record writes the plan: rows and files a chunk at a time in the
+// registry's transaction, then one sync of the files before it commits.
+func (sw *sweep) record(ctx context.Context, batch store.PlanBatch, statuses []runStatus) error {
+	st := sw.opts.Store
+	if st == nil && sw.opts.Open != nil {
+		// Every check has passed: now the registry may be created.
+		var err error
+		if st, err = sw.opts.Open(ctx); err != nil {
+			return err
+		}
+		if _, err := checkModels(ctx, st, sw.models); err != nil {
 			return err
 		}
 	}
-	return nil
+	if st == nil {
+		return errors.New("plan: no registry")
+	}
+	total := len(statuses)
+	var w *writer
+	var chunk []Run
+	var files []manifest.Files
+	batch.Stream = func(yield func([]store.Run) error) error {
+		var err error
+		if w, err = newWriter(sw.opts.OutputRoot, total, sw.opts.Progress); err != nil {
+			return err // a fresh writer for each attempt of the transaction
+		}
+		return sw.chunks(true, func(c []Run, f []manifest.Files, runs []store.Run) error {
+			chunk, files = c, f
+			return yield(runs)
+		})
+	}
+	batch.Chunk = func(start int, planned []store.PlannedRun) error {
+		for i, p := range planned {
+			statuses[start+i] = statusOf(p)
+		}
+		return w.write(start, chunk, files, planned)
+	}
+	batch.BeforeCommit = func(store.PlanResult) error { return w.finish() }
+	_, err := st.Plan(ctx, batch)
+	return err
+}
+
+// chunkSize is how many runs go to the registry (and then to disk) at a
+// time: enough to amortise the calls, few enough to keep memory flat.
+const chunkSize = 256
+
+// chunks generates the sweep's runs with their registry rows (and, with
+// files, their encoded files), a chunk at a time; the slices are reused.
+func (sw *sweep) chunks(files bool, fn func([]Run, []manifest.Files, []store.Run) error) error {
+	runs := make([]Run, 0, chunkSize)
+	fs := make([]manifest.Files, 0, chunkSize)
+	rows := make([]store.Run, 0, chunkSize)
+	flush := func() error {
+		if len(runs) == 0 {
+			return nil
+		}
+		err := fn(runs, fs, rows)
+		runs, fs, rows = runs[:0], fs[:0], rows[:0]
+		return err
+	}
+	err := sw.each(func(i int, r *Run, c *combo) error {
+		row := sw.row(r, c)
+		if files {
+			f, err := sw.files(r, c)
+			if err != nil {
+				return err
+			}
+			row.Files = &store.RunFiles{Manifest: f.Manifest, Recipe: f.Recipe}
+			fs = append(fs, f)
+		}
+		runs, rows = append(runs, *r), append(rows, row)
+		if len(runs) == chunkSize {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// dryRun finds each run's registry status, checking the names in a
+// transaction that is rolled back; no file is touched.
+func (sw *sweep) dryRun(ctx context.Context, batch store.PlanBatch, statuses []runStatus) error {
+	st := sw.opts.Store
+	if st == nil {
+		return nil // no registry yet: every run is new
+	}
+	errDry := errors.New("dry run")
+	batch.Stream = func(yield func([]store.Run) error) error {
+		return sw.chunks(false, func(_ []Run, _ []manifest.Files, rows []store.Run) error { return yield(rows) })
+	}
+	batch.Chunk = func(start int, planned []store.PlannedRun) error {
+		for i, p := range planned {
+			statuses[start+i] = statusOf(p)
+		}
+		return nil
+	}
+	batch.BeforeCommit = func(store.PlanResult) error { return errDry }
+	_, err := st.Plan(ctx, batch)
+	switch {
+	case errors.Is(err, errDry):
+		return nil
+	case errors.Is(err, store.ErrReadOnly):
+		// A registry this user may only read: look each run up.
+		return sw.each(func(i int, r *Run, _ *combo) error {
+			reg, err := st.Run(ctx, r.ID)
+			switch {
+			case err == nil:
+				statuses[i] = registered(reg.Status)
+			case errors.Is(err, store.ErrNotFound):
+				statuses[i] = statusNew
+			default:
+				return err
+			}
+			return nil
+		})
+	}
+	return err
 }
 
 // maxModelID bounds a model id (a Hugging Face id or a local path).
@@ -348,6 +449,7 @@ func resolveAll(opts Options, sel Selection) (map[[2]string]*combo, []Invalid, e
 				continue
 			}
 			c := &combo{res: r, recipe: recipe}
+			c.weights, c.activations = roleValue(c, modelopt.Weights), roleValue(c, modelopt.Activations)
 			for _, n := range notes {
 				c.notes = append(c.notes, string(n))
 			}
@@ -381,100 +483,6 @@ func sortedNames(m map[string]store.NameUse) []store.NameUse {
 	return out
 }
 
-// buildRun lays out one run: identity, id, directory, manifest, overrides.
-func buildRun(opts Options, sel Selection, model string, c *combo, params []manifest.Param, created string) (Run, store.Run, manifest.Files, error) {
-	r := c.res
-	id := layout.Identity{Model: model, Format: r.Format.Name, Granularity: r.Granularity.Name}
-	for _, p := range params {
-		lp, err := layout.NewParam(p.Key, p.Value)
-		if err != nil {
-			return Run{}, store.Run{}, manifest.Files{}, usagef("parameter %s: %v", p.Key, err)
-		}
-		id.Params = append(id.Params, lp)
-	}
-	if err := id.Validate(); err != nil {
-		return Run{}, store.Run{}, manifest.Files{}, usagef("%v", err)
-	}
-	runID := layout.RunID(id)
-	dir, err := layout.Dir(opts.OutputRoot, opts.Template, id)
-	if err != nil {
-		return Run{}, store.Run{}, manifest.Files{}, err
-	}
-	var recorded []manifest.Param
-	for _, a := range sel.Recorded {
-		recorded = append(recorded, manifest.Param{Key: a.Key, Value: a.Values[0]})
-	}
-	args := []string{
-		hydra.Arg(opts.Groups.Format, r.Format.Name),
-		hydra.Arg(opts.Groups.Granularity, r.Granularity.Name),
-	}
-	if sel.ModelFromHydra {
-		args = append(args, hydra.Arg("model", model))
-	}
-	for _, p := range mergeParams(params, recorded) {
-		args = append(args, hydra.Arg(p.Key, p.Value))
-	}
-	args = append(args, hydra.QuotedArg("hydra.run.dir", dir))
-	m := &manifest.Manifest{
-		RunID: runID, Model: model,
-		Format:            manifest.Name{Name: r.Format.Name, Typed: r.FormatTyped, Fingerprint: r.Format.Fingerprint()},
-		Granularity:       manifest.Name{Name: r.Granularity.Name, Typed: r.GranularityTyped, Fingerprint: r.Granularity.Fingerprint()},
-		Params:            params,
-		Recorded:          recorded,
-		ConfigFingerprint: r.Fingerprint(),
-		Weights:           roleValue(r, modelopt.Weights),
-		Activations:       roleValue(r, modelopt.Activations),
-		ModelOpt:          opts.Target.String(),
-		Notes:             c.notes,
-		LayoutTemplate:    opts.Template.String(),
-		LayoutFingerprint: opts.Template.Fingerprint(),
-		HydraOverrides:    args,
-		QrunVersion:       opts.QrunVersion,
-		Created:           created,
-		Host:              opts.Host,
-		GitCommit:         opts.Git.Commit,
-		GitDirty:          opts.Git.Dirty,
-	}
-	mb, err := m.Encode()
-	if err != nil {
-		return Run{}, store.Run{}, manifest.Files{}, err
-	}
-	run := Run{
-		ID: runID, Dir: dir, Model: model, Format: r.Format.Name, Granularity: r.Granularity.Name,
-		FormatTyped: r.FormatTyped, GranularityTyped: r.GranularityTyped,
-		Params: params, Recorded: recorded, HydraArgs: args,
-	}
-	sr := store.Run{
-		ID: runID, Model: model, Format: r.Format.Name, Granularity: r.Granularity.Name,
-		Params: ParamsJSON(params), Dir: dir,
-		FormatFP: r.Format.Fingerprint(), GranularityFP: r.Granularity.Fingerprint(), ConfigFP: r.Fingerprint(),
-		LayoutFP: opts.Template.Fingerprint(), ModelOpt: opts.Target.String(),
-		Files: &store.RunFiles{Manifest: mb, Recipe: c.recipe},
-	}
-	return run, sr, manifest.Files{Manifest: mb, Recipe: c.recipe}, nil
-}
-
-// roleValue is a role's resolved attributes as plain values (stages as a
-// list), or nil when the role is not quantized.
-func roleValue(r *vocab.Resolution, role modelopt.Role) any {
-	i := r.Config.RoleIndex(role)
-	if i < 0 {
-		return nil
-	}
-	e := r.Config.Entries[i]
-	switch {
-	case e.Stages != nil:
-		out := make([]any, len(e.Stages))
-		for j, s := range e.Stages {
-			out[j] = s.Value()
-		}
-		return out
-	case e.Cfg != nil:
-		return e.Cfg.Value()
-	}
-	return nil
-}
-
 func mergeParams(a, b []manifest.Param) []manifest.Param {
 	out := append(append([]manifest.Param{}, a...), b...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Key < out[j].Key })
@@ -500,81 +508,6 @@ func ParamsJSON(params []manifest.Param) string {
 	}
 	b.WriteByte('}')
 	return b.String()
-}
-
-func noDuplicateDirs(runs []Run) error {
-	byDir := map[string]string{}
-	for _, r := range runs {
-		if other, ok := byDir[r.Dir]; ok && other != r.ID {
-			return fmt.Errorf("runs %s and %s would share %s: add {params} or {run_id} to the layout template", other, r.ID, r.Dir)
-		}
-		byDir[r.Dir] = r.ID
-	}
-	return nil
-}
-
-// writeRuns creates each run's directory (exclusively) and writes its
-// files. A run the registry already held (resumed) keeps its files byte for
-// byte; only missing ones are written. A run this plan registers owns its
-// directory only if the directory is new, or holds nothing but an
-// interrupted write (temp files, a recipe, or a manifest of this very run
-// that no registry commit covered): those are written afresh, so that the
-// registry's copy and the disk agree.
-func writeRuns(root string, runs []Run, files []manifest.Files, pr store.PlanResult, progress func(done, total int)) error {
-	// First look at every directory that exists, so that a refusal comes
-	// before anything is written.
-	actions := make([]reuse, len(runs))
-	for i, r := range runs {
-		a, err := inspectDir(r, pr.Runs[i].Resumed)
-		if err != nil {
-			return err
-		}
-		actions[i] = a
-	}
-	maker, err := layout.NewMaker(root)
-	if err != nil {
-		return err
-	}
-	batch := manifest.NewBatch()
-	for i, r := range runs {
-		if progress != nil {
-			progress(i, len(runs))
-		}
-		created, err := maker.Create(r.Dir)
-		if err != nil {
-			return err
-		}
-		if created {
-			if err := batch.WriteNew(r.Dir, files[i]); err != nil {
-				return err
-			}
-			continue
-		}
-		switch actions[i] {
-		case reuseReset:
-			if err := manifest.Reset(r.Dir); err != nil {
-				return err
-			}
-		case reuseRewrite:
-			if err := batch.WriteAll(r.Dir, files[i]); err != nil {
-				return err
-			}
-		}
-		// Temporary files in a run directory are a crashed writer's:
-		// planners of one run are serialised by the registry's lock.
-		if err := manifest.RemoveStrays(r.Dir); err != nil {
-			return err
-		}
-		if _, err := batch.WriteMissing(r.Dir, files[i]); err != nil {
-			return err
-		}
-	}
-	if progress != nil {
-		progress(len(runs), len(runs))
-	}
-	// One sync of the output root's file system makes every file durable
-	// before the registry commits (see manifest.Batch for why that is safe).
-	return batch.Sync(root)
 }
 
 // reuse is what to do with a run directory that already exists.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -360,5 +361,91 @@ func TestUncommittedFilesAreRewritten(t *testing.T) {
 	disk, _ := os.ReadFile(filepath.Join(res.Runs[0].Dir, manifest.ManifestFile))
 	if string(disk) != string(files.Manifest) || !strings.Contains(string(disk), "2026-11-25") {
 		t.Errorf("manifest not rewritten for the registering plan:\n%s", disk)
+	}
+}
+
+// TestPlanSweepInChunks: a sweep of several registry chunks is recorded,
+// written and handed to Emit in sweep order, the same runs as Result.Runs
+// lists without Emit; a re-plan resumes every run; --pending hands over
+// only the runs not yet succeeded.
+func TestPlanSweepInChunks(t *testing.T) {
+	f := newFixture(t)
+	n := 2*chunkSize + 17
+	args := []string{"quant_pair=int8,fp8", "quant_granularity=w_group64", "seed=range(0," + strconv.Itoa(n/2+1) + ")"}
+	dry, err := f.plan(args, func(o *Options) { o.DryRun = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := len(dry.Runs)
+	if total <= 2*chunkSize || dry.Created != total || dry.Printed != total {
+		t.Fatalf("dry run: %d runs, %d new, %d printed; want more than %d, all new", total, dry.Created, dry.Printed, 2*chunkSize)
+	}
+	var emitted []Run
+	res, err := f.plan(args, func(o *Options) { o.Emit = func(r Run) error { emitted = append(emitted, r); return nil } })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Runs != nil || res.Created != total || res.Printed != total || len(emitted) != total {
+		t.Fatalf("plan: %d listed, %d created, %d printed, %d emitted; want none listed and %d of the rest", len(res.Runs), res.Created, res.Printed, len(emitted), total)
+	}
+	for i, r := range emitted {
+		if r.ID != dry.Runs[i].ID || r.Dir != dry.Runs[i].Dir || !r.Created || r.Status != "planned" || len(r.HydraArgs) == 0 {
+			t.Fatalf("run %d emitted as %+v, want %s in %s, created and planned", i, r, dry.Runs[i].ID, dry.Runs[i].Dir)
+		}
+		if id, err := manifest.ReadIdentity(r.Dir); err != nil || id.RunID != r.ID {
+			t.Fatalf("run %d: manifest %+v %v", i, id, err)
+		}
+	}
+	last := emitted[total-1]
+	if err := f.store.Mark(context.Background(), last.ID, store.StatusSucceeded, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.plan(args, func(o *Options) { o.Pending = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Created != 0 || again.Resumed != total || again.Printed != total-1 || len(again.Runs) != total-1 {
+		t.Fatalf("re-plan --pending: %d new, %d resumed, %d printed (%d listed); want 0, %d, %d", again.Created, again.Resumed, again.Printed, len(again.Runs), total, total-1)
+	}
+	for _, r := range again.Runs {
+		if r.ID == last.ID || r.Created {
+			t.Fatalf("re-plan --pending listed %+v", r)
+		}
+	}
+}
+
+// TestPlanRefusesBeforeWritingAnything: a directory in the way of a run
+// late in a sweep is found by the first pass, before the registry is
+// opened or any directory created.
+func TestPlanRefusesBeforeWritingAnything(t *testing.T) {
+	f := newFixture(t)
+	args := []string{"quant_pair=int8", "quant_granularity=w_group64", "seed=range(0," + strconv.Itoa(chunkSize+50) + ")"}
+	dry, err := f.plan(args, func(o *Options) { o.DryRun = true; o.Store = nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocker := dry.Runs[len(dry.Runs)-3].Dir
+	if err := os.MkdirAll(filepath.Dir(blocker), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(blocker, []byte("not a run directory\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opened := false
+	_, err = f.plan(args, func(o *Options) {
+		o.Store = nil
+		o.Open = func(context.Context) (store.Store, error) { opened = true; return f.store, nil }
+	})
+	if err == nil || !strings.Contains(err.Error(), "is a file where a run directory goes") {
+		t.Fatalf("plan: %v, want the file in the way", err)
+	}
+	if opened {
+		t.Error("the registry was opened before the refusal")
+	}
+	if _, err := os.Stat(dry.Runs[0].Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the first run's directory was created by a refused plan: %v", err)
+	}
+	if n, _ := f.store.CountRuns(context.Background(), store.RunFilter{}); n != 0 {
+		t.Errorf("%d runs recorded by a refused plan", n)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/qrun-dev/qrun/hydra"
 	"github.com/qrun-dev/qrun/manifest"
 	"github.com/qrun-dev/qrun/plan"
+	"github.com/qrun-dev/qrun/store"
 	"github.com/qrun-dev/qrun/vocab"
 )
 
@@ -138,34 +140,45 @@ func planRun(ctx context.Context, opts *planOptions) error {
 		DryRun: opts.DryRun, SkipInvalid: opts.SkipInvalid, Pending: opts.Pending,
 		QrunVersion: version, Host: host, Git: gitInfo(p.Root), Now: time.Now,
 	}
-	if !opts.DryRun {
-		// Before the first plan creates the registry (or a --skip-invalid
-		// plan writes anything), check the selection without one: a
-		// refused selection leaves nothing behind, not even an empty
-		// registry.
-		exists, err := g.registryExists()
-		if err != nil {
-			return err
-		}
-		if !exists || opts.SkipInvalid {
-			check := popts
-			check.DryRun = true
-			res, err := plan.Plan(ctx, check, sel)
-			if err != nil {
-				return asUsage(err)
-			}
-			if err := noneValid(res, sel); err != nil {
-				return err
-			}
-		}
-	}
-	st, err := g.openStore(ctx, false, opts.DryRun)
+	// A plan opens an existing registry at once (its models take part in
+	// the checks); a first plan creates it only once every check passed, so
+	// that a refused selection leaves nothing behind, not even an empty
+	// registry.
+	exists, err := g.registryExists()
 	if err != nil {
 		return err
 	}
-	if st != nil {
-		defer st.Close()
-		popts.Store = st
+	var st store.Store
+	if exists || opts.DryRun {
+		if st, err = g.openStore(ctx, false, opts.DryRun); err != nil {
+			return err
+		}
+	} else {
+		popts.Open = func(ctx context.Context) (store.Store, error) {
+			var err error
+			st, err = g.openStore(ctx, false, false)
+			return st, err
+		}
+	}
+	defer func() {
+		if st != nil {
+			st.Close()
+		}
+	}()
+	popts.Store = st
+	var out *bufio.Writer
+	if !opts.JSON {
+		// Plain and Hydra output go out as the plan hands the runs over,
+		// after it is recorded: a sweep of any size is never held whole.
+		out = bufio.NewWriterSize(opts.IO.Out, 64<<10)
+		popts.Emit = func(r plan.Run) error {
+			line := r.Dir
+			if opts.Emit == "hydra" {
+				line = hydra.Line(r.HydraArgs)
+			}
+			_, err := fmt.Fprintln(out, line)
+			return err
+		}
 	}
 	prog := newProgress(opts.IO, "writing runs", opts.JSON || opts.DryRun)
 	popts.Progress = prog.fn()
@@ -174,14 +187,18 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	if err != nil {
 		return asUsage(err)
 	}
+	if out != nil {
+		if err := out.Flush(); err != nil {
+			return err
+		}
+	}
 	if err := noneValid(res, sel); err != nil {
 		return err
 	}
 	for _, s := range res.Skipped {
 		fmt.Fprintf(opts.IO.ErrOut, "skipped: %s\n", s.Reason)
 	}
-	switch {
-	case opts.JSON:
+	if opts.JSON {
 		out := make([]planRunJSON, 0, len(res.Runs))
 		for _, r := range res.Runs {
 			out = append(out, planRunJSON{
@@ -193,28 +210,16 @@ func planRun(ctx context.Context, opts *planOptions) error {
 		if err := writeJSONFields(opts.IO.Out, out, opts.JSONFields); err != nil {
 			return err
 		}
-	case opts.Emit == "hydra":
-		for _, r := range res.Runs {
-			if _, err := fmt.Fprintln(opts.IO.Out, hydra.Line(r.HydraArgs)); err != nil {
-				return err
-			}
-		}
-	default:
-		for _, r := range res.Runs {
-			if _, err := fmt.Fprintln(opts.IO.Out, r.Dir); err != nil {
-				return err
-			}
-		}
 	}
 	verb := "planned"
 	if opts.DryRun {
 		verb = "would plan (dry run, nothing written)"
 	}
 	if opts.Pending {
-		fmt.Fprintf(opts.IO.ErrOut, "%s %s (%d new, %d already planned) under %s; %d not yet succeeded (printed)\n", verb, plural(res.Created+res.Resumed, "run"), res.Created, res.Resumed, root, len(res.Runs))
+		fmt.Fprintf(opts.IO.ErrOut, "%s %s (%d new, %d already planned) under %s; %d not yet succeeded (printed)\n", verb, plural(res.Created+res.Resumed, "run"), res.Created, res.Resumed, root, res.Printed)
 		return nil
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "%s %s (%d new, %d already planned) under %s\n", verb, plural(len(res.Runs), "run"), res.Created, res.Resumed, root)
+	fmt.Fprintf(opts.IO.ErrOut, "%s %s (%d new, %d already planned) under %s\n", verb, plural(res.Printed, "run"), res.Created, res.Resumed, root)
 	return nil
 }
 

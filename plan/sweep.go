@@ -1,0 +1,282 @@
+package plan
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	"github.com/qrun-dev/qrun/hydra"
+	"github.com/qrun-dev/qrun/layout"
+	"github.com/qrun-dev/qrun/manifest"
+	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/store"
+)
+
+// sweep generates a selection's runs, in sweep order (model, format,
+// granularity, then the parameters' product), as often as a plan needs
+// them: the same runs every time.
+type sweep struct {
+	opts     Options
+	sel      Selection
+	models   []string
+	combos   map[[2]string]*combo
+	created  string           // the manifests' creation time
+	recorded []manifest.Param // recorded parameters, the same for every run
+	layoutFP string
+	target   string
+}
+
+func newSweep(opts Options, sel Selection, models []string, combos map[[2]string]*combo, now time.Time) *sweep {
+	sw := &sweep{opts: opts, sel: sel, models: models, combos: combos, created: now.Format(time.RFC3339),
+		layoutFP: opts.Template.Fingerprint(), target: opts.Target.String()}
+	for _, a := range sel.Recorded {
+		sw.recorded = append(sw.recorded, manifest.Param{Key: a.Key, Value: a.Values[0]})
+	}
+	return sw
+}
+
+// each calls fn with every run of the sweep and its combination, i counting
+// from 0. The run is fn's to keep (its slices are its own).
+func (sw *sweep) each(fn func(i int, r *Run, c *combo) error) error {
+	i := 0
+	for _, model := range sw.models {
+		for _, f := range sw.sel.Formats {
+			for _, g := range sw.sel.Granularities {
+				c, ok := sw.combos[[2]string{f, g}]
+				if !ok {
+					continue // invalid and skipped
+				}
+				err := sw.sel.eachParams(func(params []manifest.Param) error {
+					r, err := sw.identify(model, c, params)
+					if err != nil {
+						return err
+					}
+					err = fn(i, &r, c)
+					i++
+					return err
+				})
+				if err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// identify lays out one run: identity, id, directory.
+func (sw *sweep) identify(model string, c *combo, params []manifest.Param) (Run, error) {
+	r := c.res
+	id := layout.Identity{Model: model, Format: r.Format.Name, Granularity: r.Granularity.Name}
+	for _, p := range params {
+		lp, err := layout.NewParam(p.Key, p.Value)
+		if err != nil {
+			return Run{}, usagef("parameter %s: %v", p.Key, err)
+		}
+		id.Params = append(id.Params, lp)
+	}
+	if err := id.Validate(); err != nil {
+		return Run{}, usagef("%v", err)
+	}
+	dir, err := layout.Dir(sw.opts.OutputRoot, sw.opts.Template, id)
+	if err != nil {
+		return Run{}, err
+	}
+	return Run{
+		ID: layout.RunID(id), Dir: dir, Model: model, Format: r.Format.Name, Granularity: r.Granularity.Name,
+		FormatTyped: r.FormatTyped, GranularityTyped: r.GranularityTyped,
+		Params: params, Recorded: sw.recorded,
+	}, nil
+}
+
+// hydraArgs are the Hydra overrides that launch the run.
+func (sw *sweep) hydraArgs(r *Run, c *combo) []string {
+	args := make([]string, 0, 4+len(r.Params)+len(r.Recorded))
+	args = append(args,
+		hydra.Arg(sw.opts.Groups.Format, c.res.Format.Name),
+		hydra.Arg(sw.opts.Groups.Granularity, c.res.Granularity.Name))
+	if sw.sel.ModelFromHydra {
+		args = append(args, hydra.Arg("model", r.Model))
+	}
+	for _, p := range mergeParams(r.Params, r.Recorded) {
+		args = append(args, hydra.Arg(p.Key, p.Value))
+	}
+	return append(args, hydra.QuotedArg("hydra.run.dir", r.Dir))
+}
+
+// row is the run's registry row (without its files).
+func (sw *sweep) row(r *Run, c *combo) store.Run {
+	return store.Run{
+		ID: r.ID, Model: r.Model, Format: r.Format, Granularity: r.Granularity,
+		Params: ParamsJSON(r.Params), Dir: r.Dir,
+		FormatFP: c.res.Format.Fingerprint(), GranularityFP: c.res.Granularity.Fingerprint(), ConfigFP: c.res.Fingerprint(),
+		LayoutFP: sw.layoutFP, ModelOpt: sw.target,
+	}
+}
+
+// files encodes the run's manifest; the recipe is its combination's.
+func (sw *sweep) files(r *Run, c *combo) (manifest.Files, error) {
+	res := c.res
+	m := &manifest.Manifest{
+		RunID: r.ID, Model: r.Model,
+		Format:            manifest.Name{Name: res.Format.Name, Typed: res.FormatTyped, Fingerprint: res.Format.Fingerprint()},
+		Granularity:       manifest.Name{Name: res.Granularity.Name, Typed: res.GranularityTyped, Fingerprint: res.Granularity.Fingerprint()},
+		Params:            r.Params,
+		Recorded:          r.Recorded,
+		ConfigFingerprint: res.Fingerprint(),
+		Weights:           c.weights,
+		Activations:       c.activations,
+		ModelOpt:          sw.target,
+		Notes:             c.notes,
+		LayoutTemplate:    sw.opts.Template.String(),
+		LayoutFingerprint: sw.layoutFP,
+		HydraOverrides:    sw.hydraArgs(r, c),
+		QrunVersion:       sw.opts.QrunVersion,
+		Created:           sw.created,
+		Host:              sw.opts.Host,
+		GitCommit:         sw.opts.Git.Commit,
+		GitDirty:          sw.opts.Git.Dirty,
+	}
+	mb, err := m.Encode()
+	if err != nil {
+		return manifest.Files{}, err
+	}
+	return manifest.Files{Manifest: mb, Recipe: c.recipe}, nil
+}
+
+// check is the first pass: every run's identity and directory, no two runs
+// in one directory, and what is on disk on the way to each and where it
+// goes. It returns the names the runs use and their count.
+func (sw *sweep) check() ([]store.NameUse, int, error) {
+	names := map[string]store.NameUse{}
+	type dirKey [16]byte
+	dirs := map[dirKey]string{} // a 128-bit hash of each directory → its run id
+	var last *combo
+	n := 0
+	way, err := layout.NewChecker(sw.opts.OutputRoot)
+	if err != nil {
+		return nil, 0, err
+	}
+	err = sw.each(func(_ int, r *Run, c *combo) error {
+		if c != last {
+			addNames(names, c.res)
+			last = c
+		}
+		h := sha256.Sum256([]byte(r.Dir))
+		k := dirKey(h[:16])
+		if other, ok := dirs[k]; ok && other != r.ID {
+			return fmt.Errorf("runs %s and %s would share %s: add {params} or {run_id} to the layout template", other, r.ID, r.Dir)
+		}
+		dirs[k] = r.ID
+		if err := way.Check(r.Dir); err != nil {
+			return err
+		}
+		// Whether the run is registered is known only in the registry's
+		// transaction; refusals that do not depend on it come now, before
+		// anything is written, and the writer looks again under the lock.
+		if _, err := inspectDir(*r, sw.opts.DryRun); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	return sortedNames(names), n, err
+}
+
+// writer writes a plan's run directories, a chunk at a time, inside the
+// registry's transaction (see manifest.Batch for durability).
+type writer struct {
+	root     string
+	maker    *layout.Maker
+	batch    *manifest.Batch
+	total    int
+	progress func(done, total int)
+}
+
+func newWriter(root string, total int, progress func(done, total int)) (*writer, error) {
+	maker, err := layout.NewMaker(root)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{root: root, maker: maker, batch: manifest.NewBatch(), total: total, progress: progress}, nil
+}
+
+// write creates each run's directory (exclusively) and writes its files. A
+// run the registry already held (resumed) keeps its files byte for byte;
+// only missing ones are written. A run this plan registers owns its
+// directory only if the directory is new, or holds nothing but an
+// interrupted write (temp files, a recipe, or a manifest of this very run
+// that no registry commit covered): those are written afresh, so that the
+// registry's copy and the disk agree.
+func (w *writer) write(start int, runs []Run, files []manifest.Files, planned []store.PlannedRun) error {
+	for i := range runs {
+		r := &runs[i]
+		if w.progress != nil {
+			w.progress(start+i, w.total)
+		}
+		created, err := w.maker.Create(r.Dir)
+		if err != nil {
+			return err
+		}
+		if created {
+			if err := w.batch.WriteNew(r.Dir, files[i]); err != nil {
+				return err
+			}
+			continue
+		}
+		action, err := inspectDir(*r, planned[i].Resumed)
+		if err != nil {
+			return err
+		}
+		switch action {
+		case reuseReset:
+			if err := manifest.Reset(r.Dir); err != nil {
+				return err
+			}
+		case reuseRewrite:
+			if err := w.batch.WriteAll(r.Dir, files[i]); err != nil {
+				return err
+			}
+		}
+		// Temporary files in a run directory are a crashed writer's:
+		// planners of one run are serialised by the registry's lock.
+		if err := manifest.RemoveStrays(r.Dir); err != nil {
+			return err
+		}
+		if _, err := w.batch.WriteMissing(r.Dir, files[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish makes every file written durable, with one sync of the output
+// root's file system, before the registry commits.
+func (w *writer) finish() error {
+	if w.progress != nil {
+		w.progress(w.total, w.total)
+	}
+	return w.batch.Sync(w.root)
+}
+
+// roleValue is a role's resolved attributes as plain values (stages as a
+// list), or nil when the role is not quantized.
+func roleValue(c *combo, role modelopt.Role) any {
+	r := c.res
+	i := r.Config.RoleIndex(role)
+	if i < 0 {
+		return nil
+	}
+	e := r.Config.Entries[i]
+	switch {
+	case e.Stages != nil:
+		out := make([]any, len(e.Stages))
+		for j, s := range e.Stages {
+			out[j] = s.Value()
+		}
+		return out
+	case e.Cfg != nil:
+		return e.Cfg.Value()
+	}
+	return nil
+}
