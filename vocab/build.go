@@ -5,24 +5,34 @@ import (
 	"strings"
 
 	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/vocab/internal/yamlfile"
 )
 
 // addFile parses one file and adds its entry, refusing clashes with what is
 // already there.
 func (v *Vocabulary) addFile(k Kind, p string, data []byte, builtin bool) error {
+	top, err := decodeTop(p, data)
+	if err != nil {
+		return err
+	}
+	return v.addTop(k, p, top, builtin)
+}
+
+// addTop adds the entry a file's top-level fields define.
+func (v *Vocabulary) addTop(k Kind, p string, top *yamlfile.Top, builtin bool) error {
 	var e *Entry
 	var raw map[any]any
 	var g *Granularity
 	var f *Format
 	var err error
 	if k == KindGranularity {
-		g, err = ParseGranularity(p, data)
+		g, err = granularityFrom(p, top)
 		if err != nil {
 			return err
 		}
 		e, raw = &g.Entry, g.raw
 	} else {
-		f, err = ParseFormat(p, data)
+		f, err = formatFrom(p, top)
 		if err != nil {
 			return err
 		}

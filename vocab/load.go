@@ -1,7 +1,6 @@
 package vocab
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -18,8 +17,14 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/vocab/internal/yamlfile"
 )
 
+//go:generate go run gen_builtin.go
+
+// builtinFS holds the built-in files as written, for vocab export; what
+// they define is read from builtin_gen.go, generated from them.
+//
 //go:embed builtin
 var builtinFS embed.FS
 
@@ -116,23 +121,26 @@ func osFiles(dir string) ([]string, error) {
 }
 
 func load(src fileSource, dirs Dirs) (*Vocabulary, error) {
+	return loadWith(builtinFiles(), src, dirs)
+}
+
+// builtinFile is one built-in vocabulary file's top-level fields
+// (builtin_gen.go holds them all, decoded from builtin/ at development
+// time; the files themselves stay embedded for vocab export).
+type builtinFile struct {
+	kind Kind
+	path string // builtin/<group>/<name>.yaml
+	top  yamlfile.Top
+}
+
+func loadWith(builtins []builtinFile, src fileSource, dirs Dirs) (*Vocabulary, error) {
 	v := newVocabulary()
 	var errs []error
 	// Built-ins first.
-	for _, k := range []Kind{KindGranularity, KindFormat} {
-		ents, err := builtinFS.ReadDir("builtin/" + k.Group())
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range ents {
-			p := "builtin/" + k.Group() + "/" + e.Name()
-			b, err := builtinFS.ReadFile(p)
-			if err != nil {
-				return nil, err
-			}
-			if err := v.addFile(k, p, b, true); err != nil {
-				errs = append(errs, err)
-			}
+	for i := range builtins {
+		b := &builtins[i]
+		if err := v.addTop(b.kind, b.path, &b.top, true); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
@@ -204,10 +212,34 @@ func unwrapPathErr(err error) error {
 // ParseGranularity reads one granularity file. name is the file's base name
 // without .yaml, which must equal the name inside.
 func ParseGranularity(p string, data []byte) (*Granularity, error) {
-	top, err := parseTop(p, data)
+	top, err := decodeTop(p, data)
 	if err != nil {
 		return nil, err
 	}
+	return granularityFrom(p, top)
+}
+
+// ParseFormat reads one format file.
+func ParseFormat(p string, data []byte) (*Format, error) {
+	top, err := decodeTop(p, data)
+	if err != nil {
+		return nil, err
+	}
+	return formatFrom(p, top)
+}
+
+// decodeTop is the YAML step: the file's top-level fields.
+func decodeTop(p string, data []byte) (*yamlfile.Top, error) {
+	top, yerr := yamlfile.Decode(data)
+	if yerr != nil {
+		return nil, &FileError{Path: p, Line: yerr.Line, Msg: yerr.Msg}
+	}
+	return top, nil
+}
+
+// granularityFrom reads a granularity from a file's top-level fields, as
+// decoded from YAML or from the generated built-in table.
+func granularityFrom(p string, top *yamlfile.Top) (*Granularity, error) {
 	g := &Granularity{Entry: Entry{Kind: KindGranularity, Source: p}}
 	fields, err := readFields(p, top, KindGranularity, []string{"name", "description", "weights", "activations", "compose", "aliases", "retired"})
 	if err != nil {
@@ -233,7 +265,7 @@ func ParseGranularity(p string, data []byte) (*Granularity, error) {
 			err = modelopt.ValidateOverlay(ov)
 		}
 		if err != nil {
-			return nil, &FileError{p, attrLine(f.node, err), fmt.Sprintf("%s: %v", r, err)}
+			return nil, &FileError{p, attrLine(f, err), fmt.Sprintf("%s: %v", r, err)}
 		}
 		if r == modelopt.Weights {
 			g.Weights = ov
@@ -260,12 +292,8 @@ func ParseGranularity(p string, data []byte) (*Granularity, error) {
 	return g, nil
 }
 
-// ParseFormat reads one format file.
-func ParseFormat(p string, data []byte) (*Format, error) {
-	top, err := parseTop(p, data)
-	if err != nil {
-		return nil, err
-	}
+// formatFrom reads a format from a file's top-level fields.
+func formatFrom(p string, top *yamlfile.Top) (*Format, error) {
 	f := &Format{Entry: Entry{Kind: KindFormat, Source: p}}
 	fields, err := readFields(p, top, KindFormat, []string{"format_name", "description", "base", "weights", "activations", "algorithm", "lock", "quant_cfg", "aliases", "retired"})
 	if err != nil {
@@ -304,96 +332,40 @@ func ParseFormat(p string, data []byte) (*Format, error) {
 // field is one top-level key of a vocabulary file.
 type field struct {
 	line int
-	node *yaml.Node
+	node *yaml.Node // nil for the generated built-ins
 	val  any
 }
 
-func parseTop(p string, data []byte) (*yaml.Node, error) {
-	if bytes.IndexByte(data, 0) >= 0 {
-		return nil, &FileError{Path: p, Msg: "file contains a NUL byte; it is not a YAML text file"}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &FileError{Path: p, Msg: "file is empty; it must hold a definition"}
+func readFields(p string, top *yamlfile.Top, k Kind, allowed []string) (map[string]field, error) {
+	fields := make(map[string]field, len(top.Fields))
+	for _, tf := range top.Fields {
+		if !tf.KeyOK {
+			return nil, &FileError{p, tf.Line, fmt.Sprintf("key %s is not a name", quote(tf.Key))}
 		}
-		return nil, yamlErr(p, err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, &FileError{Path: p, Line: extra.Line, Msg: "file holds more than one YAML document; keep one definition per file"}
-	}
-	if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].ShortTag() == "!!null") {
-		return nil, &FileError{Path: p, Msg: "file is empty; it must hold a definition"}
-	}
-	if doc.Content[0].Kind != yaml.MappingNode {
-		line := 0
-		if len(doc.Content) > 0 {
-			line = doc.Content[0].Line
-		}
-		return nil, &FileError{Path: p, Line: line, Msg: "file must hold a mapping (key: value lines)"}
-	}
-	return doc.Content[0], nil
-}
-
-// yamlErr turns yaml.v3's message into one line with the file's path.
-func yamlErr(p string, err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if i := strings.Index(rest, ":"); i > 0 {
-			if _, scanErr := fmt.Sscanf(rest[:i], "%d", &line); scanErr == nil {
-				msg = strings.TrimSpace(rest[i+1:])
-			}
-		}
-	}
-	if line > 0 && strings.HasPrefix(msg, "did not find expected") {
-		line++ // yaml.v3 reports parser errors with the line before the problem
-	}
-	msg = strings.ReplaceAll(msg, "\n", "; ")
-	return &FileError{Path: p, Line: line, Msg: "invalid YAML: " + msg}
-}
-
-func readFields(p string, top *yaml.Node, k Kind, allowed []string) (map[string]field, error) {
-	if top.Anchor != "" {
-		return nil, &FileError{p, top.Line, "YAML anchors (&name) are not supported; write the value out"}
-	}
-	fields := map[string]field{}
-	for i := 0; i+1 < len(top.Content); i += 2 {
-		kn, vn := top.Content[i], top.Content[i+1]
-		if kn.Kind != yaml.ScalarNode || kn.ShortTag() != "!!str" {
-			return nil, &FileError{p, kn.Line, fmt.Sprintf("key %s is not a name", quote(kn.Value))}
-		}
-		if !contains(allowed, kn.Value) {
-			msg := fmt.Sprintf("unknown key %s", quote(kn.Value))
-			if s := modelopt.Closest(kn.Value, allowed); s != "" {
+		if !contains(allowed, tf.Key) {
+			msg := fmt.Sprintf("unknown key %s", quote(tf.Key))
+			if s := modelopt.Closest(tf.Key, allowed); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			} else {
 				msg += fmt.Sprintf("; a %s file has: %s", k, strings.Join(allowed, ", "))
 			}
-			if kn.Value == "name" && k == KindFormat {
+			if tf.Key == "name" && k == KindFormat {
 				msg = `unknown key "name"; a format file names its format with format_name`
-			} else if kn.Value == "format_name" && k == KindGranularity {
+			} else if tf.Key == "format_name" && k == KindGranularity {
 				msg = `unknown key "format_name"; a granularity file names its granularity with name`
 			}
-			if modelopt.IsAttribute(kn.Value) {
-				msg = fmt.Sprintf("unknown key %s: quantizer attributes go under weights: or activations:", quote(kn.Value))
+			if modelopt.IsAttribute(tf.Key) {
+				msg = fmt.Sprintf("unknown key %s: quantizer attributes go under weights: or activations:", quote(tf.Key))
 			}
-			return nil, &FileError{p, kn.Line, msg}
+			return nil, &FileError{p, tf.Line, msg}
 		}
-		if _, dup := fields[kn.Value]; dup {
-			return nil, &FileError{p, kn.Line, fmt.Sprintf("key %s appears twice", quote(kn.Value))}
+		if _, dup := fields[tf.Key]; dup {
+			return nil, &FileError{p, tf.Line, fmt.Sprintf("key %s appears twice", quote(tf.Key))}
 		}
-		val, err := modelopt.FromNode(vn)
-		if err != nil {
-			var ne *modelopt.NodeError
-			if errors.As(err, &ne) {
-				return nil, &FileError{p, ne.Line, ne.Msg}
-			}
-			return nil, &FileError{p, vn.Line, err.Error()}
+		if tf.Err != nil {
+			return nil, &FileError{p, tf.Err.Line, tf.Err.Msg}
 		}
-		fields[kn.Value] = field{line: kn.Line, node: vn, val: val}
+		fields[tf.Key] = field{line: tf.Line, node: tf.Node, val: tf.Val}
 	}
 	nk := k.NameKey()
 	if _, ok := fields[nk]; !ok {
@@ -449,20 +421,22 @@ func readCommon(p string, fields map[string]field, e *Entry) error {
 	return nil
 }
 
-// attrLine finds the line of the attribute an error is about.
-func attrLine(n *yaml.Node, err error) int {
+// attrLine finds the line of the attribute an error is about (the field's
+// own line when there is no YAML node to search: a generated built-in).
+func attrLine(f field, err error) int {
+	n := f.node
+	if n == nil {
+		return f.line
+	}
 	var ae *modelopt.AttrError
-	if errors.As(err, &ae) && n != nil && n.Kind == yaml.MappingNode {
+	if errors.As(err, &ae) && n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if n.Content[i].Value == ae.Key {
 				return n.Content[i].Line
 			}
 		}
 	}
-	if n != nil {
-		return n.Line
-	}
-	return 0
+	return n.Line
 }
 
 func stringList(v any) ([]string, error) {
