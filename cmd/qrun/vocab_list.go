@@ -60,21 +60,27 @@ func vocabListRun(opts *vocabListOptions) error {
 		return err
 	}
 	var items []vocabListItem
-	item := func(e vocab.Entry, fp string) vocabListItem {
+	// Fingerprints are in the JSON only; the table does without hashing
+	// every definition.
+	item := func(e vocab.Entry, fp func() string) vocabListItem {
 		aliases := e.Aliases
 		if aliases == nil {
 			aliases = []string{}
 		}
-		return vocabListItem{e.Kind, e.Name, e.Description, aliases, e.Builtin, e.Retired, e.Source, fp}
+		it := vocabListItem{e.Kind, e.Name, e.Description, aliases, e.Builtin, e.Retired, e.Source, ""}
+		if opts.JSON {
+			it.Fingerprint = fp()
+		}
+		return it
 	}
 	if opts.Kind != string(vocab.KindFormat) {
 		for _, g := range v.Granularities() {
-			items = append(items, item(g.Entry, g.Fingerprint()))
+			items = append(items, item(g.Entry, g.Fingerprint))
 		}
 	}
 	if opts.Kind != string(vocab.KindGranularity) {
 		for _, f := range v.Formats() {
-			items = append(items, item(f.Entry, f.Fingerprint()))
+			items = append(items, item(f.Entry, f.Fingerprint))
 		}
 	}
 	if opts.JSON {
