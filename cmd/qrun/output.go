@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -70,20 +71,26 @@ func (t *table) write(w io.Writer, tty bool) error {
 			r[i] = printable(oneLine.Replace(r[i]))
 		}
 	}
+	// Buffered: tabwriter writes every cell and every run of padding
+	// separately, one write(2) each on a terminal (300 for vocab list).
+	bw := bufio.NewWriterSize(w, 32<<10)
 	if !tty {
 		for _, r := range t.rows {
-			if _, err := fmt.Fprintln(w, strings.Join(r, "\t")); err != nil {
+			if _, err := fmt.Fprintln(bw, strings.Join(r, "\t")); err != nil {
 				return err
 			}
 		}
-		return nil
+		return bw.Flush()
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(t.header, "\t"))
 	for _, r := range t.rows {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // nodeJSON converts a YAML node to JSON keeping mapping keys in document
