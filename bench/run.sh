@@ -5,6 +5,9 @@
 #   bench/run.sh                 # everything (the 1M-run registry takes minutes to build once)
 #   QUICK=1 bench/run.sh         # skip the 1M-run registry and the 100k-run sweep
 #   QRUN_BIN=/path/qrun bench/run.sh
+#   NOPG=1 bench/run.sh          # without the PostgreSQL figures of bench/pg.sh (run last; it
+#                                # starts its own throwaway server, and skips with one line
+#                                # where no PostgreSQL binaries are installed)
 #
 # Measured on tmpfs (/dev/shm) to keep the disk's noise out; the 10,016-run
 # sweep is also run once on disk for the record. Each figure is the median of
@@ -105,4 +108,9 @@ timeit "qrun --version (start-up floor)" 51 -- "$bin" --version | show
 # 4. Peak memory of a 100,000-run sweep.
 if [[ -z ${QUICK:-} ]]; then
 	timeit "qrun plan, 100,192 runs: peak RSS (target 100 MB)" 1 -- "$bin" plan --model Qwen/Qwen3-8B "quant_pair=$formats" "quant_granularity=$grans" 'seed=range(0,3131)' | show
+fi
+
+# 5. The PostgreSQL figures (bench/pg.sh, runnable alone), with the same binary.
+if [[ -z ${NOPG:-} ]]; then
+	QRUN_BIN=$bin "$root/bench/pg.sh"
 fi
