@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -100,31 +101,36 @@ func (r *registry) plan(ctx context.Context, b *PlanBatch, at time.Time) (PlanRe
 				return err
 			}
 		}
-		planned = planned[:0]
-		for _, run := range chunk {
-			if b.Stream != nil { // Runs were validated as a whole
-				if err := b.checkRun(&run, fps); err != nil {
+		checked := chunk
+		if b.Stream != nil { // Runs were validated as a whole
+			checked = make([]Run, len(chunk))
+			for i := range chunk {
+				checked[i] = chunk[i]
+				if err := b.checkRun(&checked[i], fps); err != nil {
 					return err
 				}
 			}
+		}
+		for _, run := range checked {
 			for _, k := range []nameKey{{KindFormat, run.Format}, {KindGranularity, run.Granularity}} {
 				if _, ok := first[k]; !ok {
 					first[k] = run.ID
 				}
 			}
-			p, err := w.add(ctx, run)
-			if err != nil {
-				if !errors.Is(err, ErrConflict) {
-					dbErr = err
-				}
-				return err
+		}
+		var err error
+		if planned, err = w.addChunk(ctx, checked, planned[:0]); err != nil {
+			if !errors.Is(err, ErrConflict) {
+				dbErr = err
 			}
+			return err
+		}
+		for _, p := range planned {
 			if p.Resumed {
 				res.Resumed++
 			} else {
 				res.Created++
 			}
-			planned = append(planned, p)
 		}
 		if b.Stream == nil {
 			res.Runs = append(res.Runs, planned...)
@@ -300,55 +306,80 @@ type planEvent struct {
 	ModelOpt      string          `json:"modelopt"`
 }
 
-// runWriter adds a plan's runs: each new run with its 'plan' event and its
-// files; a run already registered (in this directory) is resumed. A run id
-// registered with another directory, or a directory registered for another
-// run, is a conflict.
+// runWriter adds a plan's runs, a chunk at a time: each new run with its
+// 'plan' event and its files; a run already registered (in this directory)
+// is resumed. A run id registered with another directory, or a directory
+// registered for another run, is a conflict.
 //
-// It inserts first and looks up only when the insert did nothing (ON
-// CONFLICT DO NOTHING): a new run costs its inserts alone, and the unique
-// keys, not a lookup, find a run planned twice. Nothing is kept per run but
-// a 6-byte key of the ids it inserted, to tell a conflict within the plan
-// from one with an earlier plan.
+// A chunk costs a few statements, not a few per run: one multi-row INSERT
+// … ON CONFLICT DO NOTHING RETURNING id for the runs, one for their events
+// and one for their files; the runs the unique keys refused are looked up
+// together. Nothing is kept per run but a 6-byte key of the ids it
+// inserted, to tell a conflict within the plan from one with an earlier
+// plan.
 type runWriter struct {
-	st          *runInserts
-	add1        *sql.Stmt // INSERT … ON CONFLICT DO NOTHING
-	byID, byDir *sql.Stmt
+	tx          wtx
 	at          time.Time
+	stmts       map[string]*sql.Stmt // prepared multi-row statements, by text
+	recipe      *sql.Stmt
+	byDir       *sql.Stmt
 	recipesSeen map[string]bool
 	inserted    map[[6]byte]struct{}
 }
 
 func newRunWriter(ctx context.Context, tx wtx, at time.Time) (*runWriter, error) {
-	w := &runWriter{at: at, recipesSeen: map[string]bool{}, inserted: map[[6]byte]struct{}{}}
+	w := &runWriter{tx: tx, at: at, stmts: map[string]*sql.Stmt{}, recipesSeen: map[string]bool{}, inserted: map[[6]byte]struct{}{}}
 	var err error
-	if w.st, err = prepareRunInserts(ctx, tx); err != nil {
+	if w.recipe, err = tx.PrepareContext(ctx, insertRecipeSQL); err != nil {
 		return nil, err
 	}
-	for _, p := range []struct {
-		dst   **sql.Stmt
-		query string
-	}{
-		{&w.add1, insertRunSQL + ` ON CONFLICT DO NOTHING`},
-		{&w.byID, `SELECT ` + runCols + ` FROM runs WHERE id = ?`},
-		{&w.byDir, `SELECT ` + runCols + ` FROM runs WHERE dir = ?`},
-	} {
-		if *p.dst, err = tx.PrepareContext(ctx, p.query); err != nil {
-			w.Close()
-			return nil, err
-		}
+	if w.byDir, err = tx.PrepareContext(ctx, `SELECT `+runCols+` FROM runs WHERE dir = ?`); err != nil {
+		w.Close()
+		return nil, err
 	}
 	return w, nil
 }
 
 // Close releases the statements.
 func (w *runWriter) Close() {
-	w.st.Close()
-	for _, s := range []*sql.Stmt{w.add1, w.byID, w.byDir} {
+	for _, s := range w.stmts {
+		s.Close()
+	}
+	for _, s := range []*sql.Stmt{w.recipe, w.byDir} {
 		if s != nil {
 			s.Close()
 		}
 	}
+}
+
+// stmt returns the prepared statement for query (prepared on first use: a
+// sweep's chunks share one size, so a plan prepares a handful).
+func (w *runWriter) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := w.stmts[query]; ok {
+		return s, nil
+	}
+	s, err := w.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[query] = s
+	return s, nil
+}
+
+// values is "head VALUES (?, …), (?, …)…" for rows rows of cols columns.
+func values(head string, cols, rows int) string {
+	var b strings.Builder
+	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	b.Grow(len(head) + 8 + rows*(len(row)+2))
+	b.WriteString(head)
+	b.WriteString(" VALUES ")
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
 }
 
 func runKey(id string) [6]byte {
@@ -357,77 +388,199 @@ func runKey(id string) [6]byte {
 	return k
 }
 
-// add records one run of the plan and says whether it was new.
-func (w *runWriter) add(ctx context.Context, r Run) (PlannedRun, error) {
-	r.Status, r.CreatedAt, r.UpdatedAt = StatusPlanned, w.at, w.at
-	res, err := w.add1.ExecContext(ctx, r.ID, r.Model, r.Format, r.Granularity, r.Params, r.Dir,
-		r.FormatFP, r.GranularityFP, r.ConfigFP, r.LayoutFP, r.ModelOpt, string(r.Status),
-		w.at.UnixNano(), w.at.UnixNano())
-	if err != nil {
-		return PlannedRun{}, err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return PlannedRun{}, err
-	}
-	if n == 1 {
-		if err := w.addRest(ctx, &r); err != nil {
-			return PlannedRun{}, err
+// maxChunk bounds the runs of one multi-row statement: 14 parameters a run
+// stay well within SQLite's 32,766 and PostgreSQL's 65,535.
+const maxChunk = 1024
+
+// addChunk records runs (in plan order) and appends each as planned to out.
+func (w *runWriter) addChunk(ctx context.Context, runs []Run, out []PlannedRun) ([]PlannedRun, error) {
+	for len(runs) > maxChunk {
+		var err error
+		if out, err = w.addChunk(ctx, runs[:maxChunk], out); err != nil {
+			return out, err
 		}
-		w.inserted[runKey(r.ID)] = struct{}{}
-		return PlannedRun{Run: r}, nil
+		runs = runs[maxChunk:]
 	}
+	if len(runs) == 0 {
+		return out, nil
+	}
+	// The runs, all at once; the ids that went in come back.
+	args := make([]any, 0, 14*len(runs))
+	for i := range runs {
+		r := &runs[i]
+		args = append(args, r.ID, r.Model, r.Format, r.Granularity, r.Params, r.Dir,
+			r.FormatFP, r.GranularityFP, r.ConfigFP, r.LayoutFP, r.ModelOpt, string(StatusPlanned),
+			w.at.UnixNano(), w.at.UnixNano())
+	}
+	ins, err := w.stmt(ctx, values(insertRunHead, 14, len(runs))+` ON CONFLICT DO NOTHING RETURNING id`)
+	if err != nil {
+		return out, err
+	}
+	rows, err := ins.QueryContext(ctx, args...)
+	if err != nil {
+		return out, err
+	}
+	went := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return out, err
+		}
+		went[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return out, err
+	}
+
+	// In plan order: a run whose id went in is new (its first occurrence);
+	// the others are registered already, or conflicts.
+	start := len(out)
+	var fresh []int // indexes in out
+	var refused []string
+	for i := range runs {
+		r := runs[i]
+		if went[r.ID] {
+			delete(went, r.ID) // an exact repeat later in the chunk is resumed
+			r.Status, r.CreatedAt, r.UpdatedAt = StatusPlanned, w.at, w.at
+			w.inserted[runKey(r.ID)] = struct{}{}
+			fresh = append(fresh, len(out))
+			out = append(out, PlannedRun{Run: r})
+			continue
+		}
+		out = append(out, PlannedRun{Run: r, Resumed: true}) // settled below
+		refused = append(refused, r.ID)
+	}
+	if err := w.addRest(ctx, out, fresh); err != nil {
+		return out, err
+	}
+	if len(refused) == 0 {
+		return out, nil
+	}
+	registered, err := w.runsByID(ctx, refused)
+	if err != nil {
+		return out, err
+	}
+	for i := start; i < len(out); i++ {
+		p := &out[i]
+		if !p.Resumed {
+			continue
+		}
+		if err := w.settle(ctx, p, registered); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// settle turns a run its unique keys refused into the registered run it
+// repeats, or the conflict it is.
+func (w *runWriter) settle(ctx context.Context, p *PlannedRun, registered map[string]Run) error {
+	r := p.Run
+	old, ok := registered[r.ID]
 	_, ours := w.inserted[runKey(r.ID)] // planned earlier in this very plan
-	old, err := scanRun(w.byID.QueryRowContext(ctx, r.ID))
 	switch {
-	case err == nil && old.Dir == r.Dir:
-		return PlannedRun{Run: old, Resumed: true}, nil
-	case err == nil && ours:
-		return PlannedRun{}, errorf(ErrConflict, "run %s is planned in %s and in %s", r.ID, old.Dir, r.Dir)
-	case err == nil:
-		return PlannedRun{}, errorf(ErrConflict, "run %s is already registered in %s, not %s", r.ID, old.Dir, r.Dir)
-	case !errors.Is(err, ErrNotFound):
-		return PlannedRun{}, err
+	case ok && old.Dir == r.Dir:
+		p.Run = old
+		return nil
+	case ok && ours:
+		return errorf(ErrConflict, "run %s is planned in %s and in %s", r.ID, old.Dir, r.Dir)
+	case ok:
+		return errorf(ErrConflict, "run %s is already registered in %s, not %s", r.ID, old.Dir, r.Dir)
 	}
 	owner, err := scanRun(w.byDir.QueryRowContext(ctx, r.Dir))
 	switch {
 	case err == nil:
 		if _, ours := w.inserted[runKey(owner.ID)]; ours {
-			return PlannedRun{}, errorf(ErrConflict, "directory %s belongs to runs %s and %s", r.Dir, owner.ID, r.ID)
+			return errorf(ErrConflict, "directory %s belongs to runs %s and %s", r.Dir, owner.ID, r.ID)
 		}
-		return PlannedRun{}, errorf(ErrConflict, "directory %s already belongs to run %s (%s, %s, %s %s), not %s",
+		return errorf(ErrConflict, "directory %s already belongs to run %s (%s, %s, %s %s), not %s",
 			r.Dir, owner.ID, owner.Model, owner.Format, owner.Granularity, owner.Params, r.ID)
 	case errors.Is(err, ErrNotFound):
-		return PlannedRun{}, fmt.Errorf("run %s in %s was neither inserted nor found", r.ID, r.Dir)
+		return fmt.Errorf("run %s in %s was neither inserted nor found", r.ID, r.Dir)
 	}
-	return PlannedRun{}, err
+	return err
 }
 
-// addRest inserts a new run's plan event and files.
-func (w *runWriter) addRest(ctx context.Context, r *Run) error {
-	payload, err := json.Marshal(planEvent{Model: r.Model, Format: r.Format, Granularity: r.Granularity,
-		Params: json.RawMessage(r.Params), Dir: r.Dir, FormatFP: r.FormatFP, GranularityFP: r.GranularityFP,
-		ConfigFP: r.ConfigFP, LayoutFP: r.LayoutFP, ModelOpt: r.ModelOpt})
+// runsByID returns the registered runs among ids.
+func (w *runWriter) runsByID(ctx context.Context, ids []string) (map[string]Run, error) {
+	q, err := w.stmt(ctx, `SELECT `+runCols+` FROM runs WHERE id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")+`)`)
+	if err != nil {
+		return nil, err
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := q.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]Run, len(ids))
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[r.ID] = r
+	}
+	return out, rows.Err()
+}
+
+// addRest inserts the plan events and files of the new runs planned[fresh],
+// each kind in one statement.
+func (w *runWriter) addRest(ctx context.Context, planned []PlannedRun, fresh []int) error {
+	if len(fresh) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 5*len(fresh))
+	for _, i := range fresh {
+		r := &planned[i].Run
+		payload, err := json.Marshal(planEvent{Model: r.Model, Format: r.Format, Granularity: r.Granularity,
+			Params: json.RawMessage(r.Params), Dir: r.Dir, FormatFP: r.FormatFP, GranularityFP: r.GranularityFP,
+			ConfigFP: r.ConfigFP, LayoutFP: r.LayoutFP, ModelOpt: r.ModelOpt})
+		if err != nil {
+			return err
+		}
+		args = append(args, r.ID, string(EventPlan), string(StatusPlanned), string(payload), w.at.UnixNano())
+	}
+	ev, err := w.stmt(ctx, values(insertEventHead, 5, len(fresh)))
 	if err != nil {
 		return err
 	}
-	if _, err := w.st.event.ExecContext(ctx, r.ID, string(EventPlan), string(StatusPlanned), string(payload), w.at.UnixNano()); err != nil {
+	if _, err := ev.ExecContext(ctx, args...); err != nil {
 		return err
 	}
-	if f := r.Files; f != nil {
-		rs, ms := sha256Hex(f.Recipe), sha256Hex(f.Manifest)
+	args = args[:0]
+	n := 0
+	for _, i := range fresh {
+		r := &planned[i].Run
+		f := r.Files
+		if f == nil {
+			continue
+		}
+		rs := sha256Hex(f.Recipe)
 		if !w.recipesSeen[rs] {
-			if _, err := w.st.recipe.ExecContext(ctx, rs, f.Recipe); err != nil {
+			if _, err := w.recipe.ExecContext(ctx, rs, f.Recipe); err != nil {
 				return err
 			}
 			w.recipesSeen[rs] = true
 		}
-		if _, err := w.st.files.ExecContext(ctx, r.ID, f.Manifest, ms, rs); err != nil {
-			return err
-		}
+		args = append(args, r.ID, f.Manifest, sha256Hex(f.Manifest), rs)
+		n++
+		r.Files = nil
 	}
-	r.Files = nil
-	return nil
+	if n == 0 {
+		return nil
+	}
+	files, err := w.stmt(ctx, values(insertFilesHead, 4, n))
+	if err != nil {
+		return err
+	}
+	_, err = files.ExecContext(ctx, args...)
+	return err
 }
 
 // Mark sets a run's status and/or records metrics (see Store.Mark).
@@ -545,9 +698,14 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-const insertRunSQL = `INSERT INTO runs (id, model, format, granularity, params, dir, format_fp, granularity_fp,
-		                  config_fp, layout_fp, modelopt, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const (
+	insertRunHead = `INSERT INTO runs (id, model, format, granularity, params, dir, format_fp, granularity_fp,
+		                  config_fp, layout_fp, modelopt, status, created_at, updated_at)`
+	insertRunSQL    = insertRunHead + ` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertEventHead = `INSERT INTO events (run_id, kind, status, payload, at)`
+	insertRecipeSQL = `INSERT INTO recipes (sha256, body) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`
+	insertFilesHead = `INSERT INTO run_files (run_id, manifest, manifest_sha256, recipe_sha256)`
+)
 
 // runInserts are the prepared statements that add runs with their events
 // and files (a plan, a copy).
@@ -562,9 +720,9 @@ func prepareRunInserts(ctx context.Context, tx wtx) (*runInserts, error) {
 		query string
 	}{
 		{&st.run, insertRunSQL},
-		{&st.event, `INSERT INTO events (run_id, kind, status, payload, at) VALUES (?, ?, ?, ?, ?)`},
-		{&st.recipe, `INSERT INTO recipes (sha256, body) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`},
-		{&st.files, `INSERT INTO run_files (run_id, manifest, manifest_sha256, recipe_sha256) VALUES (?, ?, ?, ?)`},
+		{&st.event, insertEventHead + ` VALUES (?, ?, ?, ?, ?)`},
+		{&st.recipe, insertRecipeSQL},
+		{&st.files, insertFilesHead + ` VALUES (?, ?, ?, ?)`},
 	} {
 		stmt, err := tx.PrepareContext(ctx, p.query)
 		if err != nil {
