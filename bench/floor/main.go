@@ -1,8 +1,9 @@
 // Command floor is the performance floor for `qrun plan`: a minimal program
 // that writes the same run directories and files (atomically, one syncfs at
-// the end, like qrun) and inserts the same registry rows in one transaction,
-// and does nothing else — no vocabulary, no validation, no name checks, no
-// YAML encoder. bench/run.sh compares qrun with it.
+// the end, like qrun) and inserts the same registry rows in one transaction
+// (multi-row INSERTs of 256 runs, like qrun), and does nothing else — no
+// vocabulary, no validation, no name checks, no YAML encoder. bench/run.sh
+// compares qrun with it.
 //
 //	floor -root DIR -db FILE -formats 4 -granularities 8 -seeds 313
 package main
@@ -17,6 +18,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
@@ -40,7 +42,7 @@ func main() {
 		log.Fatal(err)
 	}
 	st.Close()
-	db, err := sql.Open("sqlite3", "file:"+*dbPath+"?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&_foreign_keys=on&_busy_timeout=5000")
+	db, err := sql.Open("sqlite3", "file:"+*dbPath+"?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&_foreign_keys=on&_busy_timeout=5000&_cache_size=-65536")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -56,10 +58,31 @@ func main() {
 		}
 		return s
 	}
-	insRun := prep(`INSERT INTO runs (id, model, format, granularity, params, dir, format_fp, granularity_fp, config_fp, layout_fp, modelopt, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?)`)
-	insEv := prep(`INSERT INTO events (run_id, kind, status, payload, at) VALUES (?, 'plan', 'planned', ?, ?)`)
+	const chunk = 256
+	values := func(head, row string, n int) string {
+		return head + " VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+	}
 	insRecipe := prep(`INSERT INTO recipes (sha256, body) VALUES (?, ?) ON CONFLICT DO NOTHING`)
-	insFiles := prep(`INSERT INTO run_files (run_id, manifest, manifest_sha256, recipe_sha256) VALUES (?, ?, ?, ?)`)
+	var runArgs, evArgs, fileArgs []any
+	n := 0
+	flush := func() {
+		if n == 0 {
+			return
+		}
+		for _, x := range []struct {
+			head, row string
+			args      []any
+		}{
+			{`INSERT INTO runs (id, model, format, granularity, params, dir, format_fp, granularity_fp, config_fp, layout_fp, modelopt, status, created_at, updated_at)`, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?)`, runArgs},
+			{`INSERT INTO events (run_id, kind, status, payload, at)`, `(?, 'plan', 'planned', ?, ?)`, evArgs},
+			{`INSERT INTO run_files (run_id, manifest, manifest_sha256, recipe_sha256)`, `(?, ?, ?, ?)`, fileArgs},
+		} {
+			if _, err := tx.Exec(values(x.head, x.row, n), x.args...); err != nil {
+				log.Fatal(err)
+			}
+		}
+		runArgs, evArgs, fileArgs, n = runArgs[:0], evArgs[:0], fileArgs[:0], 0
+	}
 	now := time.Now().UnixNano()
 	fp := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
 	layoutFP := fp("{model}/{format}/{granularity}")
@@ -95,18 +118,16 @@ func main() {
 				write(filepath.Join(dir, "modelopt_recipe.yaml"), recipe)
 				write(filepath.Join(dir, "manifest.yaml"), manifest)
 				params := fmt.Sprintf(`{"seed":%d}`, s)
-				if _, err := insRun.Exec(id, "Qwen/Qwen3-8B", format, gran, params, dir, fp(format), fp(gran), fp(format+gran), layoutFP, "0.46", now, now); err != nil {
-					log.Fatal(err)
-				}
-				if _, err := insEv.Exec(id, `{"dir":"`+dir+`"}`, now); err != nil {
-					log.Fatal(err)
-				}
-				if _, err := insFiles.Exec(id, manifest, fp(string(manifest)), rsha); err != nil {
-					log.Fatal(err)
+				runArgs = append(runArgs, id, "Qwen/Qwen3-8B", format, gran, params, dir, fp(format), fp(gran), fp(format+gran), layoutFP, "0.46", now, now)
+				evArgs = append(evArgs, id, `{"dir":"`+dir+`"}`, now)
+				fileArgs = append(fileArgs, id, manifest, fp(string(manifest)), rsha)
+				if n++; n == chunk {
+					flush()
 				}
 			}
 		}
 	}
+	flush()
 	// One sync of the file system, as qrun does, then the commit.
 	d, err := os.Open(*root)
 	if err != nil {
