@@ -3,12 +3,9 @@
 package manifest
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 )
 
 // TempPrefix starts the name of every temporary file qrun writes, so that
@@ -25,38 +22,6 @@ func WriteAtomic(path string, data []byte, perm os.FileMode) error {
 	return SyncDir(filepath.Dir(path))
 }
 
-// writeRenamed writes a temporary file beside path and renames it over
-// path, with an fsync of the file before the rename when sync is set.
-func writeRenamed(path string, data []byte, perm os.FileMode, sync bool) error {
-	f, tmp, err := createTemp(path, perm)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if sync {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	ok = true
-	return nil
-}
-
 // SyncDir makes a directory's entries (a rename, a new file) durable.
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)
@@ -68,21 +33,4 @@ func SyncDir(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
-}
-
-var tempSeq atomic.Uint64
-
-// createTemp creates a new temporary file beside path, named so that it is
-// recognisably qrun's (TempPrefix), unique to this process, and created
-// exclusively (never reusing another writer's file).
-func createTemp(path string, perm os.FileMode) (*os.File, string, error) {
-	dir, base := filepath.Split(path)
-	for {
-		tmp := filepath.Join(dir, fmt.Sprintf("%s%s-%d-%d", TempPrefix, base, os.Getpid(), tempSeq.Add(1)))
-		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-		if errors.Is(err, fs.ErrExist) {
-			continue // a stray of an earlier process with our pid
-		}
-		return f, tmp, err
-	}
 }
