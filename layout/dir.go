@@ -306,12 +306,18 @@ func NewChecker(root string) (*Checker, error) {
 
 // Check looks at the way to dir (see the function Check).
 func (c *Checker) Check(dir string) error {
+	_, err := c.Look(dir)
+	return err
+}
+
+// Look is Check, and says whether dir itself exists (a directory).
+func (c *Checker) Look(dir string) (exists bool, err error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return fmt.Errorf("run directory %s: %w", dir, err)
+		return false, fmt.Errorf("run directory %s: %w", dir, err)
 	}
 	if !within(c.root, abs) || abs == c.root {
-		return outside("%s is not under the output root %s", dir, c.given)
+		return false, outside("%s is not under the output root %s", dir, c.given)
 	}
 	rel, _ := filepath.Rel(c.root, abs)
 	parts := strings.Split(rel, string(filepath.Separator))
@@ -321,7 +327,7 @@ func (c *Checker) Check(dir string) error {
 		leaf := i == len(parts)-1
 		if real, known := c.parents[p]; known && !leaf {
 			if !real {
-				return nil // missing: so is everything below it
+				return false, nil // missing: so is everything below it
 			}
 			continue
 		}
@@ -330,24 +336,24 @@ func (c *Checker) Check(dir string) error {
 			if !leaf {
 				c.parents[p] = false
 			}
-			return nil
+			return false, nil
 		}
 		if err != nil {
 			var pe *fs.PathError
 			if errors.As(err, &pe) {
 				err = pe.Err
 			}
-			return fmt.Errorf("cannot check %s: %v", p, err)
+			return false, fmt.Errorf("cannot check %s: %v", p, err)
 		}
 		if st.Mode()&fs.ModeSymlink != 0 {
-			return outside("%s is a symbolic link; run directories never go through links below the output root %s: remove it or choose another root", p, c.root)
+			return false, outside("%s is a symbolic link; run directories never go through links below the output root %s: remove it or choose another root", p, c.root)
 		}
 		if !st.IsDir() {
-			return fmt.Errorf("%s is a file where a run directory goes: move it away", p)
+			return false, fmt.Errorf("%s is a file where a run directory goes: move it away", p)
 		}
 		if !leaf {
 			c.parents[p] = true
 		}
 	}
-	return nil
+	return true, nil
 }

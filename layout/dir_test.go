@@ -393,3 +393,42 @@ func TestMaker(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckerLook: a Checker says whether a run directory exists, and
+// refuses a link or a file on the way and a directory outside the root.
+func TestCheckerLook(t *testing.T) {
+	root := t.TempDir()
+	c, err := NewChecker(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := filepath.Join(root, "m", "f", "g", "seed=1")
+	if ok, err := c.Look(a); ok || err != nil {
+		t.Fatalf("missing run directory: %v %v", ok, err)
+	}
+	if err := os.MkdirAll(a, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = NewChecker(root)
+	if ok, err := c.Look(a); !ok || err != nil {
+		t.Fatalf("existing run directory: %v %v", ok, err)
+	}
+	if ok, err := c.Look(filepath.Join(root, "m", "f", "g", "seed=2")); ok || err != nil {
+		t.Fatalf("sibling missing: %v %v", ok, err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "m", "f", "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Look(filepath.Join(root, "m", "f", "file", "seed=1")); err == nil || !strings.Contains(err.Error(), "is a file where a run directory goes") {
+		t.Fatalf("a file on the way: %v", err)
+	}
+	if err := os.Symlink(t.TempDir(), filepath.Join(root, "m", "link")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Look(filepath.Join(root, "m", "link", "g", "seed=1")); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("a link on the way: %v", err)
+	}
+	if _, err := c.Look(filepath.Join(t.TempDir(), "x")); err == nil {
+		t.Fatal("a directory outside the root was accepted")
+	}
+}

@@ -19,11 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -277,8 +275,26 @@ func sortedParams(ps []Param) []Param {
 	return out
 }
 
-// keyRE is a Hydra key: dotted identifiers.
-var keyRE = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$`)
+// validKey reports whether s is a Hydra key: dotted identifiers,
+// ^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$ (checked by hand:
+// every run of a sweep checks its keys).
+func validKey(s string) bool {
+	start := true // at the start of an identifier
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+		switch {
+		case start && letter:
+			start = false
+		case !start && (letter || c >= '0' && c <= '9' || c == '-'):
+		case !start && c == '.':
+			start = true
+		default:
+			return false
+		}
+	}
+	return !start
+}
 
 // maxKey bounds a parameter key's length.
 const maxKey = 128
@@ -304,7 +320,7 @@ func (id Identity) Validate() error {
 	}
 	seen := make(map[string]bool, len(id.Params))
 	for _, p := range id.Params {
-		if len(p.Key) > maxKey || !keyRE().MatchString(p.Key) {
+		if len(p.Key) > maxKey || !validKey(p.Key) {
 			return fmt.Errorf("%w: param key %q is not a Hydra key: use letters, digits, _ and - (dotted for nested keys, e.g. calib.size), at most %d characters", ErrInvalidIdentity, p.Key, maxKey)
 		}
 		if seen[p.Key] {
@@ -426,10 +442,4 @@ type bytesWriter []byte
 func (b *bytesWriter) Write(p []byte) (int, error) {
 	*b = append(*b, p...)
 	return len(p), nil
-}
-
-// lazyRegexp compiles a pattern on first use, keeping start-up cheap for
-// commands that never need it.
-func lazyRegexp(pattern string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }

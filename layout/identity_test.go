@@ -3,6 +3,7 @@ package layout
 import (
 	"errors"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -203,5 +204,26 @@ func BenchmarkRunID(b *testing.B) {
 	id := qwen(Param{"seed", IntValue(1)}, Param{"calib_size", IntValue(512)}, Param{"lr", FloatValue(1e-4)})
 	for b.Loop() {
 		RunID(id)
+	}
+}
+
+// TestValidKeyMatchesTheGrammar: the hand-written key check accepts exactly
+// what ^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$ does.
+func TestValidKeyMatchesTheGrammar(t *testing.T) {
+	re := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$`)
+	cases := []string{"", "a", "_", "-", "1a", "a1", "a-b", "a.b", "a..b", "a.", ".a", "a.1", "a._b", "calib.size",
+		"A_b-9.c", "é", "a b", "a.b.c.d", "_.-", "a.-", "x\x00"}
+	alphabet := "a_-.1Z"
+	for _, x := range alphabet {
+		for _, y := range alphabet {
+			for _, z := range alphabet {
+				cases = append(cases, string([]rune{x, y, z}))
+			}
+		}
+	}
+	for _, c := range cases {
+		if got, want := validKey(c), re.MatchString(c); got != want {
+			t.Errorf("validKey(%q) = %v, the grammar says %v", c, got, want)
+		}
 	}
 }

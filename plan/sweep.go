@@ -168,14 +168,17 @@ func (sw *sweep) check() ([]store.NameUse, int, error) {
 			return fmt.Errorf("runs %s and %s would share %s: add {params} or {run_id} to the layout template", other, r.ID, r.Dir)
 		}
 		dirs[k] = r.ID
-		if err := way.Check(r.Dir); err != nil {
+		exists, err := way.Look(r.Dir)
+		if err != nil {
 			return err
 		}
 		// Whether the run is registered is known only in the registry's
 		// transaction; refusals that do not depend on it come now, before
 		// anything is written, and the writer looks again under the lock.
-		if _, err := inspectDir(*r, sw.opts.DryRun); err != nil {
-			return err
+		if exists {
+			if _, err := inspectDir(*r, sw.opts.DryRun); err != nil {
+				return err
+			}
 		}
 		n++
 		return nil
