@@ -27,6 +27,11 @@ func plain(s string) bool {
 	// Run ids and fingerprints are hex and may start with a digit: plain
 	// unless YAML would read them as a number (0b101, 1e10, 123).
 	if isHex(s) {
+		// With an a, c, d or f in it, hex is no YAML number: those need
+		// only digits, or digits with e (1e10), or 0b and binary digits.
+		if strings.ContainsAny(s, "acdf") {
+			return true
+		}
 		if v, ok := hexPlain.Load(s); ok {
 			return v.(bool)
 		}

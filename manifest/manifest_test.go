@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func sample() *Manifest {
@@ -185,5 +188,31 @@ func TestCommonManifestTakesTheFastPath(t *testing.T) {
 	m.HydraOverrides = append(m.HydraOverrides, "hydra.run.dir='/o/Qwen3-8B/int8/w_group64/calib_size=512,seed=1'")
 	if _, ok := m.encodeFast(); !ok {
 		t.Error("a plain manifest fell back to the YAML encoder")
+	}
+}
+
+// TestPlainHexAgreesWithYAML: a hex string (run ids, fingerprints) is
+// written bare exactly when yaml.v3 reads it back as that string.
+func TestPlainHexAgreesWithYAML(t *testing.T) {
+	cases := []string{"123456789012", "0b1010", "0b1012", "1e10", "12e4a", "0123", "00", "1e", "e1", "ab12", "9f00",
+		"000000000000", "1234567890e1", "0e0", "b", "0b", "deadbeef", "1b2b3b"}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 5000 {
+		n := 1 + r.IntN(12)
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "0123456789abcdef"[r.IntN(16)]
+			if r.IntN(3) == 0 { // digits, b and e: the letters that can make a number
+				b[i] = "0123456789be"[r.IntN(12)]
+			}
+		}
+		cases = append(cases, string(b))
+	}
+	for _, s := range cases {
+		var v any
+		want := yaml.Unmarshal([]byte(s), &v) == nil && v == s
+		if got := plain(s); got != want {
+			t.Errorf("plain(%q) = %v; yaml.v3 reads it as %#v", s, got, v)
+		}
 	}
 }
