@@ -185,11 +185,20 @@ func (r *registry) CountRuns(ctx context.Context, f RunFilter) (int, error) {
 }
 
 // Models lists the registered model ids.
+// modelsSQL lists the distinct models by hopping through the model index,
+// one seek per model: SELECT DISTINCT would read the whole index, which
+// for a million runs is a tenth of a second before every plan.
+const modelsSQL = `WITH RECURSIVE m (model) AS (
+		SELECT min(model) FROM runs
+		UNION ALL
+		SELECT (SELECT min(r.model) FROM runs r WHERE r.model > m.model) FROM m WHERE m.model IS NOT NULL)
+	SELECT model FROM m WHERE model IS NOT NULL ORDER BY model`
+
 func (r *registry) Models(ctx context.Context) ([]string, error) {
 	out := []string{}
 	err := r.d.retry(ctx, func() error {
 		out = out[:0]
-		rows, err := r.read().QueryContext(ctx, `SELECT DISTINCT model FROM runs ORDER BY model`)
+		rows, err := r.read().QueryContext(ctx, modelsSQL)
 		if err != nil {
 			return err
 		}
