@@ -3,6 +3,8 @@ package main
 import (
 	"io"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // IOStreams are a command's standard streams, injected so tests can run
@@ -23,10 +25,13 @@ func defaultIO() *IOStreams {
 	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, IsTTY: isTerminal(os.Stdout), ErrIsTTY: isTerminal(os.Stderr)}
 }
 
+// isTerminal reports whether f is a terminal: a character device that
+// answers a terminal's ioctl (/dev/null is a character device too, and
+// output sent there is not for a person).
 func isTerminal(f *os.File) bool {
 	if os.Getenv("QRUN_FORCE_TTY") == "1" {
 		return true
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	_, err := unix.IoctlGetTermios(int(f.Fd()), ioctlGetTermios)
+	return err == nil
 }
