@@ -143,17 +143,13 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	// A plan opens an existing registry at once (its models take part in
 	// the checks); a first plan creates it only once every check passed, so
 	// that a refused selection leaves nothing behind, not even an empty
-	// registry.
-	exists, err := g.registryExists()
+	// registry: no SQLite file, no tables in a PostgreSQL database (an empty
+	// database counts as no registry yet, as a missing file does).
+	st, err := g.openStore(ctx, false, true)
 	if err != nil {
 		return err
 	}
-	var st store.Store
-	if exists || opts.DryRun {
-		if st, err = g.openStore(ctx, false, opts.DryRun); err != nil {
-			return err
-		}
-	} else {
+	if st == nil && !opts.DryRun {
 		popts.Open = func(ctx context.Context) (store.Store, error) {
 			var err error
 			st, err = g.openStore(ctx, false, false)

@@ -129,20 +129,6 @@ func (g *globalOptions) dbLocation() (string, error) {
 	return loc, nil
 }
 
-// registryExists says whether a SQLite registry is already there (a
-// PostgreSQL one always is).
-func (g *globalOptions) registryExists() (bool, error) {
-	loc, err := g.dbLocation()
-	if err != nil {
-		return false, err
-	}
-	if store.IsPostgresURL(loc) {
-		return true, nil
-	}
-	_, err = os.Stat(store.SQLitePath(loc))
-	return !errors.Is(err, fs.ErrNotExist), nil
-}
-
 // openStore opens the registry. With mustExist, a missing registry is
 // reported as (nil, nil) so read commands can say "no runs yet".
 func (g *globalOptions) openStore(ctx context.Context, readOnly, mustExist bool) (store.Store, error) {
