@@ -1,8 +1,9 @@
 package main
 
-// The CLI against a real PostgreSQL registry: a throwaway server started by
-// the test (internal/pgtest), the scenarios of testdata/postgres, and real
-// qrun processes planning at once from several project folders.
+// The CLI against a real PostgreSQL registry: the package's throwaway server
+// (internal/pgtest, shared with TestScripts' postgres pass), the
+// PostgreSQL-only scenarios of testdata/postgres, and real qrun processes
+// planning at once from several project folders.
 
 import (
 	"context"
@@ -21,7 +22,7 @@ import (
 )
 
 func TestPostgres(t *testing.T) {
-	srv := pgtest.StartT(t)
+	srv := pgtest.Shared(t)
 	t.Run("scripts", func(t *testing.T) { testPostgresScripts(t, srv) })
 	t.Run("planners", func(t *testing.T) { testPostgresPlanners(t, srv) })
 	t.Run("definition-race", func(t *testing.T) { testPostgresDefinitionRace(t, srv) })

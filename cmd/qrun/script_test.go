@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,21 +18,45 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for regsnap
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/qrun-dev/qrun/internal/pgtest"
 )
 
 // TestMain lets testscript run qrun in-process as a real command: each
 // script's "exec qrun …" runs main with its own arguments, streams and exit
 // code. "exec lsr DIR…" lists files, so scripts can check that nothing else
-// was written.
+// was written. The package's throwaway PostgreSQL server (pgtest.Shared,
+// started by the first test that needs it) is stopped at the end.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(stopSharedAfter{m}, map[string]func(){
 		"qrun": func() { os.Exit(run(os.Args[1:], defaultIO())) },
 		"lsr":  func() { os.Exit(lsr(os.Args[1:])) },
 	})
 }
 
-// TestScripts runs the end-to-end CLI scenarios in testdata/script.
+// stopSharedAfter runs the tests, then stops the shared PostgreSQL server.
+type stopSharedAfter struct{ m *testing.M }
+
+func (s stopSharedAfter) Run() int {
+	defer pgtest.StopShared()
+	return s.m.Run()
+}
+
+// TestScripts runs the end-to-end CLI scenarios in testdata/script twice,
+// once per registry backend:
+//
+//   - sqlite: the default registry, .qrun/qrun.db in the project (QRUN_DB
+//     unset);
+//   - postgres: QRUN_DB set to a database of the script's own, created
+//     empty on the package's throwaway PostgreSQL server (internal/pgtest)
+//     before the script and dropped after it. This pass is skipped with one
+//     line where PostgreSQL isn't installed (a failure with CI=true or
+//     QRUN_REQUIRE_POSTGRES=1).
+//
+// $TESTDB is the pass's QRUN_DB (empty on sqlite): a script that points
+// QRUN_DB elsewhere restores it with env QRUN_DB=$TESTDB.
 //
 // Besides testscript's own commands, scripts have:
 //
@@ -54,20 +80,69 @@ func TestMain(m *testing.M) {
 //	    arguments: exec qrun plan --format $VAR (testscript has no
 //	    command substitution). TEXT in double quotes is a Go string
 //	    literal, for arguments holding a newline: repeat NL 1 '"a\nb"'.
+//	registry save FILE
+//	registry same FILE
+//	    save the registry in effect to FILE; require that it still equals
+//	    FILE: the bytes of .qrun/qrun.db on sqlite, a dump of every
+//	    table's rows on postgres. How a script checks, on both backends,
+//	    that nothing was written to the registry.
+//	[!] registry exists [DIR]
+//	    a registry is there: DIR/.qrun/qrun.db (DIR defaults to the
+//	    working directory) on sqlite, tables in the database on postgres.
+//	registry new VAR
+//	    set VAR to a new, empty registry for env QRUN_DB=$VAR: on postgres
+//	    the URL of another database (dropped after the script), on sqlite
+//	    empty (the project's own .qrun/qrun.db): another project's registry.
 //
-// Condition [root] holds when the tests run as root, where file
-// permissions don't bind: read-only cases are guarded with [!root].
+// On postgres, the registry in effect is $QRUN_DB when it is a postgres://
+// URL, else $TESTDB.
+//
+// Conditions: [sqlite] and [postgres] hold in their backend's pass, for
+// the few lines that are about one backend only (a SQLite file opened,
+// corrupted or locked, --db pointing at a SQLite path on purpose); [root]
+// holds when the tests run as root, where file permissions don't bind:
+// read-only cases are guarded with [!root].
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir:                 "testdata/script",
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			testscript.Run(t, scriptParams(t, "testdata/script", backend))
+		})
+	}
+}
+
+// scriptParams are the testscript parameters of a script folder run on one
+// backend: "sqlite" or "postgres" (which needs the shared server, and skips
+// or fails as pgtest.Shared does without one).
+func scriptParams(t *testing.T, dir, backend string) testscript.Params {
+	var srv *pgtest.Server
+	if backend == "postgres" {
+		srv = pgtest.Shared(t)
+	}
+	return testscript.Params{
+		Dir:                 dir,
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("QRUN_FORCE_TTY", "")
+			env.Setenv("QRUN_DB", "")
+			env.Setenv("TESTDB", "")
+			if srv == nil {
+				return nil
+			}
+			name, err := srv.CreateDatabase(filepath.Base(env.WorkDir))
+			if err != nil {
+				return err
+			}
+			env.Defer(func() { srv.DropDatabase(name) })
+			env.Setenv("QRUN_DB", srv.URL(name))
+			env.Setenv("TESTDB", srv.URL(name))
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
-			if cond == "root" {
+			switch cond {
+			case "root":
 				return os.Geteuid() == 0, nil
+			case "sqlite", "postgres":
+				return cond == backend, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -76,8 +151,9 @@ func TestScripts(t *testing.T) {
 			"nointernals": cmdNoInternals,
 			"genfile":     cmdGenfile,
 			"repeat":      cmdRepeat,
+			"registry":    func(ts *testscript.TestScript, neg bool, args []string) { cmdRegistry(ts, neg, args, srv) },
 		},
-	})
+	}
 }
 
 func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
@@ -271,4 +347,157 @@ func lsr(args []string) int {
 		fmt.Println(p)
 	}
 	return 0
+}
+
+// cmdRegistry checks the registry in effect (see TestScripts): on sqlite
+// the file .qrun/qrun.db (of the working directory, or of DIR), on postgres
+// the database in $QRUN_DB, or in $TESTDB when $QRUN_DB is not a
+// postgres:// URL.
+func cmdRegistry(ts *testscript.TestScript, neg bool, args []string, srv *pgtest.Server) {
+	usage := func() {
+		ts.Fatalf("usage: registry save FILE | registry same FILE | [!] registry exists [DIR] | registry new VAR")
+	}
+	if len(args) == 0 || neg && args[0] != "exists" {
+		usage()
+	}
+	url := ts.Getenv("TESTDB")
+	if u := ts.Getenv("QRUN_DB"); url != "" && strings.HasPrefix(u, "postgres://") {
+		url = u
+	}
+	switch args[0] {
+	case "save", "same":
+		if len(args) != 2 {
+			usage()
+		}
+		snap := registrySnapshot(ts, url, ".")
+		file := ts.MkAbs(args[1])
+		if args[0] == "save" {
+			ts.Check(os.WriteFile(file, snap, 0o666))
+			return
+		}
+		want, err := os.ReadFile(file)
+		ts.Check(err)
+		if !bytes.Equal(snap, want) {
+			if url != "" {
+				ts.Logf("registry now:\n%s", snap)
+			}
+			ts.Fatalf("the registry changed since registry save %s", args[1])
+		}
+	case "exists":
+		if len(args) > 2 {
+			usage()
+		}
+		dir := "."
+		if len(args) == 2 {
+			dir = args[1]
+		}
+		var exists bool
+		var where string
+		if url != "" {
+			tables, err := pgTables(url)
+			ts.Check(err)
+			exists, where = len(tables) > 0, "tables in "+url
+		} else {
+			where = filepath.Join(dir, ".qrun", "qrun.db")
+			_, err := os.Stat(ts.MkAbs(where))
+			exists = err == nil
+		}
+		if exists && neg {
+			ts.Fatalf("a registry exists (%s)", where)
+		}
+		if !exists && !neg {
+			ts.Fatalf("no registry (no %s)", where)
+		}
+	case "new":
+		if len(args) != 2 {
+			usage()
+		}
+		if srv == nil {
+			ts.Setenv(args[1], "")
+			return
+		}
+		name, err := srv.CreateDatabase(args[1])
+		ts.Check(err)
+		ts.Defer(func() { srv.DropDatabase(name) })
+		ts.Setenv(args[1], srv.URL(name))
+	default:
+		usage()
+	}
+}
+
+// registrySnapshot is the content of a registry: the bytes of
+// DIR/.qrun/qrun.db, or with a PostgreSQL URL a dump of its rows.
+func registrySnapshot(ts *testscript.TestScript, url, dir string) []byte {
+	if url == "" {
+		b, err := os.ReadFile(ts.MkAbs(filepath.Join(dir, ".qrun", "qrun.db")))
+		ts.Check(err)
+		return b
+	}
+	s, err := pgDump(url)
+	ts.Check(err)
+	return []byte(s)
+}
+
+// pgTables are the tables of the public schema of a PostgreSQL database.
+func pgTables(url string) ([]string, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	return tableNames(db)
+}
+
+func tableNames(db *sql.DB) ([]string, error) {
+	rows, err := db.Query(`SELECT table_name FROM information_schema.tables
+		WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name COLLATE "C"`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		tables = append(tables, t)
+	}
+	return tables, rows.Err()
+}
+
+// pgDump is every row of every table in the public schema of a PostgreSQL
+// database, as text, tables by name and rows in text order. A database
+// without tables is empty text.
+func pgDump(url string) (string, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	tables, err := tableNames(db)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, t := range tables {
+		fmt.Fprintf(&b, "-- %s\n", t)
+		q := `SELECT r::text FROM "` + t + `" r ORDER BY r::text COLLATE "C"`
+		rows, err := db.Query(q)
+		if err != nil {
+			return "", err
+		}
+		for rows.Next() {
+			var r string
+			if err := rows.Scan(&r); err != nil {
+				rows.Close()
+				return "", err
+			}
+			b.WriteString(r + "\n")
+		}
+		if err := rows.Err(); err != nil {
+			return "", err
+		}
+	}
+	return b.String(), nil
 }
