@@ -123,6 +123,10 @@ func scriptParams(t *testing.T, dir, backend string) testscript.Params {
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("QRUN_FORCE_TTY", "")
+			// Under -race, a process ending with exit code 0 sleeps a
+			// second first (GORACE atexit_sleep_ms, default 1000): with
+			// thousands of qrun processes, most of the scripts' time.
+			env.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 			env.Setenv("QRUN_DB", "")
 			env.Setenv("TESTDB", "")
 			if srv == nil {
