@@ -116,7 +116,10 @@ func helper(t *testing.T, bin, mode string, a helperArgs) *exec.Cmd {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+mode, helperArgsEnv+"="+string(args))
+	// A race-built process sleeps a second before a clean exit (GORACE
+	// atexit_sleep_ms, default 1000): not the helpers.
+	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+	cmd.Env = append(os.Environ(), helperEnv+"="+mode, helperArgsEnv+"="+string(args), "GORACE="+gorace)
 	return cmd
 }
 

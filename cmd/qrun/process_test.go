@@ -45,7 +45,10 @@ type result struct {
 func qrunCmd(exe, dir string, env []string, args ...string) *exec.Cmd {
 	cmd := exec.Command(exe, args...)
 	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "QRUN_FORCE_TTY="), env...)
+	// A race-built process sleeps a second before a clean exit (GORACE
+	// atexit_sleep_ms, default 1000): not here, where hundreds start.
+	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+	cmd.Env = append(append(os.Environ(), "QRUN_FORCE_TTY=", "GORACE="+gorace), env...)
 	return cmd
 }
 
