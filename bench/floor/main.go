@@ -42,7 +42,7 @@ func main() {
 		log.Fatal(err)
 	}
 	st.Close()
-	db, err := sql.Open("sqlite3", "file:"+*dbPath+"?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&_foreign_keys=on&_busy_timeout=5000&_cache_size=-65536")
+	db, err := sql.Open("sqlite3", "file:"+*dbPath+"?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&_foreign_keys=on&_busy_timeout=5000&_cache_size=-40960")
 	if err != nil {
 		log.Fatal(err)
 	}
