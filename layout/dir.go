@@ -217,22 +217,31 @@ func NewMaker(root string) (*Maker, error) {
 	return &Maker{root: abs, ok: map[string]bool{}}, nil
 }
 
+// below returns the path elements of dir below root (absolute; given is how
+// the caller named it), refusing a dir that is not strictly under it.
+func below(root, given, dir string) ([]string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("run directory %s: %w", dir, err)
+	}
+	if !within(root, abs) || abs == root {
+		return nil, outside("%s is not under the output root %s", dir, given)
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil {
+		return nil, outside("%s is not under the output root %s", dir, given)
+	}
+	return strings.Split(rel, string(filepath.Separator)), nil
+}
+
 // Create makes dir and its missing parents below the root; the leaf is
 // created exclusively: created is false when it already existed. Every
 // directory on the way must be a real directory below the root.
 func (m *Maker) Create(dir string) (created bool, err error) {
-	abs, err := filepath.Abs(dir)
+	parts, err := below(m.root, m.root, dir)
 	if err != nil {
-		return false, fmt.Errorf("run directory %s: %w", dir, err)
+		return false, err
 	}
-	if !within(m.root, abs) || abs == m.root {
-		return false, outside("%s is not under the output root %s", dir, m.root)
-	}
-	rel, err := filepath.Rel(m.root, abs)
-	if err != nil {
-		return false, outside("%s is not under the output root %s", dir, m.root)
-	}
-	parts := strings.Split(rel, string(filepath.Separator))
 	p := m.root
 	for i, part := range parts {
 		p = filepath.Join(p, part)
@@ -312,15 +321,10 @@ func (c *Checker) Check(dir string) error {
 
 // Look is Check, and says whether dir itself exists (a directory).
 func (c *Checker) Look(dir string) (exists bool, err error) {
-	abs, err := filepath.Abs(dir)
+	parts, err := below(c.root, c.given, dir)
 	if err != nil {
-		return false, fmt.Errorf("run directory %s: %w", dir, err)
+		return false, err
 	}
-	if !within(c.root, abs) || abs == c.root {
-		return false, outside("%s is not under the output root %s", dir, c.given)
-	}
-	rel, _ := filepath.Rel(c.root, abs)
-	parts := strings.Split(rel, string(filepath.Separator))
 	p := c.root
 	for i, part := range parts {
 		p = filepath.Join(p, part)

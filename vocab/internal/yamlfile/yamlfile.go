@@ -17,18 +17,9 @@ import (
 	"github.com/qrun-dev/qrun/modelopt"
 )
 
-// Error is a problem at a line of the file (0: the file as a whole).
-type Error struct {
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
-	}
-	return e.Msg
-}
+// Error is a problem at a line of the file (0: the file as a whole): the
+// error ModelOpt values' decoding reports too.
+type Error = modelopt.NodeError
 
 // Field is one top-level key of the file, in file order. A key that is not
 // a plain string (KeyOK false) or a value that does not decode (Err) is kept
@@ -83,9 +74,9 @@ func Decode(data []byte) (*Top, *Error) {
 		if f.KeyOK {
 			val, err := modelopt.FromNode(vn)
 			if err != nil {
-				var ne *modelopt.NodeError
+				var ne *Error
 				if errors.As(err, &ne) {
-					f.Err = &Error{Line: ne.Line, Msg: ne.Msg}
+					f.Err = ne
 				} else {
 					f.Err = &Error{Line: vn.Line, Msg: err.Error()}
 				}
