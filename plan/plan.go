@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -257,7 +258,14 @@ func (sw *sweep) record(ctx context.Context, batch store.PlanBatch, statuses []r
 	var w *writer
 	var chunk []Run
 	var files []manifest.Files
+	stop := func() {
+		if w != nil {
+			w.stop() // a retried attempt's writer ends before the next one starts
+		}
+	}
+	defer stop()
 	batch.Stream = func(yield func([]store.Run) error) error {
+		stop()
 		var err error
 		if w, err = newWriter(sw.opts.OutputRoot, total, sw.opts.Progress); err != nil {
 			return err // a fresh writer for each attempt of the transaction
@@ -268,10 +276,14 @@ func (sw *sweep) record(ctx context.Context, batch store.PlanBatch, statuses []r
 		})
 	}
 	batch.Chunk = func(start int, planned []store.PlannedRun) error {
+		resumed := make([]bool, len(planned))
 		for i, p := range planned {
 			statuses[start+i] = statusOf(p)
+			resumed[i] = p.Resumed
 		}
-		return w.write(start, chunk, files, planned)
+		// The files go to disk on the other core while the next chunk's
+		// rows go to the registry (the slices are the generator's: copied).
+		return w.submit(writeJob{start: start, runs: slices.Clone(chunk), files: slices.Clone(files), resumed: resumed})
 	}
 	batch.BeforeCommit = func(store.PlanResult) error { return w.finish() }
 	_, err := st.Plan(ctx, batch)

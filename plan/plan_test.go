@@ -449,3 +449,35 @@ func TestPlanRefusesBeforeWritingAnything(t *testing.T) {
 		t.Errorf("%d runs recorded by a refused plan", n)
 	}
 }
+
+// TestPlanWriterFailureRollsBack: a refusal found only while writing (a
+// registered run's manifest torn, seen under the registry's lock) stops the
+// sweep's writer; the plan rolls back: none of its new runs is recorded and
+// no directory after the refused one is written.
+func TestPlanWriterFailureRollsBack(t *testing.T) {
+	f := newFixture(t)
+	sweep := func(n int) []string {
+		return []string{"quant_pair=int8", "quant_granularity=w_group64", "seed=range(0," + strconv.Itoa(n) + ")"}
+	}
+	first, err := f.plan(sweep(chunkSize+44), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	torn := first.Runs[len(first.Runs)-1]
+	if err := os.WriteFile(filepath.Join(torn.Dir, manifest.ManifestFile), []byte("qrun_manifest: 1\nrun_"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.plan(sweep(3*chunkSize), nil)
+	if err == nil || !strings.Contains(err.Error(), torn.Dir) || !strings.Contains(err.Error(), "move it away") {
+		t.Fatalf("plan over a torn registered manifest: %v", err)
+	}
+	if n, _ := f.store.CountRuns(context.Background(), store.RunFilter{}); n != len(first.Runs) {
+		t.Errorf("%d runs registered after the refused plan, want the first plan's %d", n, len(first.Runs))
+	}
+	for seed := len(first.Runs); seed < 3*chunkSize; seed++ {
+		dir := filepath.Join(filepath.Dir(torn.Dir), "seed="+strconv.Itoa(seed))
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s written by the refused plan after the refusal: %v", dir, err)
+		}
+	}
+}

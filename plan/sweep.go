@@ -2,7 +2,9 @@ package plan
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/qrun-dev/qrun/hydra"
@@ -186,22 +188,109 @@ func (sw *sweep) check() ([]store.NameUse, int, error) {
 	return sortedNames(names), n, err
 }
 
-// writer writes a plan's run directories, a chunk at a time, inside the
-// registry's transaction (see manifest.Batch for durability).
+// writer writes a plan's run directories inside the registry's
+// transaction, a chunk at a time, in a goroutine of its own: while it
+// writes one chunk's files, the next chunk's rows go to the registry. It
+// stops at its first error, which the next submit (or finish) returns, so
+// the plan rolls back. See manifest.Batch for durability.
 type writer struct {
 	root     string
 	maker    *layout.Maker
 	batch    *manifest.Batch
 	total    int
 	progress func(done, total int)
+
+	jobs   chan writeJob
+	exited chan struct{}
+	mu     sync.Mutex
+	err    error // the first error, or errStopped
+	closed bool
 }
+
+// writeJob is one chunk of runs to write: its runs, their files, and
+// whether the registry already held each.
+type writeJob struct {
+	start   int
+	runs    []Run
+	files   []manifest.Files
+	resumed []bool
+}
+
+var errStopped = errors.New("plan: writer stopped")
 
 func newWriter(root string, total int, progress func(done, total int)) (*writer, error) {
 	maker, err := layout.NewMaker(root)
 	if err != nil {
 		return nil, err
 	}
-	return &writer{root: root, maker: maker, batch: manifest.NewBatch(), total: total, progress: progress}, nil
+	w := &writer{root: root, maker: maker, batch: manifest.NewBatch(), total: total, progress: progress,
+		jobs: make(chan writeJob, 1), exited: make(chan struct{})}
+	go w.loop()
+	return w, nil
+}
+
+func (w *writer) loop() {
+	defer close(w.exited)
+	for j := range w.jobs {
+		if w.failed() != nil {
+			continue // drain: nothing more is written
+		}
+		if err := w.write(j); err != nil {
+			w.fail(err)
+		}
+	}
+}
+
+func (w *writer) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *writer) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+// submit queues a chunk (waiting while the writer is a chunk behind), or
+// returns the error that stopped the writer.
+func (w *writer) submit(j writeJob) error {
+	if err := w.failed(); err != nil {
+		return err
+	}
+	w.jobs <- j
+	return nil
+}
+
+// wait ends the queue and waits for the writer; it returns its error.
+func (w *writer) wait() error {
+	if !w.closed {
+		w.closed = true
+		close(w.jobs)
+	}
+	<-w.exited
+	return w.failed()
+}
+
+// stop makes the writer drop what is queued and waits for it to end.
+func (w *writer) stop() {
+	w.fail(errStopped)
+	w.wait()
+}
+
+// finish waits for every file, then makes them all durable, with one sync
+// of the output root's file system, before the registry commits.
+func (w *writer) finish() error {
+	if err := w.wait(); err != nil {
+		return err
+	}
+	if w.progress != nil {
+		w.progress(w.total, w.total)
+	}
+	return w.batch.Sync(w.root)
 }
 
 // write creates each run's directory (exclusively) and writes its files. A
@@ -211,23 +300,23 @@ func newWriter(root string, total int, progress func(done, total int)) (*writer,
 // interrupted write (temp files, a recipe, or a manifest of this very run
 // that no registry commit covered): those are written afresh, so that the
 // registry's copy and the disk agree.
-func (w *writer) write(start int, runs []Run, files []manifest.Files, planned []store.PlannedRun) error {
-	for i := range runs {
-		r := &runs[i]
+func (w *writer) write(j writeJob) error {
+	for i := range j.runs {
+		r := &j.runs[i]
 		if w.progress != nil {
-			w.progress(start+i, w.total)
+			w.progress(j.start+i, w.total)
 		}
 		created, err := w.maker.Create(r.Dir)
 		if err != nil {
 			return err
 		}
 		if created {
-			if err := w.batch.WriteNew(r.Dir, files[i]); err != nil {
+			if err := w.batch.WriteNew(r.Dir, j.files[i]); err != nil {
 				return err
 			}
 			continue
 		}
-		action, err := inspectDir(*r, planned[i].Resumed)
+		action, err := inspectDir(*r, j.resumed[i])
 		if err != nil {
 			return err
 		}
@@ -237,7 +326,7 @@ func (w *writer) write(start int, runs []Run, files []manifest.Files, planned []
 				return err
 			}
 		case reuseRewrite:
-			if err := w.batch.WriteAll(r.Dir, files[i]); err != nil {
+			if err := w.batch.WriteAll(r.Dir, j.files[i]); err != nil {
 				return err
 			}
 		}
@@ -246,20 +335,11 @@ func (w *writer) write(start int, runs []Run, files []manifest.Files, planned []
 		if err := manifest.RemoveStrays(r.Dir); err != nil {
 			return err
 		}
-		if _, err := w.batch.WriteMissing(r.Dir, files[i]); err != nil {
+		if _, err := w.batch.WriteMissing(r.Dir, j.files[i]); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// finish makes every file written durable, with one sync of the output
-// root's file system, before the registry commits.
-func (w *writer) finish() error {
-	if w.progress != nil {
-		w.progress(w.total, w.total)
-	}
-	return w.batch.Sync(w.root)
 }
 
 // roleValue is a role's resolved attributes as plain values (stages as a
