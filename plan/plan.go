@@ -270,10 +270,17 @@ func (sw *sweep) record(ctx context.Context, batch store.PlanBatch, statuses []r
 		if w, err = newWriter(sw.opts.OutputRoot, total, sw.opts.Progress); err != nil {
 			return err // a fresh writer for each attempt of the transaction
 		}
-		return sw.chunks(true, func(c []Run, f []manifest.Files, runs []store.Run) error {
+		err = sw.chunks(true, func(c []Run, f []manifest.Files, runs []store.Run) error {
 			chunk, files = c, f
 			return yield(runs)
 		})
+		// Every file is written before Stream returns, success or not:
+		// never after the registry's transaction (and its lock) ends.
+		if err != nil {
+			w.stop()
+			return err
+		}
+		return w.wait()
 	}
 	batch.Chunk = func(start int, planned []store.PlannedRun) error {
 		resumed := make([]bool, len(planned))

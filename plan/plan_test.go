@@ -481,3 +481,54 @@ func TestPlanWriterFailureRollsBack(t *testing.T) {
 		}
 	}
 }
+
+// streamFailing is a registry whose transaction fails at a chunk of the
+// plan's stream (as a database error would) and that looks at the disk the
+// moment the stream returns.
+type streamFailing struct {
+	store.Store
+	failAt int
+	seen   func()
+}
+
+var errChunk = errors.New("the database went away")
+
+func (s streamFailing) Plan(ctx context.Context, b store.PlanBatch) (store.PlanResult, error) {
+	inner := b.Stream
+	b.Stream = func(yield func([]store.Run) error) error {
+		n := 0
+		err := inner(func(runs []store.Run) error {
+			if n++; n == s.failAt {
+				return errChunk
+			}
+			return yield(runs)
+		})
+		s.seen()
+		return err
+	}
+	return s.Store.Plan(ctx, b)
+}
+
+// TestPlanWritesNothingAfterItsTransaction: when the registry fails in the
+// middle of a sweep, the writer has stopped by the time the stream returns:
+// nothing is written once the transaction (and its lock) is gone.
+func TestPlanWritesNothingAfterItsTransaction(t *testing.T) {
+	f := newFixture(t)
+	var atReturn map[string]string
+	failing := streamFailing{Store: f.store, failAt: 3, seen: func() { atReturn = snapshot(t, f.root) }}
+	args := []string{"quant_pair=int8,fp8", "quant_granularity=w_group64", "seed=range(0," + strconv.Itoa(2*chunkSize) + ")"}
+	_, err := f.plan(args, func(o *Options) { o.Store = failing })
+	if !errors.Is(err, errChunk) {
+		t.Fatalf("plan: %v, want the registry's error", err)
+	}
+	time.Sleep(100 * time.Millisecond) // a writer still running would go on writing
+	after := snapshot(t, f.root)
+	// The writer finishes the chunk it is on (the first, at least) and drops
+	// what is queued.
+	if len(atReturn) < 2*chunkSize || len(atReturn) > 2*2*chunkSize || len(after) != len(atReturn) {
+		t.Fatalf("%d files when the stream returned, %d later; want the first chunk's %d (or both chunks'), then no more", len(atReturn), len(after), 2*chunkSize)
+	}
+	if n, _ := f.store.CountRuns(context.Background(), store.RunFilter{}); n != 0 {
+		t.Errorf("%d runs recorded by a failed plan", n)
+	}
+}

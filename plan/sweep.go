@@ -281,8 +281,9 @@ func (w *writer) stop() {
 	w.wait()
 }
 
-// finish waits for every file, then makes them all durable, with one sync
-// of the output root's file system, before the registry commits.
+// finish waits for every file (Stream already did), then makes them all
+// durable, with one sync of the output root's file system, before the
+// registry commits.
 func (w *writer) finish() error {
 	if err := w.wait(); err != nil {
 		return err
