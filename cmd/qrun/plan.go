@@ -168,12 +168,15 @@ func planRun(ctx context.Context, opts *planOptions) error {
 		}
 	}()
 	popts.Store = st
+	prog := newProgress(opts.IO, "writing runs", opts.JSON || opts.DryRun)
+	popts.Progress = prog.fn()
 	var out *bufio.Writer
 	if !opts.JSON {
 		// Plain and Hydra output go out as the plan hands the runs over,
 		// after it is recorded: a sweep of any size is never held whole.
 		out = bufio.NewWriterSize(opts.IO.Out, 64<<10)
 		popts.Emit = func(r plan.Run) error {
+			prog.done() // the runs are recorded: the progress line gives way to them
 			line := r.Dir
 			if opts.Emit == "hydra" {
 				line = hydra.Line(r.HydraArgs)
@@ -182,8 +185,6 @@ func planRun(ctx context.Context, opts *planOptions) error {
 			return err
 		}
 	}
-	prog := newProgress(opts.IO, "writing runs", opts.JSON || opts.DryRun)
-	popts.Progress = prog.fn()
 	res, err := plan.Plan(ctx, popts, sel)
 	prog.done()
 	if err != nil {

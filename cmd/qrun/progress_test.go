@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -44,5 +46,31 @@ func TestProgressOnlyOnATerminalWithoutJSON(t *testing.T) {
 	p.done()
 	if p.fn() != nil {
 		t.Error("a nil progress gives a hook")
+	}
+}
+
+// TestPlanProgressGivesWayToTheRuns: on a terminal (stdout and stderr the
+// same screen), the progress line is erased before the runs are listed, so
+// no run directory is drawn over.
+func TestPlanProgressGivesWayToTheRuns(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "conf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var screen bytes.Buffer
+	io := &IOStreams{Out: &screen, ErrOut: &screen, IsTTY: true, ErrIsTTY: true}
+	code := run([]string{"--root", filepath.Join(dir, "outputs"), "--db", filepath.Join(dir, "qrun.db"), "--conf", filepath.Join(dir, "conf"),
+		"plan", "--model", "Qwen/Qwen3-8B", "quant_pair=int8,fp8", "quant_granularity=w_group64", "seed=range(0,400)"}, io) // over 64 KiB of run directories: written while the plan runs
+	out := screen.String()
+	if code != 0 {
+		t.Fatalf("plan exited %d: %s", code, out)
+	}
+	erase := strings.LastIndex(out, "\r\x1b[K")
+	first := strings.Index(out, filepath.Join(dir, "outputs", "Qwen3-8B"))
+	if erase < 0 || first < 0 || erase > first {
+		t.Fatalf("the progress line is not erased before the first run is listed (erase at %d, first run at %d):\n%q", erase, first, out)
+	}
+	if !strings.Contains(out[:erase], "writing runs: 800/800") {
+		t.Errorf("no final progress count before the runs:\n%q", out)
 	}
 }
