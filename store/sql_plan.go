@@ -505,15 +505,12 @@ func (w *runWriter) settle(ctx context.Context, p *PlannedRun, registered map[st
 
 // runsByID returns the registered runs among ids.
 func (w *runWriter) runsByID(ctx context.Context, ids []string) (map[string]Run, error) {
-	q, err := w.stmt(ctx, `SELECT `+runCols+` FROM runs WHERE id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")+`)`)
-	if err != nil {
-		return nil, err
-	}
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := q.QueryContext(ctx, args...)
+	// Not prepared: its length varies from chunk to chunk.
+	rows, err := w.tx.QueryContext(ctx, `SELECT `+runCols+` FROM runs WHERE id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")+`)`, args...)
 	if err != nil {
 		return nil, err
 	}
