@@ -108,9 +108,12 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	}
 	// A sweep's live heap is a few chunks (a few MB) that it churns
 	// through: collect at 5× that rather than 2×, but never let the heap
-	// pass 24 MiB (the registry's page cache takes 40 more).
+	// pass 24 MiB (the registry's page cache takes 40 more). --json holds
+	// every run for its one document: no limit there.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(24 << 20))
+	if !opts.JSON {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(24 << 20))
+	}
 	g := opts.Global
 	p, err := g.project()
 	if err != nil {
