@@ -43,8 +43,11 @@ type Options struct {
 	Emit        func(Run) error
 	QrunVersion string
 	Host        string
-	Git         GitInfo
-	Now         func() time.Time
+	// Git, when set, returns the repository state recorded in every
+	// manifest; it is called once, when the first manifest is encoded (a
+	// dry run never calls it), so that its cost can overlap the checks.
+	Git func() GitInfo
+	Now func() time.Time
 }
 
 // GitInfo is the working directory's repository state, if any.

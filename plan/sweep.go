@@ -26,6 +26,7 @@ type sweep struct {
 	recorded []manifest.Param // recorded parameters, the same for every run
 	layoutFP string
 	target   string
+	git      func() GitInfo // once
 }
 
 func newSweep(opts Options, sel Selection, models []string, combos map[[2]string]*combo, now time.Time) *sweep {
@@ -33,6 +34,10 @@ func newSweep(opts Options, sel Selection, models []string, combos map[[2]string
 		layoutFP: opts.Template.Fingerprint(), target: opts.Target.String()}
 	for _, a := range sel.Recorded {
 		sw.recorded = append(sw.recorded, manifest.Param{Key: a.Key, Value: a.Values[0]})
+	}
+	sw.git = func() GitInfo { return GitInfo{} }
+	if opts.Git != nil {
+		sw.git = sync.OnceValue(opts.Git)
 	}
 	return sw
 }
@@ -136,8 +141,8 @@ func (sw *sweep) files(r *Run, c *combo) (manifest.Files, error) {
 		QrunVersion:       sw.opts.QrunVersion,
 		Created:           sw.created,
 		Host:              sw.opts.Host,
-		GitCommit:         sw.opts.Git.Commit,
-		GitDirty:          sw.opts.Git.Dirty,
+		GitCommit:         sw.git().Commit,
+		GitDirty:          sw.git().Dirty,
 	}
 	mb, err := m.Encode()
 	if err != nil {

@@ -119,6 +119,14 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
+	// The repository's state (two git processes, milliseconds; more in a
+	// large repository) is read while the plan checks the selection.
+	var git func() plan.GitInfo
+	if !opts.DryRun {
+		gitc := make(chan plan.GitInfo, 1)
+		go func() { gitc <- gitInfo(p.Root) }()
+		git = func() plan.GitInfo { return <-gitc }
+	}
 	groups := plan.Groups{Format: p.Settings.Groups.Format, Granularity: p.Settings.Groups.Granularity}
 	if len(opts.Flags.Models) == 0 && p.Settings.Model != "" && !hasModelOverride(opts.Overrides) {
 		opts.Flags.Models = []string{p.Settings.Model}
@@ -147,7 +155,7 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	popts := plan.Options{
 		Vocab: v, OutputRoot: root, Template: tmpl, Target: target, Groups: groups,
 		DryRun: opts.DryRun, SkipInvalid: opts.SkipInvalid, Pending: opts.Pending,
-		QrunVersion: version, Host: host, Git: gitInfo(p.Root), Now: time.Now,
+		QrunVersion: version, Host: host, Git: git, Now: time.Now,
 	}
 	// A plan opens an existing registry at once (its models take part in
 	// the checks); a first plan creates it only once every check passed, so
