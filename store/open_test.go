@@ -452,7 +452,7 @@ func TestSchemaIndexesServeTheQueries(t *testing.T) {
 		`SELECT id FROM runs WHERE status = 'x' ORDER BY created_at DESC, id LIMIT 50`:      "runs_status_created",
 		`SELECT id FROM runs ORDER BY created_at DESC, id LIMIT 50`:                         "runs_created",
 		`SELECT name FROM names WHERE kind = 'granularity' AND fingerprint = 'x'`:           "names_kind_fingerprint",
-		`SELECT layout_fp FROM runs WHERE layout_fp <> 'x' LIMIT 1`:                         "runs_layout",
+		`SELECT max(layout_fp) FROM runs`:                                                   "runs_layout",
 		`SELECT min(model) FROM runs WHERE model > 'x'`:                                     "runs_model_created",
 	} {
 		rows, err := s.db.Query(`EXPLAIN QUERY PLAN ` + q)

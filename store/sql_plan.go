@@ -182,13 +182,24 @@ type nameKey struct {
 // checkLayout blocks a layout other than the one existing runs were planned
 // under.
 func checkLayout(ctx context.Context, tx wtx, l Layout) (*BlockedError, error) {
-	var old string
-	err := tx.QueryRowContext(ctx, `SELECT layout_fp FROM runs WHERE layout_fp <> ? LIMIT 1`, l.Fingerprint).Scan(&old)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
+	// The smallest and the largest layout of the runs, each one seek in the
+	// layout index (a scan for a layout "<> mine" would read the whole index
+	// of a registry planned under one layout, before every plan).
+	var lo, hi sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT (SELECT min(layout_fp) FROM runs), (SELECT max(layout_fp) FROM runs)`).Scan(&lo, &hi)
 	if err != nil {
 		return nil, err
+	}
+	old := ""
+	switch {
+	case !lo.Valid: // no runs
+	case lo.String != l.Fingerprint:
+		old = lo.String
+	case hi.String != l.Fingerprint:
+		old = hi.String
+	}
+	if old == "" {
+		return nil, nil
 	}
 	be := &BlockedError{Reason: LayoutChanged, Name: l.Template, NewFingerprint: l.Fingerprint,
 		NewDefinition: l.Template, OldFingerprint: old}
