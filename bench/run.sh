@@ -110,6 +110,9 @@ if [[ -z ${QUICK:-} ]]; then
 	fi
 	timeit "qrun runs --granularity w_group64, 1M runs (target 20)" 21 -- "$bin" --db "$big" runs --granularity w_group64 --limit 50 | show
 	timeit "qrun runs --granularity w_group64 --count, 1M (target 100)" 21 -- "$bin" --db "$big" runs --granularity w_group64 --count | show
+	big1=()
+	for i in $(seq 1 11); do big1+=("$(timeit "x" 1 -- "$bin" --db "$big" --root "$work/o1m" plan --model Qwen/Qwen3-8B --format int8 --granularity w_group64 --param "seed=$((200000 + i + RANDOM * 100))")"); done
+	med "${big1[@]}" | sed 's/^x/qrun plan of 1 new run, 1M-run registry/' | show
 fi
 timeit "qrun resolve (target 5)" 51 -- "$bin" resolve --format w4a8_int --granularity recipe_match_channel_token | show
 timeit "qrun vocab list (target 5)" 51 -- "$bin" vocab list | show
