@@ -178,18 +178,5 @@ func testPostgresDefinitionRace(t *testing.T, srv *pgtest.Server) {
 	if !strings.Contains(n.Definition, fmt.Sprintf("-1: %d", size[winner])) {
 		t.Errorf("registered definition %q is not the winner's", n.Definition)
 	}
-	for i := range res {
-		side := map[bool]string{true: "a", false: "b"}[i%2 == 0]
-		d := filepath.Join(root, "Qwen3-8B", "int8", "w_new", fmt.Sprintf("seed=%d", i))
-		_, err := os.Stat(d)
-		if side == loser && err == nil {
-			t.Errorf("a blocked process wrote %s", d)
-		}
-		if side == winner && err != nil {
-			t.Errorf("a winning process's run is missing: %v", err)
-		}
-	}
-	if c := checkRunDirs(t, st); c != perSide {
-		t.Errorf("%d runs registered, want %d", c, perSide)
-	}
+	checkRaceOutcome(t, root, st, len(res), winner, loser)
 }

@@ -193,20 +193,7 @@ func TestDefinitionRaceHasOneWinner(t *testing.T) {
 	if !strings.Contains(n.Definition, "-1: "+want) {
 		t.Errorf("registered definition %q is not the winner's (%s)", n.Definition, want)
 	}
-	for i := range res {
-		side := map[bool]string{true: "a", false: "b"}[i%2 == 0]
-		d := filepath.Join(root, "Qwen3-8B", "int8", "w_new", fmt.Sprintf("seed=%d", i))
-		_, err := os.Stat(d)
-		if side == loser && err == nil {
-			t.Errorf("a blocked process wrote %s", d)
-		}
-		if side == winner && err != nil {
-			t.Errorf("a winning process's run is missing: %v", err)
-		}
-	}
-	if c := checkRunDirs(t, st); c != perSide {
-		t.Errorf("%d runs registered, want %d", c, perSide)
-	}
+	checkRaceOutcome(t, root, st, len(res), winner, loser)
 }
 
 // TestCrashSafetySIGKILL kills a several-hundred-run plan at random moments,
@@ -304,6 +291,27 @@ func checkNoTornFiles(t *testing.T, root string, recipes map[string][]byte) {
 
 // raceSides checks a definition race whose even-numbered processes saw
 // definition "a" and odd ones "b": one side all exit 0, the other all 3.
+// checkRaceOutcome checks what a definition race left: each of the n
+// processes (even: side a, odd: side b) planned seed=i of w_new; the
+// winner's runs are on disk and registered, none of the loser's.
+func checkRaceOutcome(t *testing.T, root string, st store.Store, n int, winner, loser string) {
+	t.Helper()
+	for i := range n {
+		side := map[bool]string{true: "a", false: "b"}[i%2 == 0]
+		d := filepath.Join(root, "Qwen3-8B", "int8", "w_new", fmt.Sprintf("seed=%d", i))
+		_, err := os.Stat(d)
+		if side == loser && err == nil {
+			t.Errorf("a blocked process wrote %s", d)
+		}
+		if side == winner && err != nil {
+			t.Errorf("a winning process's run is missing: %v", err)
+		}
+	}
+	if c := checkRunDirs(t, st); c != n/2 {
+		t.Errorf("%d runs registered, want %d", c, n/2)
+	}
+}
+
 func raceSides(t *testing.T, res []result, perSide int) (winner, loser string) {
 	t.Helper()
 	codes := map[string]map[int]int{"a": {}, "b": {}}
