@@ -26,7 +26,7 @@ func (v *Vocabulary) addTop(k Kind, p string, top *yamlfile.Top, builtin bool) e
 	var f *Format
 	var err error
 	if k == KindGranularity {
-		g, err = granularityFrom(p, top)
+		g, err = granularityFrom(p, top, builtin && v.trustBuiltins)
 		if err != nil {
 			return err
 		}
@@ -180,6 +180,7 @@ func (v *Vocabulary) buildFormat(f *Format) error {
 	fail := func(key, msg string) error {
 		return &FileError{Path: f.Source, Line: f.lines[key], Msg: msg}
 	}
+	check := !(f.Builtin && v.trustBuiltins)
 	raw := f.raw
 	_, hasQC := raw["quant_cfg"]
 	var cfg modelopt.Config
@@ -227,7 +228,7 @@ func (v *Vocabulary) buildFormat(f *Format) error {
 		if !ok || val == nil {
 			continue
 		}
-		e, err := roleEntry(r, val)
+		e, err := roleEntry(r, val, check)
 		if err != nil {
 			return fail(string(r), err.Error())
 		}
@@ -251,8 +252,10 @@ func (v *Vocabulary) buildFormat(f *Format) error {
 	if cfg.Entries == nil {
 		cfg.Entries = []modelopt.Entry{}
 	}
-	if err := cfg.Validate(modelopt.DefaultTarget); err != nil {
-		return fail("", err.Error())
+	if check {
+		if err := cfg.Validate(modelopt.DefaultTarget); err != nil {
+			return fail("", err.Error())
+		}
 	}
 	for _, l := range f.Lock {
 		if cfg.RoleIndex(l) < 0 {
@@ -274,8 +277,9 @@ func builtinFormatNames(v *Vocabulary) []string {
 }
 
 // roleEntry reads a format's role definition: complete attributes, a list of
-// stages (a sequential weight quantizer), or {enable: false}.
-func roleEntry(r modelopt.Role, val any) (modelopt.Entry, error) {
+// stages (a sequential weight quantizer), or {enable: false}. check runs
+// ModelOpt's attribute rules.
+func roleEntry(r modelopt.Role, val any, check bool) (modelopt.Entry, error) {
 	e := modelopt.Entry{QuantizerName: r.Quantizer()}
 	switch x := val.(type) {
 	case map[any]any:
@@ -286,7 +290,7 @@ func roleEntry(r modelopt.Role, val any) (modelopt.Entry, error) {
 				return e, nil
 			}
 		}
-		a, err := roleAttrs(r, x)
+		a, err := roleAttrs(r, x, check)
 		if err != nil {
 			return e, err
 		}
@@ -303,7 +307,7 @@ func roleEntry(r modelopt.Role, val any) (modelopt.Entry, error) {
 			if !ok {
 				return e, fmt.Errorf("%s: each stage must be a mapping of quantizer attributes", r)
 			}
-			a, err := roleAttrs(r, m)
+			a, err := roleAttrs(r, m, check)
 			if err != nil {
 				return e, err
 			}
@@ -315,7 +319,7 @@ func roleEntry(r modelopt.Role, val any) (modelopt.Entry, error) {
 	return e, nil
 }
 
-func roleAttrs(r modelopt.Role, m map[any]any) (modelopt.Attrs, error) {
+func roleAttrs(r modelopt.Role, m map[any]any, check bool) (modelopt.Attrs, error) {
 	a, err := modelopt.AttrsFrom(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r, err)
@@ -328,6 +332,9 @@ func roleAttrs(r modelopt.Role, m map[any]any) (modelopt.Attrs, error) {
 	}
 	if !a.Has("num_bits") {
 		return nil, fmt.Errorf("%s: num_bits is missing; a format gives each role's complete attributes (ModelOpt would silently use 8 bits)", r)
+	}
+	if !check {
+		return a, nil
 	}
 	if err := a.Validate(modelopt.DefaultTarget); err != nil {
 		return nil, fmt.Errorf("%s: %w", r, err)

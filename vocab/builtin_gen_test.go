@@ -85,7 +85,7 @@ func TestBuiltinGenEqualsYAML(t *testing.T) {
 		var fromGen, fromYAML any
 		var genErr, yamlErr error
 		if b.kind == KindGranularity {
-			fromGen, genErr = granularityFrom(b.path, &b.top)
+			fromGen, genErr = granularityFrom(b.path, &b.top, true)
 			fromYAML, yamlErr = ParseGranularity(b.path, data)
 		} else {
 			fromGen, genErr = formatFrom(b.path, &b.top)
