@@ -61,14 +61,18 @@ type table struct {
 
 func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
 
+var cellLine = strings.NewReplacer("\t", " ", "\r\n", " ", "\n", " ", "\r", " ")
+
 func (t *table) write(w io.Writer, tty bool) error {
 	// A cell is one line without tabs in both forms: a user's description
 	// may hold either. Other control characters (NUL, a terminal escape)
 	// are shown escaped, never sent raw.
-	oneLine := strings.NewReplacer("\t", " ", "\r\n", " ", "\n", " ", "\r", " ")
 	for _, r := range t.rows {
 		for i := range r {
-			r[i] = printable(oneLine.Replace(r[i]))
+			if strings.ContainsAny(r[i], "\t\r\n") {
+				r[i] = cellLine.Replace(r[i])
+			}
+			r[i] = printable(r[i])
 		}
 	}
 	// Buffered: tabwriter writes every cell and every run of padding
