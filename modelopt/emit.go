@@ -317,9 +317,11 @@ func resolvedTag(s string) string {
 			return "!!int"
 		}
 		if plainFloat(s) {
-			return "!!float"
+			if _, err := strconv.ParseFloat(s, 64); err == nil {
+				return "!!float"
+			}
 		}
-		return ""
+		return "" // out of range, among others: yaml.v3 reads 1e+400 as a string
 	}
 	return "!!str"
 }
