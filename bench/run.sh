@@ -30,6 +30,7 @@ trap 'rm -rf "$work" "$disk"' EXIT
 mkdir "$disk/bin"
 bin=${QRUN_BIN:-$disk/bin/qrun}
 [[ -n ${QRUN_BIN:-} ]] || (cd "$root" && go build -trimpath -o "$bin" ./cmd/qrun)
+[[ $bin == */* ]] || bin=$(command -v "$bin") # QRUN_BIN=qrun: the one on PATH
 (cd "$root" && go build -trimpath -o "$disk/bin/floor" ./bench/floor && go build -trimpath -o "$disk/bin/gen" ./bench/gen)
 
 formats=int8,int8_smoothquant,fp8,w4a8_int
@@ -68,16 +69,21 @@ print(f"{name}\t{statistics.median(ts):.1f}\t{min(ts):.1f}\t{rss/1024:.0f}")
 PY
 }
 
-# interleaved REPEAT NAME COMMAND [NAME COMMAND]… : runs the commands (words
-# split on spaces) in turn, REPEAT rounds with the order rotating, each as
-# timeit runs one, and prints timeit's line for each. A few-millisecond
-# figure drifts with the VM; interleaved, the drift falls on every row alike.
+# interleaved REPEAT NAME COMMAND… ";;" [NAME COMMAND… ";;"]… : runs the
+# commands in turn, REPEAT rounds with the order rotating, each as timeit
+# runs one, and prints timeit's line for each. A few-millisecond figure
+# drifts with the VM; interleaved, the drift falls on every row alike.
 interleaved() {
 	python3 - "$@" <<'PY'
-import os, statistics, sys, tempfile, time
+import os, shutil, statistics, sys, tempfile, time
 repeat = int(sys.argv[1])
-pairs = sys.argv[2:]
-cmds = [(pairs[i], pairs[i + 1].split()) for i in range(0, len(pairs), 2)]
+cmds, cur = [], []
+for a in sys.argv[2:]:
+    if a == ";;":
+        cmds.append((cur[0], [shutil.which(cur[1]) or cur[1]] + cur[2:]))
+        cur = []
+    else:
+        cur.append(a)
 base = os.environ["BENCH_BASE"]
 err = os.path.join(base, f".stderr-{os.getpid()}")
 ts = {n: [] for n, _ in cmds}
@@ -94,7 +100,7 @@ for r in range(repeat):
         _, status, ru = os.wait4(pid, 0)
         ts[name].append((time.perf_counter() - t) * 1000)
         os.chdir(base)
-        os.rmdir(d)
+        shutil.rmtree(d, ignore_errors=True)
         rss[name] = max(rss[name], ru.ru_maxrss)
         if os.waitstatus_to_exitcode(status) != 0:
             sys.exit(f"bench: {' '.join(args)} failed: {open(err, errors='replace').read()[-300:]}")
@@ -157,11 +163,11 @@ if [[ -z ${QUICK:-} ]]; then
 fi
 cp "$bin" "$work/qrun-on-tmpfs"
 interleaved 101 \
-	"qrun resolve (target 5)" "$bin resolve --format w4a8_int --granularity recipe_match_channel_token" \
-	"qrun vocab list (target 5)" "$bin vocab list" \
-	"qrun --version (start-up floor)" "$bin --version" \
-	"qrun resolve, binary itself on tmpfs" "$work/qrun-on-tmpfs resolve --format w4a8_int --granularity recipe_match_channel_token" \
-	"/bin/true (the harness's own floor)" "/bin/true" | show
+	"qrun resolve (target 5)" "$bin" resolve --format w4a8_int --granularity recipe_match_channel_token ";;" \
+	"qrun vocab list (target 5)" "$bin" vocab list ";;" \
+	"qrun --version (start-up floor)" "$bin" --version ";;" \
+	"qrun resolve, binary itself on tmpfs" "$work/qrun-on-tmpfs" resolve --format w4a8_int --granularity recipe_match_channel_token ";;" \
+	"/bin/true (the harness's own floor)" /bin/true ";;" | show
 
 # 4. Peak memory of a 100,000-run sweep.
 if [[ -z ${QUICK:-} ]]; then
