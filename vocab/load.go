@@ -103,7 +103,7 @@ func osFiles(dir string) ([]string, error) {
 		return nil, nil
 	}
 	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
+	if os.IsNotExist(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -254,7 +254,7 @@ func granularityFrom(p string, top *yamlfile.Top, trusted bool) (*Granularity, e
 		return nil, err
 	}
 	for _, r := range modelopt.Roles {
-		f, ok := fields[string(r)]
+		f, ok := fields.get(string(r))
 		if !ok || f.val == nil {
 			continue
 		}
@@ -278,7 +278,7 @@ func granularityFrom(p string, top *yamlfile.Top, trusted bool) (*Granularity, e
 			g.Activations = ov
 		}
 	}
-	if f, ok := fields["compose"]; ok && f.val != nil {
+	if f, ok := fields.get("compose"); ok && f.val != nil {
 		names, err := stringList(f.val)
 		if err != nil {
 			return nil, &FileError{p, f.line, "compose must be a list of granularity names"}
@@ -293,7 +293,7 @@ func granularityFrom(p string, top *yamlfile.Top, trusted bool) (*Granularity, e
 		}
 		g.Compose = names
 	}
-	g.raw, g.lines = rawOf(fields), linesOf(fields)
+	g.raw = rawOf(fields) // no lines: nothing reports a granularity's line after this
 	return g, nil
 }
 
@@ -307,14 +307,14 @@ func formatFrom(p string, top *yamlfile.Top) (*Format, error) {
 	if err := readCommon(p, fields, &f.Entry); err != nil {
 		return nil, err
 	}
-	if b, ok := fields["base"]; ok && b.val != nil {
+	if b, ok := fields.get("base"); ok && b.val != nil {
 		s, isStr := b.val.(string)
 		if !isStr || s == "" {
 			return nil, &FileError{p, b.line, "base must be the name of a built-in format"}
 		}
 		f.Base = s
 	}
-	if l, ok := fields["lock"]; ok && l.val != nil {
+	if l, ok := fields.get("lock"); ok && l.val != nil {
 		names, err := stringList(l.val)
 		if err != nil {
 			return nil, &FileError{p, l.line, "lock must be a list of roles: weights, activations"}
@@ -336,13 +336,27 @@ func formatFrom(p string, top *yamlfile.Top) (*Format, error) {
 
 // field is one top-level key of a vocabulary file.
 type field struct {
+	key  string
 	line int
 	node *yaml.Node // nil for the generated built-ins
 	val  any
 }
 
-func readFields(p string, top *yamlfile.Top, k Kind, allowed []string) (map[string]field, error) {
-	fields := make(map[string]field, len(top.Fields))
+// fieldSet is a file's top-level keys in file order: a handful, found
+// faster by a scan than by a map.
+type fieldSet []field
+
+func (fs fieldSet) get(key string) (field, bool) {
+	for _, f := range fs {
+		if f.key == key {
+			return f, true
+		}
+	}
+	return field{}, false
+}
+
+func readFields(p string, top *yamlfile.Top, k Kind, allowed []string) (fieldSet, error) {
+	fields := make(fieldSet, 0, len(top.Fields))
 	for _, tf := range top.Fields {
 		if !tf.KeyOK {
 			return nil, &FileError{p, tf.Line, fmt.Sprintf("key %s is not a name", quote(tf.Key))}
@@ -364,24 +378,24 @@ func readFields(p string, top *yamlfile.Top, k Kind, allowed []string) (map[stri
 			}
 			return nil, &FileError{p, tf.Line, msg}
 		}
-		if _, dup := fields[tf.Key]; dup {
+		if _, dup := fields.get(tf.Key); dup {
 			return nil, &FileError{p, tf.Line, fmt.Sprintf("key %s appears twice", quote(tf.Key))}
 		}
 		if tf.Err != nil {
 			return nil, &FileError{p, tf.Err.Line, tf.Err.Msg}
 		}
-		fields[tf.Key] = field{line: tf.Line, node: tf.Node, val: tf.Val}
+		fields = append(fields, field{key: tf.Key, line: tf.Line, node: tf.Node, val: tf.Val})
 	}
 	nk := k.NameKey()
-	if _, ok := fields[nk]; !ok {
+	if _, ok := fields.get(nk); !ok {
 		return nil, &FileError{p, top.Line, fmt.Sprintf("missing %s: the file must name its %s", nk, k)}
 	}
 	return fields, nil
 }
 
-func readCommon(p string, fields map[string]field, e *Entry) error {
+func readCommon(p string, fields fieldSet, e *Entry) error {
 	nk := e.Kind.NameKey()
-	nf := fields[nk]
+	nf, _ := fields.get(nk)
 	name, ok := nf.val.(string)
 	if !ok {
 		return &FileError{p, nf.line, fmt.Sprintf("%s must be a string", nk)}
@@ -394,14 +408,14 @@ func readCommon(p string, fields map[string]field, e *Entry) error {
 		return &FileError{p, nf.line, fmt.Sprintf("%s is %s but the file is named %s.yaml; Hydra selects the option by file name: rename one to match", nk, quote(name), stem)}
 	}
 	e.Name = name
-	if d, ok := fields["description"]; ok && d.val != nil {
+	if d, ok := fields.get("description"); ok && d.val != nil {
 		s, isStr := d.val.(string)
 		if !isStr {
 			return &FileError{p, d.line, "description must be a string"}
 		}
 		e.Description = s
 	}
-	if a, ok := fields["aliases"]; ok && a.val != nil {
+	if a, ok := fields.get("aliases"); ok && a.val != nil {
 		names, err := stringList(a.val)
 		if err != nil {
 			return &FileError{p, a.line, "aliases must be a list of names"}
@@ -416,7 +430,7 @@ func readCommon(p string, fields map[string]field, e *Entry) error {
 		}
 		e.Aliases = names
 	}
-	if r, ok := fields["retired"]; ok && r.val != nil {
+	if r, ok := fields.get("retired"); ok && r.val != nil {
 		b, isBool := r.val.(bool)
 		if !isBool {
 			return &FileError{p, r.line, "retired must be true or false"}
@@ -469,18 +483,18 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func linesOf(fields map[string]field) map[string]int {
+func linesOf(fields fieldSet) map[string]int {
 	m := make(map[string]int, len(fields))
-	for k, f := range fields {
-		m[k] = f.line
+	for _, f := range fields {
+		m[f.key] = f.line
 	}
 	return m
 }
 
-func rawOf(fields map[string]field) map[any]any {
+func rawOf(fields fieldSet) map[any]any {
 	m := make(map[any]any, len(fields))
-	for k, f := range fields {
-		m[k] = f.val
+	for _, f := range fields {
+		m[f.key] = f.val
 	}
 	return m
 }
