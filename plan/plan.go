@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -544,6 +545,30 @@ const (
 // inspectDir decides, without writing, what to do with a run's directory
 // if it exists; a directory that belongs to someone else is an error.
 func inspectDir(r Run, resumed bool) (reuse, error) {
+	// Another planner of the same run may commit its manifest between our
+	// two reads of the directory (its manifest, then its listing): a
+	// listing that shows a manifest the first read did not see is read
+	// again, not taken for someone else's directory.
+	for attempt := 0; ; attempt++ {
+		action, err := inspectDirOnce(r, resumed)
+		if errors.Is(err, errManifestAppeared) && attempt < 3 {
+			continue
+		}
+		if errors.Is(err, errManifestAppeared) {
+			err = fmt.Errorf("%s: its manifest keeps changing while qrun reads it: is another program writing there?", r.Dir)
+		}
+		return action, err
+	}
+}
+
+// errManifestAppeared: the directory had no manifest, then had one.
+var errManifestAppeared = errors.New("manifest appeared")
+
+// readIdentity reads a run directory's manifest (a variable for the tests
+// of the race above).
+var readIdentity = manifest.ReadIdentity
+
+func inspectDirOnce(r Run, resumed bool) (reuse, error) {
 	st, err := os.Lstat(r.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return reuseKeep, nil
@@ -560,7 +585,7 @@ func inspectDir(r Run, resumed bool) (reuse, error) {
 	case !st.IsDir():
 		return 0, fmt.Errorf("%s is a file where a run directory goes: move it away", r.Dir)
 	}
-	id, err := manifest.ReadIdentity(r.Dir)
+	id, err := readIdentity(r.Dir)
 	switch {
 	case errors.Is(err, manifest.ErrNoManifest):
 		uncommitted, eerr := manifest.Uncommitted(r.Dir)
@@ -568,6 +593,9 @@ func inspectDir(r Run, resumed bool) (reuse, error) {
 			return 0, fmt.Errorf("cannot read %s: %w", r.Dir, eerr)
 		}
 		if !uncommitted {
+			if st, serr := os.Lstat(filepath.Join(r.Dir, manifest.ManifestFile)); serr == nil && st.Mode().IsRegular() {
+				return 0, errManifestAppeared
+			}
 			return 0, fmt.Errorf("%s exists and is not a qrun run directory (no %s): move it away, or choose another output root", r.Dir, manifest.ManifestFile)
 		}
 		return reuseReset, nil

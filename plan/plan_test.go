@@ -532,3 +532,44 @@ func TestPlanWritesNothingAfterItsTransaction(t *testing.T) {
 		t.Errorf("%d runs recorded by a failed plan", n)
 	}
 }
+
+// A planner of the same run may commit its manifest between inspectDir's
+// two reads (the manifest, then the listing): the directory is read again,
+// not refused as someone else's. 32 planners at once hit this
+// (TestConcurrentPlannersOnAFreshRegistry in cmd/qrun).
+func TestInspectDirRereadsAManifestCommittedMeanwhile(t *testing.T) {
+	f := newFixture(t)
+	res, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := res.Runs[0]
+	reads := 0
+	readIdentity = func(dir string) (manifest.Identity, error) {
+		reads++
+		if reads == 1 {
+			return manifest.Identity{}, manifest.ErrNoManifest // read just before the other planner's rename
+		}
+		return manifest.ReadIdentity(dir)
+	}
+	t.Cleanup(func() { readIdentity = manifest.ReadIdentity })
+	action, err := inspectDir(run, true)
+	if err != nil || action != reuseKeep || reads != 2 {
+		t.Fatalf("inspectDir = %v, %v after %d reads; want the registered run kept after a second read", action, err, reads)
+	}
+
+	// A manifest that is never there when read but always there when
+	// listed is not waited on for ever.
+	readIdentity = func(string) (manifest.Identity, error) { return manifest.Identity{}, manifest.ErrNoManifest }
+	if _, err := inspectDir(run, true); err == nil || !strings.Contains(err.Error(), "keeps changing while qrun reads it") {
+		t.Fatalf("inspectDir = %v, want the keeps-changing error", err)
+	}
+
+	// A directory whose listing shows no manifest stays someone else's.
+	readIdentity = manifest.ReadIdentity
+	os.Remove(filepath.Join(run.Dir, manifest.ManifestFile))
+	os.WriteFile(filepath.Join(run.Dir, "notes.txt"), []byte("mine"), 0o644)
+	if _, err := inspectDir(run, true); err == nil || !strings.Contains(err.Error(), "is not a qrun run directory") {
+		t.Fatalf("inspectDir = %v, want the foreign-directory error", err)
+	}
+}
