@@ -15,12 +15,28 @@ import (
 // BenchmarkLoadBuiltin measures building the compiled-in vocabulary (what
 // every qrun process pays once; Builtin() caches it, so this calls Load with
 // no user folders).
+// BenchmarkLoadBuiltin is a load as every command starts with: the
+// built-ins' headers, definitions read on first use.
 func BenchmarkLoadBuiltin(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := vocab.Load(vocab.Dirs{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkLoadBuiltinAll builds every built-in as well (vocab check,
+// vocab match, vocab list --json).
+func BenchmarkLoadBuiltinAll(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := vocab.Load(vocab.Dirs{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		v.Granularities()
+		v.Formats()
 	}
 }
 

@@ -2,11 +2,80 @@ package vocab
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/qrun-dev/qrun/modelopt"
 	"github.com/qrun-dev/qrun/vocab/internal/yamlfile"
 )
+
+// addBuiltin adds a built-in from builtin_gen.go as its header; its
+// definition is read when first needed (define). The generated table was
+// checked by the tests: names and aliases do not clash.
+func (v *Vocabulary) addBuiltin(b *builtinFile) {
+	e := Entry{Kind: b.kind, Name: b.name, Description: b.description, Aliases: slices.Clone(b.aliases), Retired: b.retired, Builtin: true, Source: BuiltinSource}
+	for _, a := range e.Aliases {
+		v.aliases[b.kind][a] = b.name
+	}
+	if b.kind == KindGranularity {
+		v.granularities[b.name] = &Granularity{Entry: e, lazy: b}
+	} else {
+		v.formats[b.name] = &Format{Entry: e, lazy: b}
+	}
+}
+
+// defineGranularity reads a lazily added built-in's definition from its
+// generated fields.
+func (v *Vocabulary) defineGranularity(g *Granularity) error {
+	b := g.lazy
+	if b == nil {
+		return nil
+	}
+	top := b.top()
+	p, err := granularityFrom(b.path, &top, v.trustBuiltins)
+	if err != nil {
+		return err
+	}
+	g.Weights, g.Activations, g.Compose, g.raw, g.lines = p.Weights, p.Activations, p.Compose, p.raw, p.lines
+	g.lazy = nil
+	return nil
+}
+
+// defineFormat reads a lazily added built-in format's definition.
+func (v *Vocabulary) defineFormat(f *Format) error {
+	b := f.lazy
+	if b == nil {
+		return nil
+	}
+	top := b.top()
+	p, err := formatFrom(b.path, &top)
+	if err != nil {
+		return err
+	}
+	f.Base, f.Lock, f.raw, f.lines = p.Base, p.Lock, p.raw, p.lines
+	f.lazy = nil
+	return nil
+}
+
+// readyGranularity builds g if it is a built-in not built yet; the caller
+// holds v.mu. A built-in that fails here is a bug the tests catch.
+func (v *Vocabulary) readyGranularity(g *Granularity) {
+	if g.overlays == nil {
+		if err := v.expand(g, nil); err != nil {
+			panic("vocab: built-in granularity " + g.Name + " is invalid: " + err.Error())
+		}
+	}
+}
+
+// readyFormat builds f if it is a built-in not built yet; the caller holds
+// v.mu.
+func (v *Vocabulary) readyFormat(f *Format) {
+	if f.Config.Entries == nil {
+		if err := v.buildFormat(f); err != nil {
+			panic("vocab: built-in format " + f.Name + " is invalid: " + err.Error())
+		}
+	}
+}
 
 // addFile parses one file and adds its entry, refusing clashes with what is
 // already there.
@@ -101,24 +170,38 @@ func (v *Vocabulary) entry(k Kind, name string) *Entry {
 }
 
 func (v *Vocabulary) rawOf(k Kind, name string) map[any]any {
+	var err error
 	if k == KindFormat {
-		return v.formats[name].raw
+		f := v.formats[name]
+		if err = v.defineFormat(f); err == nil {
+			return f.raw
+		}
+	} else {
+		g := v.granularities[name]
+		if err = v.defineGranularity(g); err == nil {
+			return g.raw
+		}
 	}
-	return v.granularities[name].raw
+	panic("vocab: built-in " + name + " is invalid: " + err.Error())
 }
 
-// finish expands compositions and builds every format's config.
+// finish expands compositions and builds the configs of the entries read
+// from files; built-ins from builtin_gen.go wait for their first use (the
+// files' entries build the ones they compose or extend).
 func (v *Vocabulary) finish() []error {
 	var errs []error
-	for _, g := range v.Granularities() {
-		if g.overlays != nil {
+	for _, g := range v.sortedGranularities() {
+		if g.lazy != nil || g.overlays != nil {
 			continue
 		}
 		if err := v.expand(g, nil); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	for _, f := range v.Formats() {
+	for _, f := range v.sortedFormats() {
+		if f.lazy != nil || f.Config.Entries != nil {
+			continue
+		}
 		if err := v.buildFormat(f); err != nil {
 			errs = append(errs, err)
 		}
@@ -127,6 +210,9 @@ func (v *Vocabulary) finish() []error {
 }
 
 func (v *Vocabulary) expand(g *Granularity, stack []string) error {
+	if err := v.defineGranularity(g); err != nil {
+		return err
+	}
 	if g.overlays != nil {
 		return nil
 	}
@@ -177,6 +263,9 @@ func (v *Vocabulary) expand(g *Granularity, stack []string) error {
 
 // buildFormat turns a format's definition into its complete config.
 func (v *Vocabulary) buildFormat(f *Format) error {
+	if err := v.defineFormat(f); err != nil {
+		return err
+	}
 	fail := func(key, msg string) error {
 		return &FileError{Path: f.Source, Line: f.lines[key], Msg: msg}
 	}

@@ -4,178 +4,254 @@ package vocab
 
 import "github.com/qrun-dev/qrun/vocab/internal/yamlfile"
 
-// builtinFiles returns the built-in vocabulary files' top-level fields as
-// the YAML step decodes them (fresh values at each call: callers may keep
-// them).
-func builtinFiles() []builtinFile {
-	return []builtinFile{
-		{kind: KindGranularity, path: "builtin/quant_granularity/a_per_tensor_static.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "name", KeyOK: true, Line: 1, Val: "a_per_tensor_static"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "one calibrated activation scale per tensor"},
-			{Key: "activations", KeyOK: true, Line: 3, Val: map[any]any{"axis": nil, "type": "static"}},
-		}}},
-		{kind: KindGranularity, path: "builtin/quant_granularity/a_per_token_dynamic.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "name", KeyOK: true, Line: 1, Val: "a_per_token_dynamic"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "one activation scale per token, computed at run time"},
-			{Key: "activations", KeyOK: true, Line: 3, Val: map[any]any{"axis": nil, "type": "dynamic", "block_sizes": map[any]any{-1: nil}}},
-		}}},
-		{kind: KindGranularity, path: "builtin/quant_granularity/default.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "name", KeyOK: true, Line: 1, Val: "default"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "the format's own granularity (no change)"},
-		}}},
-		{kind: KindGranularity, path: "builtin/quant_granularity/recipe_match_channel_token.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "name", KeyOK: true, Line: 1, Val: "recipe_match_channel_token"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "the Qwen3 target recipe's granularity - weights per output channel, activations per token (dynamic)"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"axis": 0}},
-			{Key: "activations", KeyOK: true, Line: 4, Val: map[any]any{"axis": nil, "type": "dynamic", "block_sizes": map[any]any{-1: nil}}},
-		}}},
-		{kind: KindGranularity, path: "builtin/quant_granularity/w_group128.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "name", KeyOK: true, Line: 1, Val: "w_group128"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "weight groups of 128 along the last dim"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"block_sizes": map[any]any{-1: 128, "type": "static"}}},
-		}}},
-		{kind: KindGranularity, path: "builtin/quant_granularity/w_group64.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "name", KeyOK: true, Line: 1, Val: "w_group64"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "weight groups of 64 along the last dim"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"block_sizes": map[any]any{-1: 64, "type": "static"}}},
-		}}},
-		{kind: KindGranularity, path: "builtin/quant_granularity/w_per_in_channel.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "name", KeyOK: true, Line: 1, Val: "w_per_in_channel"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "one scale per input channel (\"per-column\" of a Linear weight (out, in))"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"axis": 1}},
-		}}},
-		{kind: KindGranularity, path: "builtin/quant_granularity/w_per_out_channel.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "name", KeyOK: true, Line: 1, Val: "w_per_out_channel"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "one scale per output channel (row of a Linear weight (out, in))"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"axis": 0}},
-		}}},
-		{kind: KindGranularity, path: "builtin/quant_granularity/w_per_tensor.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "name", KeyOK: true, Line: 1, Val: "w_per_tensor"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "one scale per weight tensor"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"axis": nil}},
-		}}},
-		{kind: KindFormat, path: "builtin/quant_pair/fp8.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "format_name", KeyOK: true, Line: 1, Val: "fp8"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "FP8 E4M3 weights and activations, per tensor (ModelOpt FP8_DEFAULT_CFG)"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{4, 3}, "axis": nil}},
-			{Key: "activations", KeyOK: true, Line: 4, Val: map[any]any{"num_bits": []any{4, 3}, "axis": nil}},
-			{Key: "algorithm", KeyOK: true, Line: 5, Val: "max"},
-		}}},
-		{kind: KindFormat, path: "builtin/quant_pair/fp8_2d_blockwise_weight_only.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "format_name", KeyOK: true, Line: 1, Val: "fp8_2d_blockwise_weight_only"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "FP8 E4M3 weights in 128x128 blocks, activations not quantized (ModelOpt FP8_2D_BLOCKWISE_WEIGHT_ONLY_CFG)"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{4, 3}, "axis": nil, "block_sizes": map[any]any{-1: 128, -2: 128}}},
-			{Key: "activations", KeyOK: true, Line: 7, Val: map[any]any{"enable": false}},
-			{Key: "algorithm", KeyOK: true, Line: 8, Val: "max"},
-			{Key: "aliases", KeyOK: true, Line: 9, Val: []any{"fp8_pb_wo"}},
-		}}},
-		{kind: KindFormat, path: "builtin/quant_pair/fp8_per_channel_per_token.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "format_name", KeyOK: true, Line: 1, Val: "fp8_per_channel_per_token"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "FP8 E4M3 weights per output channel, FP8 activations per token (dynamic) (ModelOpt FP8_PER_CHANNEL_PER_TOKEN_CFG)"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{4, 3}, "axis": 0}},
-			{Key: "activations", KeyOK: true, Line: 4, Val: map[any]any{"num_bits": []any{4, 3}, "axis": nil, "type": "dynamic", "block_sizes": map[any]any{-1: nil}}},
-			{Key: "algorithm", KeyOK: true, Line: 9, Val: "max"},
-			{Key: "aliases", KeyOK: true, Line: 10, Val: []any{"fp8_pc_pt"}},
-		}}},
-		{kind: KindFormat, path: "builtin/quant_pair/int4_awq.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "format_name", KeyOK: true, Line: 1, Val: "int4_awq"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "int4 weights in groups of 128, activations not quantized, AWQ-lite calibration (ModelOpt INT4_AWQ_CFG)"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": 4, "block_sizes": map[any]any{-1: 128, "type": "static"}}},
-			{Key: "activations", KeyOK: true, Line: 6, Val: map[any]any{"enable": false}},
-			{Key: "algorithm", KeyOK: true, Line: 7, Val: map[any]any{"method": "awq_lite", "alpha_step": float64(0.1)}},
-		}}},
-		{kind: KindFormat, path: "builtin/quant_pair/int4_blockwise_weight_only.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "format_name", KeyOK: true, Line: 1, Val: "int4_blockwise_weight_only"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "int4 weights in groups of 128, activations not quantized, max calibration (ModelOpt INT4_BLOCKWISE_WEIGHT_ONLY_CFG)"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": 4, "block_sizes": map[any]any{-1: 128, "type": "static"}}},
-			{Key: "activations", KeyOK: true, Line: 6, Val: map[any]any{"enable": false}},
-			{Key: "algorithm", KeyOK: true, Line: 7, Val: "max"},
-		}}},
-		{kind: KindFormat, path: "builtin/quant_pair/int8.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "format_name", KeyOK: true, Line: 1, Val: "int8"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "int8 weights per output channel, int8 activations per tensor (ModelOpt INT8_DEFAULT_CFG)"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": 8, "axis": 0}},
-			{Key: "activations", KeyOK: true, Line: 4, Val: map[any]any{"num_bits": 8, "axis": nil}},
-			{Key: "algorithm", KeyOK: true, Line: 5, Val: "max"},
-		}}},
-		{kind: KindFormat, path: "builtin/quant_pair/int8_smoothquant.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "format_name", KeyOK: true, Line: 1, Val: "int8_smoothquant"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "int8 weights per output channel, int8 activations per tensor, SmoothQuant calibration (ModelOpt INT8_SMOOTHQUANT_CFG)"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": 8, "axis": 0}},
-			{Key: "activations", KeyOK: true, Line: 4, Val: map[any]any{"num_bits": 8, "axis": nil}},
-			{Key: "algorithm", KeyOK: true, Line: 5, Val: "smoothquant"},
-			{Key: "aliases", KeyOK: true, Line: 6, Val: []any{"int8_sq"}},
-		}}},
-		{kind: KindFormat, path: "builtin/quant_pair/int8_weight_only.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "format_name", KeyOK: true, Line: 1, Val: "int8_weight_only"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "int8 weights per output channel, activations not quantized (ModelOpt INT8_WEIGHT_ONLY_CFG)"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": 8, "axis": 0}},
-			{Key: "activations", KeyOK: true, Line: 4, Val: map[any]any{"enable": false}},
-			{Key: "algorithm", KeyOK: true, Line: 5, Val: "max"},
-			{Key: "aliases", KeyOK: true, Line: 6, Val: []any{"int8_wo"}},
-		}}},
-		{kind: KindFormat, path: "builtin/quant_pair/mxfp4.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "format_name", KeyOK: true, Line: 1, Val: "mxfp4"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "MXFP4 (FP4 E2M1 in blocks of 32 with E8M0 scales) weights and activations (ModelOpt MXFP4_DEFAULT_CFG); granularity fixed by the format"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{2, 1}, "block_sizes": map[any]any{-1: 32, "type": "dynamic", "scale_bits": []any{8, 0}}}},
-			{Key: "activations", KeyOK: true, Line: 6, Val: map[any]any{"num_bits": []any{2, 1}, "block_sizes": map[any]any{-1: 32, "type": "dynamic", "scale_bits": []any{8, 0}}}},
-			{Key: "algorithm", KeyOK: true, Line: 9, Val: nil},
-			{Key: "lock", KeyOK: true, Line: 10, Val: []any{"weights", "activations"}},
-		}}},
-		{kind: KindFormat, path: "builtin/quant_pair/mxfp8.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "format_name", KeyOK: true, Line: 1, Val: "mxfp8"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "MXFP8 (FP8 E4M3 in blocks of 32 with E8M0 scales) weights and activations (ModelOpt MXFP8_DEFAULT_CFG); granularity fixed by the format"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{4, 3}, "block_sizes": map[any]any{-1: 32, "type": "dynamic", "scale_bits": []any{8, 0}}}},
-			{Key: "activations", KeyOK: true, Line: 6, Val: map[any]any{"num_bits": []any{4, 3}, "block_sizes": map[any]any{-1: 32, "type": "dynamic", "scale_bits": []any{8, 0}}}},
-			{Key: "algorithm", KeyOK: true, Line: 9, Val: nil},
-			{Key: "lock", KeyOK: true, Line: 10, Val: []any{"weights", "activations"}},
-		}}},
-		{kind: KindFormat, path: "builtin/quant_pair/nvfp4.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "format_name", KeyOK: true, Line: 1, Val: "nvfp4"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "NVFP4 (FP4 E2M1 in blocks of 16 with FP8 scales) weights and activations (ModelOpt NVFP4_DEFAULT_CFG); granularity fixed by the format"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{2, 1}, "effective_bits": float64(4.5), "block_sizes": map[any]any{-1: 16, "type": "dynamic", "scale_bits": []any{4, 3}}}},
-			{Key: "activations", KeyOK: true, Line: 7, Val: map[any]any{"num_bits": []any{2, 1}, "effective_bits": float64(4.5), "block_sizes": map[any]any{-1: 16, "type": "dynamic", "scale_bits": []any{4, 3}}}},
-			{Key: "algorithm", KeyOK: true, Line: 11, Val: "max"},
-			{Key: "lock", KeyOK: true, Line: 12, Val: []any{"weights", "activations"}},
-		}}},
-		{kind: KindFormat, path: "builtin/quant_pair/nvfp4_awq_lite.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "format_name", KeyOK: true, Line: 1, Val: "nvfp4_awq_lite"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "NVFP4 weights and activations with AWQ-lite calibration (ModelOpt NVFP4_AWQ_LITE_CFG); granularity fixed by the format"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{2, 1}, "effective_bits": float64(4.5), "block_sizes": map[any]any{-1: 16, "type": "dynamic", "scale_bits": []any{4, 3}}}},
-			{Key: "activations", KeyOK: true, Line: 7, Val: map[any]any{"num_bits": []any{2, 1}, "effective_bits": float64(4.5), "block_sizes": map[any]any{-1: 16, "type": "dynamic", "scale_bits": []any{4, 3}}}},
-			{Key: "algorithm", KeyOK: true, Line: 11, Val: "awq_lite"},
-			{Key: "lock", KeyOK: true, Line: 12, Val: []any{"weights", "activations"}},
-			{Key: "aliases", KeyOK: true, Line: 13, Val: []any{"nvfp4_awq"}},
-		}}},
-		{kind: KindFormat, path: "builtin/quant_pair/w4a16_nvfp4.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "format_name", KeyOK: true, Line: 1, Val: "w4a16_nvfp4"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "NVFP4 weights, activations not quantized (ModelOpt W4A16_NVFP4_CFG); weight granularity fixed by the format"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{2, 1}, "effective_bits": float64(4.5), "block_sizes": map[any]any{-1: 16, "type": "dynamic", "scale_bits": []any{4, 3}}}},
-			{Key: "algorithm", KeyOK: true, Line: 7, Val: "max"},
-			{Key: "lock", KeyOK: true, Line: 8, Val: []any{"weights"}},
-		}}},
-		{kind: KindFormat, path: "builtin/quant_pair/w4a8_awq_beta.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "format_name", KeyOK: true, Line: 1, Val: "w4a8_awq_beta"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "ModelOpt's W4A8 - int4 weights in groups of 128 then a second FP8 weight stage, FP8 per-tensor static activations, AWQ-lite (ModelOpt W4A8_AWQ_BETA_CFG). Not llm-compressor's W4A8 (int8 per-token dynamic activations) - for that use w4a8_int with a_per_token_dynamic"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: []any{map[any]any{"num_bits": 4, "block_sizes": map[any]any{-1: 128, "type": "static"}}, map[any]any{"num_bits": []any{4, 3}, "axis": nil}}},
-			{Key: "activations", KeyOK: true, Line: 8, Val: map[any]any{"num_bits": []any{4, 3}, "axis": nil}},
-			{Key: "algorithm", KeyOK: true, Line: 9, Val: "awq_lite"},
-			{Key: "aliases", KeyOK: true, Line: 10, Val: []any{"w4a8_awq"}},
-		}}},
-		{kind: KindFormat, path: "builtin/quant_pair/w4a8_int.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "format_name", KeyOK: true, Line: 1, Val: "w4a8_int"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "qrun's pair for the Qwen3 target recipe - int4 weights (default groups of 128, static), int8 activations (default per tensor, static). With recipe_match_channel_token it is llm-compressor's W4A8 (int4 channel weights, int8 per-token dynamic activations); not ModelOpt's w4a8_awq_beta (FP8 activations)"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": 4, "block_sizes": map[any]any{-1: 128, "type": "static"}}},
-			{Key: "activations", KeyOK: true, Line: 6, Val: map[any]any{"num_bits": 8, "axis": nil}},
-			{Key: "algorithm", KeyOK: true, Line: 7, Val: "max"},
-		}}},
-		{kind: KindFormat, path: "builtin/quant_pair/w4a8_nvfp4_fp8.yaml", top: yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
-			{Key: "format_name", KeyOK: true, Line: 1, Val: "w4a8_nvfp4_fp8"},
-			{Key: "description", KeyOK: true, Line: 2, Val: "FP4 E2M1 weights in blocks of 32 with FP8 scales, FP8 per-tensor activations (ModelOpt W4A8_NVFP4_FP8_CFG); weight granularity fixed by the format"},
-			{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{2, 1}, "block_sizes": map[any]any{-1: 32, "type": "dynamic", "scale_bits": []any{4, 3}}}},
-			{Key: "activations", KeyOK: true, Line: 6, Val: map[any]any{"num_bits": []any{4, 3}, "axis": nil}},
-			{Key: "algorithm", KeyOK: true, Line: 7, Val: "max"},
-			{Key: "lock", KeyOK: true, Line: 8, Val: []any{"weights"}},
-		}}},
-	}
+// builtinFiles returns the built-in vocabulary files: each one's name,
+// aliases, description and retired flag (static data, read at every start)
+// and its top-level fields as the YAML step decodes them (top returns fresh
+// values at each call: callers may keep them).
+func builtinFiles() []builtinFile { return builtinTable[:] }
+
+var builtinTable = [...]builtinFile{
+	{kind: KindGranularity, path: "builtin/quant_granularity/a_per_tensor_static.yaml", name: "a_per_tensor_static", description: "one calibrated activation scale per tensor",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "name", KeyOK: true, Line: 1, Val: "a_per_tensor_static"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "one calibrated activation scale per tensor"},
+				{Key: "activations", KeyOK: true, Line: 3, Val: map[any]any{"axis": nil, "type": "static"}},
+			}}
+		}},
+	{kind: KindGranularity, path: "builtin/quant_granularity/a_per_token_dynamic.yaml", name: "a_per_token_dynamic", description: "one activation scale per token, computed at run time",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "name", KeyOK: true, Line: 1, Val: "a_per_token_dynamic"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "one activation scale per token, computed at run time"},
+				{Key: "activations", KeyOK: true, Line: 3, Val: map[any]any{"axis": nil, "type": "dynamic", "block_sizes": map[any]any{-1: nil}}},
+			}}
+		}},
+	{kind: KindGranularity, path: "builtin/quant_granularity/default.yaml", name: "default", description: "the format's own granularity (no change)",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "name", KeyOK: true, Line: 1, Val: "default"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "the format's own granularity (no change)"},
+			}}
+		}},
+	{kind: KindGranularity, path: "builtin/quant_granularity/recipe_match_channel_token.yaml", name: "recipe_match_channel_token", description: "the Qwen3 target recipe's granularity - weights per output channel, activations per token (dynamic)",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "name", KeyOK: true, Line: 1, Val: "recipe_match_channel_token"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "the Qwen3 target recipe's granularity - weights per output channel, activations per token (dynamic)"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"axis": 0}},
+				{Key: "activations", KeyOK: true, Line: 4, Val: map[any]any{"axis": nil, "type": "dynamic", "block_sizes": map[any]any{-1: nil}}},
+			}}
+		}},
+	{kind: KindGranularity, path: "builtin/quant_granularity/w_group128.yaml", name: "w_group128", description: "weight groups of 128 along the last dim",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "name", KeyOK: true, Line: 1, Val: "w_group128"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "weight groups of 128 along the last dim"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"block_sizes": map[any]any{-1: 128, "type": "static"}}},
+			}}
+		}},
+	{kind: KindGranularity, path: "builtin/quant_granularity/w_group64.yaml", name: "w_group64", description: "weight groups of 64 along the last dim",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "name", KeyOK: true, Line: 1, Val: "w_group64"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "weight groups of 64 along the last dim"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"block_sizes": map[any]any{-1: 64, "type": "static"}}},
+			}}
+		}},
+	{kind: KindGranularity, path: "builtin/quant_granularity/w_per_in_channel.yaml", name: "w_per_in_channel", description: "one scale per input channel (\"per-column\" of a Linear weight (out, in))",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "name", KeyOK: true, Line: 1, Val: "w_per_in_channel"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "one scale per input channel (\"per-column\" of a Linear weight (out, in))"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"axis": 1}},
+			}}
+		}},
+	{kind: KindGranularity, path: "builtin/quant_granularity/w_per_out_channel.yaml", name: "w_per_out_channel", description: "one scale per output channel (row of a Linear weight (out, in))",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "name", KeyOK: true, Line: 1, Val: "w_per_out_channel"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "one scale per output channel (row of a Linear weight (out, in))"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"axis": 0}},
+			}}
+		}},
+	{kind: KindGranularity, path: "builtin/quant_granularity/w_per_tensor.yaml", name: "w_per_tensor", description: "one scale per weight tensor",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "name", KeyOK: true, Line: 1, Val: "w_per_tensor"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "one scale per weight tensor"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"axis": nil}},
+			}}
+		}},
+	{kind: KindFormat, path: "builtin/quant_pair/fp8.yaml", name: "fp8", description: "FP8 E4M3 weights and activations, per tensor (ModelOpt FP8_DEFAULT_CFG)",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "format_name", KeyOK: true, Line: 1, Val: "fp8"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "FP8 E4M3 weights and activations, per tensor (ModelOpt FP8_DEFAULT_CFG)"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{4, 3}, "axis": nil}},
+				{Key: "activations", KeyOK: true, Line: 4, Val: map[any]any{"num_bits": []any{4, 3}, "axis": nil}},
+				{Key: "algorithm", KeyOK: true, Line: 5, Val: "max"},
+			}}
+		}},
+	{kind: KindFormat, path: "builtin/quant_pair/fp8_2d_blockwise_weight_only.yaml", name: "fp8_2d_blockwise_weight_only", description: "FP8 E4M3 weights in 128x128 blocks, activations not quantized (ModelOpt FP8_2D_BLOCKWISE_WEIGHT_ONLY_CFG)", aliases: []string{"fp8_pb_wo"},
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "format_name", KeyOK: true, Line: 1, Val: "fp8_2d_blockwise_weight_only"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "FP8 E4M3 weights in 128x128 blocks, activations not quantized (ModelOpt FP8_2D_BLOCKWISE_WEIGHT_ONLY_CFG)"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{4, 3}, "axis": nil, "block_sizes": map[any]any{-1: 128, -2: 128}}},
+				{Key: "activations", KeyOK: true, Line: 7, Val: map[any]any{"enable": false}},
+				{Key: "algorithm", KeyOK: true, Line: 8, Val: "max"},
+				{Key: "aliases", KeyOK: true, Line: 9, Val: []any{"fp8_pb_wo"}},
+			}}
+		}},
+	{kind: KindFormat, path: "builtin/quant_pair/fp8_per_channel_per_token.yaml", name: "fp8_per_channel_per_token", description: "FP8 E4M3 weights per output channel, FP8 activations per token (dynamic) (ModelOpt FP8_PER_CHANNEL_PER_TOKEN_CFG)", aliases: []string{"fp8_pc_pt"},
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "format_name", KeyOK: true, Line: 1, Val: "fp8_per_channel_per_token"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "FP8 E4M3 weights per output channel, FP8 activations per token (dynamic) (ModelOpt FP8_PER_CHANNEL_PER_TOKEN_CFG)"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{4, 3}, "axis": 0}},
+				{Key: "activations", KeyOK: true, Line: 4, Val: map[any]any{"num_bits": []any{4, 3}, "axis": nil, "type": "dynamic", "block_sizes": map[any]any{-1: nil}}},
+				{Key: "algorithm", KeyOK: true, Line: 9, Val: "max"},
+				{Key: "aliases", KeyOK: true, Line: 10, Val: []any{"fp8_pc_pt"}},
+			}}
+		}},
+	{kind: KindFormat, path: "builtin/quant_pair/int4_awq.yaml", name: "int4_awq", description: "int4 weights in groups of 128, activations not quantized, AWQ-lite calibration (ModelOpt INT4_AWQ_CFG)",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "format_name", KeyOK: true, Line: 1, Val: "int4_awq"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "int4 weights in groups of 128, activations not quantized, AWQ-lite calibration (ModelOpt INT4_AWQ_CFG)"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": 4, "block_sizes": map[any]any{-1: 128, "type": "static"}}},
+				{Key: "activations", KeyOK: true, Line: 6, Val: map[any]any{"enable": false}},
+				{Key: "algorithm", KeyOK: true, Line: 7, Val: map[any]any{"method": "awq_lite", "alpha_step": float64(0.1)}},
+			}}
+		}},
+	{kind: KindFormat, path: "builtin/quant_pair/int4_blockwise_weight_only.yaml", name: "int4_blockwise_weight_only", description: "int4 weights in groups of 128, activations not quantized, max calibration (ModelOpt INT4_BLOCKWISE_WEIGHT_ONLY_CFG)",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "format_name", KeyOK: true, Line: 1, Val: "int4_blockwise_weight_only"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "int4 weights in groups of 128, activations not quantized, max calibration (ModelOpt INT4_BLOCKWISE_WEIGHT_ONLY_CFG)"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": 4, "block_sizes": map[any]any{-1: 128, "type": "static"}}},
+				{Key: "activations", KeyOK: true, Line: 6, Val: map[any]any{"enable": false}},
+				{Key: "algorithm", KeyOK: true, Line: 7, Val: "max"},
+			}}
+		}},
+	{kind: KindFormat, path: "builtin/quant_pair/int8.yaml", name: "int8", description: "int8 weights per output channel, int8 activations per tensor (ModelOpt INT8_DEFAULT_CFG)",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "format_name", KeyOK: true, Line: 1, Val: "int8"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "int8 weights per output channel, int8 activations per tensor (ModelOpt INT8_DEFAULT_CFG)"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": 8, "axis": 0}},
+				{Key: "activations", KeyOK: true, Line: 4, Val: map[any]any{"num_bits": 8, "axis": nil}},
+				{Key: "algorithm", KeyOK: true, Line: 5, Val: "max"},
+			}}
+		}},
+	{kind: KindFormat, path: "builtin/quant_pair/int8_smoothquant.yaml", name: "int8_smoothquant", description: "int8 weights per output channel, int8 activations per tensor, SmoothQuant calibration (ModelOpt INT8_SMOOTHQUANT_CFG)", aliases: []string{"int8_sq"},
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "format_name", KeyOK: true, Line: 1, Val: "int8_smoothquant"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "int8 weights per output channel, int8 activations per tensor, SmoothQuant calibration (ModelOpt INT8_SMOOTHQUANT_CFG)"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": 8, "axis": 0}},
+				{Key: "activations", KeyOK: true, Line: 4, Val: map[any]any{"num_bits": 8, "axis": nil}},
+				{Key: "algorithm", KeyOK: true, Line: 5, Val: "smoothquant"},
+				{Key: "aliases", KeyOK: true, Line: 6, Val: []any{"int8_sq"}},
+			}}
+		}},
+	{kind: KindFormat, path: "builtin/quant_pair/int8_weight_only.yaml", name: "int8_weight_only", description: "int8 weights per output channel, activations not quantized (ModelOpt INT8_WEIGHT_ONLY_CFG)", aliases: []string{"int8_wo"},
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "format_name", KeyOK: true, Line: 1, Val: "int8_weight_only"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "int8 weights per output channel, activations not quantized (ModelOpt INT8_WEIGHT_ONLY_CFG)"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": 8, "axis": 0}},
+				{Key: "activations", KeyOK: true, Line: 4, Val: map[any]any{"enable": false}},
+				{Key: "algorithm", KeyOK: true, Line: 5, Val: "max"},
+				{Key: "aliases", KeyOK: true, Line: 6, Val: []any{"int8_wo"}},
+			}}
+		}},
+	{kind: KindFormat, path: "builtin/quant_pair/mxfp4.yaml", name: "mxfp4", description: "MXFP4 (FP4 E2M1 in blocks of 32 with E8M0 scales) weights and activations (ModelOpt MXFP4_DEFAULT_CFG); granularity fixed by the format",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "format_name", KeyOK: true, Line: 1, Val: "mxfp4"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "MXFP4 (FP4 E2M1 in blocks of 32 with E8M0 scales) weights and activations (ModelOpt MXFP4_DEFAULT_CFG); granularity fixed by the format"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{2, 1}, "block_sizes": map[any]any{-1: 32, "type": "dynamic", "scale_bits": []any{8, 0}}}},
+				{Key: "activations", KeyOK: true, Line: 6, Val: map[any]any{"num_bits": []any{2, 1}, "block_sizes": map[any]any{-1: 32, "type": "dynamic", "scale_bits": []any{8, 0}}}},
+				{Key: "algorithm", KeyOK: true, Line: 9, Val: nil},
+				{Key: "lock", KeyOK: true, Line: 10, Val: []any{"weights", "activations"}},
+			}}
+		}},
+	{kind: KindFormat, path: "builtin/quant_pair/mxfp8.yaml", name: "mxfp8", description: "MXFP8 (FP8 E4M3 in blocks of 32 with E8M0 scales) weights and activations (ModelOpt MXFP8_DEFAULT_CFG); granularity fixed by the format",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "format_name", KeyOK: true, Line: 1, Val: "mxfp8"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "MXFP8 (FP8 E4M3 in blocks of 32 with E8M0 scales) weights and activations (ModelOpt MXFP8_DEFAULT_CFG); granularity fixed by the format"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{4, 3}, "block_sizes": map[any]any{-1: 32, "type": "dynamic", "scale_bits": []any{8, 0}}}},
+				{Key: "activations", KeyOK: true, Line: 6, Val: map[any]any{"num_bits": []any{4, 3}, "block_sizes": map[any]any{-1: 32, "type": "dynamic", "scale_bits": []any{8, 0}}}},
+				{Key: "algorithm", KeyOK: true, Line: 9, Val: nil},
+				{Key: "lock", KeyOK: true, Line: 10, Val: []any{"weights", "activations"}},
+			}}
+		}},
+	{kind: KindFormat, path: "builtin/quant_pair/nvfp4.yaml", name: "nvfp4", description: "NVFP4 (FP4 E2M1 in blocks of 16 with FP8 scales) weights and activations (ModelOpt NVFP4_DEFAULT_CFG); granularity fixed by the format",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "format_name", KeyOK: true, Line: 1, Val: "nvfp4"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "NVFP4 (FP4 E2M1 in blocks of 16 with FP8 scales) weights and activations (ModelOpt NVFP4_DEFAULT_CFG); granularity fixed by the format"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{2, 1}, "effective_bits": float64(4.5), "block_sizes": map[any]any{-1: 16, "type": "dynamic", "scale_bits": []any{4, 3}}}},
+				{Key: "activations", KeyOK: true, Line: 7, Val: map[any]any{"num_bits": []any{2, 1}, "effective_bits": float64(4.5), "block_sizes": map[any]any{-1: 16, "type": "dynamic", "scale_bits": []any{4, 3}}}},
+				{Key: "algorithm", KeyOK: true, Line: 11, Val: "max"},
+				{Key: "lock", KeyOK: true, Line: 12, Val: []any{"weights", "activations"}},
+			}}
+		}},
+	{kind: KindFormat, path: "builtin/quant_pair/nvfp4_awq_lite.yaml", name: "nvfp4_awq_lite", description: "NVFP4 weights and activations with AWQ-lite calibration (ModelOpt NVFP4_AWQ_LITE_CFG); granularity fixed by the format", aliases: []string{"nvfp4_awq"},
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "format_name", KeyOK: true, Line: 1, Val: "nvfp4_awq_lite"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "NVFP4 weights and activations with AWQ-lite calibration (ModelOpt NVFP4_AWQ_LITE_CFG); granularity fixed by the format"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{2, 1}, "effective_bits": float64(4.5), "block_sizes": map[any]any{-1: 16, "type": "dynamic", "scale_bits": []any{4, 3}}}},
+				{Key: "activations", KeyOK: true, Line: 7, Val: map[any]any{"num_bits": []any{2, 1}, "effective_bits": float64(4.5), "block_sizes": map[any]any{-1: 16, "type": "dynamic", "scale_bits": []any{4, 3}}}},
+				{Key: "algorithm", KeyOK: true, Line: 11, Val: "awq_lite"},
+				{Key: "lock", KeyOK: true, Line: 12, Val: []any{"weights", "activations"}},
+				{Key: "aliases", KeyOK: true, Line: 13, Val: []any{"nvfp4_awq"}},
+			}}
+		}},
+	{kind: KindFormat, path: "builtin/quant_pair/w4a16_nvfp4.yaml", name: "w4a16_nvfp4", description: "NVFP4 weights, activations not quantized (ModelOpt W4A16_NVFP4_CFG); weight granularity fixed by the format",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "format_name", KeyOK: true, Line: 1, Val: "w4a16_nvfp4"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "NVFP4 weights, activations not quantized (ModelOpt W4A16_NVFP4_CFG); weight granularity fixed by the format"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{2, 1}, "effective_bits": float64(4.5), "block_sizes": map[any]any{-1: 16, "type": "dynamic", "scale_bits": []any{4, 3}}}},
+				{Key: "algorithm", KeyOK: true, Line: 7, Val: "max"},
+				{Key: "lock", KeyOK: true, Line: 8, Val: []any{"weights"}},
+			}}
+		}},
+	{kind: KindFormat, path: "builtin/quant_pair/w4a8_awq_beta.yaml", name: "w4a8_awq_beta", description: "ModelOpt's W4A8 - int4 weights in groups of 128 then a second FP8 weight stage, FP8 per-tensor static activations, AWQ-lite (ModelOpt W4A8_AWQ_BETA_CFG). Not llm-compressor's W4A8 (int8 per-token dynamic activations) - for that use w4a8_int with a_per_token_dynamic", aliases: []string{"w4a8_awq"},
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "format_name", KeyOK: true, Line: 1, Val: "w4a8_awq_beta"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "ModelOpt's W4A8 - int4 weights in groups of 128 then a second FP8 weight stage, FP8 per-tensor static activations, AWQ-lite (ModelOpt W4A8_AWQ_BETA_CFG). Not llm-compressor's W4A8 (int8 per-token dynamic activations) - for that use w4a8_int with a_per_token_dynamic"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: []any{map[any]any{"num_bits": 4, "block_sizes": map[any]any{-1: 128, "type": "static"}}, map[any]any{"num_bits": []any{4, 3}, "axis": nil}}},
+				{Key: "activations", KeyOK: true, Line: 8, Val: map[any]any{"num_bits": []any{4, 3}, "axis": nil}},
+				{Key: "algorithm", KeyOK: true, Line: 9, Val: "awq_lite"},
+				{Key: "aliases", KeyOK: true, Line: 10, Val: []any{"w4a8_awq"}},
+			}}
+		}},
+	{kind: KindFormat, path: "builtin/quant_pair/w4a8_int.yaml", name: "w4a8_int", description: "qrun's pair for the Qwen3 target recipe - int4 weights (default groups of 128, static), int8 activations (default per tensor, static). With recipe_match_channel_token it is llm-compressor's W4A8 (int4 channel weights, int8 per-token dynamic activations); not ModelOpt's w4a8_awq_beta (FP8 activations)",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "format_name", KeyOK: true, Line: 1, Val: "w4a8_int"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "qrun's pair for the Qwen3 target recipe - int4 weights (default groups of 128, static), int8 activations (default per tensor, static). With recipe_match_channel_token it is llm-compressor's W4A8 (int4 channel weights, int8 per-token dynamic activations); not ModelOpt's w4a8_awq_beta (FP8 activations)"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": 4, "block_sizes": map[any]any{-1: 128, "type": "static"}}},
+				{Key: "activations", KeyOK: true, Line: 6, Val: map[any]any{"num_bits": 8, "axis": nil}},
+				{Key: "algorithm", KeyOK: true, Line: 7, Val: "max"},
+			}}
+		}},
+	{kind: KindFormat, path: "builtin/quant_pair/w4a8_nvfp4_fp8.yaml", name: "w4a8_nvfp4_fp8", description: "FP4 E2M1 weights in blocks of 32 with FP8 scales, FP8 per-tensor activations (ModelOpt W4A8_NVFP4_FP8_CFG); weight granularity fixed by the format",
+		top: func() yamlfile.Top {
+			return yamlfile.Top{Line: 1, Fields: []yamlfile.Field{
+				{Key: "format_name", KeyOK: true, Line: 1, Val: "w4a8_nvfp4_fp8"},
+				{Key: "description", KeyOK: true, Line: 2, Val: "FP4 E2M1 weights in blocks of 32 with FP8 scales, FP8 per-tensor activations (ModelOpt W4A8_NVFP4_FP8_CFG); weight granularity fixed by the format"},
+				{Key: "weights", KeyOK: true, Line: 3, Val: map[any]any{"num_bits": []any{2, 1}, "block_sizes": map[any]any{-1: 32, "type": "dynamic", "scale_bits": []any{4, 3}}}},
+				{Key: "activations", KeyOK: true, Line: 6, Val: map[any]any{"num_bits": []any{4, 3}, "axis": nil}},
+				{Key: "algorithm", KeyOK: true, Line: 7, Val: "max"},
+				{Key: "lock", KeyOK: true, Line: 8, Val: []any{"weights"}},
+			}}
+		}},
 }

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/qrun-dev/qrun/vocab/internal/builtingen"
@@ -79,17 +80,27 @@ func TestBuiltinGenEqualsYAML(t *testing.T) {
 		for i := range top.Fields {
 			top.Fields[i].Node = nil
 		}
-		if !reflect.DeepEqual(*top, b.top) {
-			t.Errorf("%s: generated fields differ from the YAML's:\n gen  %s\n yaml %s", b.path, typed(b.top), typed(*top))
+		genTop := b.top()
+		if !reflect.DeepEqual(*top, genTop) {
+			t.Errorf("%s: generated fields differ from the YAML's:\n gen  %s\n yaml %s", b.path, typed(genTop), typed(*top))
 		}
 		var fromGen, fromYAML any
 		var genErr, yamlErr error
+		var e Entry // the parsed file's header
 		if b.kind == KindGranularity {
-			fromGen, genErr = granularityFrom(b.path, &b.top, true)
-			fromYAML, yamlErr = ParseGranularity(b.path, data)
+			fromGen, genErr = granularityFrom(b.path, &genTop, true)
+			var g *Granularity
+			g, yamlErr = ParseGranularity(b.path, data)
+			if g != nil {
+				fromYAML, e = g, g.Entry
+			}
 		} else {
-			fromGen, genErr = formatFrom(b.path, &b.top)
-			fromYAML, yamlErr = ParseFormat(b.path, data)
+			fromGen, genErr = formatFrom(b.path, &genTop)
+			var f *Format
+			f, yamlErr = ParseFormat(b.path, data)
+			if f != nil {
+				fromYAML, e = f, f.Entry
+			}
 		}
 		if genErr != nil || yamlErr != nil {
 			t.Fatalf("%s: %v / %v", b.path, genErr, yamlErr)
@@ -97,13 +108,21 @@ func TestBuiltinGenEqualsYAML(t *testing.T) {
 		if !reflect.DeepEqual(fromGen, fromYAML) {
 			t.Errorf("%s: entry from generated fields differs from the parsed file's", b.path)
 		}
+		// The static header is what reading the file gives.
+		if b.name != e.Name || b.description != e.Description || !reflect.DeepEqual(b.aliases, e.Aliases) || b.retired != e.Retired {
+			t.Errorf("%s: generated header (%q, %q, %#v, %v) differs from the file's (%q, %q, %#v, %v)", b.path,
+				b.name, b.description, b.aliases, b.retired, e.Name, e.Description, e.Aliases, e.Retired)
+		}
 	}
 	// The whole vocabulary: definitions, configs, sources, lines, aliases,
-	// fingerprints.
+	// fingerprints. The built-ins are read on first use: list them all.
 	got, err := load(nil, Dirs{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	got.Granularities()
+	got.Formats()
+	got.trustBuiltins = false // the one difference: builtin_gen.go's are trusted
 	want := loadYAMLBuiltins(t)
 	if !reflect.DeepEqual(got, want) {
 		t.Fatal("the built-in vocabulary from builtin_gen.go differs from the one parsed from builtin/")
@@ -127,13 +146,14 @@ func TestBuiltinGenEqualsYAML(t *testing.T) {
 // (an overlay applied in place, a lock appended) cannot change the next
 // load.
 func TestBuiltinFilesFresh(t *testing.T) {
-	a, b := builtinFiles(), builtinFiles()
-	for i := range a {
-		for j, f := range a[i].top.Fields {
+	files := builtinFiles()
+	for i := range files {
+		a, b := files[i].top(), files[i].top()
+		for j, f := range a.Fields {
 			if m, ok := f.Val.(map[any]any); ok {
 				m["poison"] = true
-				if _, leaked := b[i].top.Fields[j].Val.(map[any]any)["poison"]; leaked {
-					t.Fatalf("%s: %s shares its map between calls", a[i].path, f.Key)
+				if _, leaked := b.Fields[j].Val.(map[any]any)["poison"]; leaked {
+					t.Fatalf("%s: %s shares its map between calls", files[i].path, f.Key)
 				}
 			}
 		}
@@ -168,4 +188,87 @@ func typedVal(v any) string {
 		return "{" + strings.Join(parts, ", ") + "}"
 	}
 	return fmt.Sprintf("%T(%v)", v, v)
+}
+
+// The built-ins are read on first use: loading builds none, a lookup
+// builds the entry it returns (and what it extends or composes), and
+// listing entries builds nothing.
+func TestBuiltinsBuiltOnFirstUse(t *testing.T) {
+	v, err := load(nil, Dirs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lazy := func() (n int) {
+		for _, g := range v.granularities {
+			if g.lazy != nil {
+				n++
+			}
+		}
+		for _, f := range v.formats {
+			if f.lazy != nil {
+				n++
+			}
+		}
+		return n
+	}
+	all := len(v.granularities) + len(v.formats)
+	if n := lazy(); n != all {
+		t.Fatalf("%d of %d built-ins unread after load, want all", n, all)
+	}
+	if len(v.Entries(KindGranularity))+len(v.Entries(KindFormat)) != all || lazy() != all {
+		t.Fatal("listing the entries read a definition")
+	}
+	f, err := v.Format("w4a8_int")
+	if err != nil || f.lazy != nil || len(f.Config.Entries) == 0 {
+		t.Fatalf("Format: %v, lazy %v, config %v", err, f.lazy != nil, f.Config.Entries)
+	}
+	g, err := v.Granularity("recipe_match_channel_token")
+	if err != nil || g.lazy != nil || g.overlays == nil {
+		t.Fatalf("Granularity: %v", err)
+	}
+	if n := lazy(); n != all-2 {
+		t.Fatalf("%d built-ins unread after two lookups, want %d", n, all-2)
+	}
+}
+
+// Built-ins built on first use from many goroutines at once (a shared
+// Vocabulary, like Builtin's) are built once, and alike (go test -race).
+func TestBuiltinsBuiltConcurrently(t *testing.T) {
+	v, err := load(nil, Dirs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := loadYAMLBuiltins(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for _, name := range want.Names(KindFormat) {
+				f, err := v.Format(name)
+				if err != nil {
+					errs <- err
+					return
+				}
+				w, _ := want.Format(name)
+				if f.Fingerprint() != w.Fingerprint() {
+					errs <- fmt.Errorf("format %s: fingerprint %s, want %s", name, f.Fingerprint(), w.Fingerprint())
+				}
+			}
+			if i%2 == 0 {
+				v.Granularities()
+			}
+			for _, name := range want.Names(KindGranularity) {
+				if _, err := v.Resolve("int8", name); err != nil && !errors.Is(err, ErrInvalidSelection) {
+					errs <- err
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

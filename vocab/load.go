@@ -124,30 +124,32 @@ func load(src fileSource, dirs Dirs) (*Vocabulary, error) {
 	return loadWith(builtinFiles(), src, dirs)
 }
 
-// builtinFile is one built-in vocabulary file's top-level fields
-// (builtin_gen.go holds them all, decoded from builtin/ at development
-// time; the files themselves stay embedded for vocab export).
+// builtinFile is one built-in vocabulary file (builtin_gen.go holds them
+// all, decoded from builtin/ at development time; the files themselves stay
+// embedded for vocab export): its entry's header as static data, and its
+// top-level fields behind a function, read when the definition is first
+// needed.
 type builtinFile struct {
-	kind Kind
-	path string // builtin/<group>/<name>.yaml
-	top  yamlfile.Top
+	kind        Kind
+	path        string // builtin/<group>/<name>.yaml
+	name        string
+	description string
+	aliases     []string
+	retired     bool
+	top         func() yamlfile.Top
 }
 
+// loadWith adds the built-ins as headers — names, aliases, descriptions —
+// whose definitions are read and built on first use (a resolve builds one
+// format and one granularity, vocab list none), then the user's files,
+// which are checked and built at once.
 func loadWith(builtins []builtinFile, src fileSource, dirs Dirs) (*Vocabulary, error) {
 	v := newVocabulary()
 	v.trustBuiltins = true
-	defer func() { v.trustBuiltins = false }()
-	var errs []error
-	// Built-ins first.
 	for i := range builtins {
-		b := &builtins[i]
-		if err := v.addTop(b.kind, b.path, &b.top, true); err != nil {
-			errs = append(errs, err)
-		}
+		v.addBuiltin(&builtins[i])
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
+	var errs []error
 	if src != nil {
 		for _, k := range []Kind{KindGranularity, KindFormat} {
 			dir := dirs.Granularity

@@ -79,6 +79,7 @@ type Granularity struct {
 
 	overlays map[modelopt.Role]modelopt.Attrs // effective, compose expanded
 	raw      map[any]any                      // the definition as read (all keys)
+	lazy     *builtinFile                     // a built-in not read yet
 	fp       string                           // fingerprint, computed on first use
 	fpOnce   sync.Once
 }
@@ -108,7 +109,8 @@ type Format struct {
 	Lock   []modelopt.Role
 
 	raw    map[any]any
-	fp     string // fingerprint, computed on first use
+	lazy   *builtinFile // a built-in not read yet
+	fp     string       // fingerprint, computed on first use
 	fpOnce sync.Once
 }
 
@@ -131,6 +133,9 @@ type Vocabulary struct {
 	// for the built-ins read from builtin_gen.go: tests check every one of
 	// them (TestBuiltinGenEqualsYAML loads builtin/ with the checks on).
 	trustBuiltins bool
+	// mu guards building the built-ins on first use: a Vocabulary may be
+	// shared (Builtin's is).
+	mu sync.Mutex
 }
 
 func newVocabulary() *Vocabulary {
@@ -141,8 +146,45 @@ func newVocabulary() *Vocabulary {
 	}
 }
 
-// Granularities returns every granularity, sorted by name.
+// Granularities returns every granularity, sorted by name, each built.
 func (v *Vocabulary) Granularities() []*Granularity {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := v.sortedGranularities()
+	for _, g := range out {
+		v.readyGranularity(g)
+	}
+	return out
+}
+
+// Formats returns every format, sorted by name, each built.
+func (v *Vocabulary) Formats() []*Format {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := v.sortedFormats()
+	for _, f := range out {
+		v.readyFormat(f)
+	}
+	return out
+}
+
+// Entries returns the entries of a kind, sorted by name — names, aliases,
+// descriptions, sources — without building a definition.
+func (v *Vocabulary) Entries(k Kind) []Entry {
+	var out []Entry
+	if k == KindFormat {
+		for _, f := range v.sortedFormats() {
+			out = append(out, f.Entry)
+		}
+	} else {
+		for _, g := range v.sortedGranularities() {
+			out = append(out, g.Entry)
+		}
+	}
+	return out
+}
+
+func (v *Vocabulary) sortedGranularities() []*Granularity {
 	out := make([]*Granularity, 0, len(v.granularities))
 	for _, g := range v.granularities {
 		out = append(out, g)
@@ -151,8 +193,7 @@ func (v *Vocabulary) Granularities() []*Granularity {
 	return out
 }
 
-// Formats returns every format, sorted by name.
-func (v *Vocabulary) Formats() []*Format {
+func (v *Vocabulary) sortedFormats() []*Format {
 	out := make([]*Format, 0, len(v.formats))
 	for _, f := range v.formats {
 		out = append(out, f)
@@ -214,7 +255,11 @@ func (v *Vocabulary) Granularity(name string) (*Granularity, error) {
 	if !ok {
 		return nil, v.unknown(KindGranularity, name)
 	}
-	return v.granularities[c], nil
+	g := v.granularities[c]
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.readyGranularity(g)
+	return g, nil
 }
 
 // Format looks a format up by name or alias.
@@ -223,7 +268,11 @@ func (v *Vocabulary) Format(name string) (*Format, error) {
 	if !ok {
 		return nil, v.unknown(KindFormat, name)
 	}
-	return v.formats[c], nil
+	f := v.formats[c]
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.readyFormat(f)
+	return f, nil
 }
 
 // Lookup finds a name of either kind.

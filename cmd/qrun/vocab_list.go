@@ -60,27 +60,26 @@ func vocabListRun(opts *vocabListOptions) error {
 		return err
 	}
 	var items []vocabListItem
-	// Fingerprints are in the JSON only; the table does without hashing
-	// every definition.
-	item := func(e vocab.Entry, fp func() string) vocabListItem {
-		aliases := e.Aliases
-		if aliases == nil {
-			aliases = []string{}
+	// Fingerprints are in the JSON only; the table lists names and
+	// descriptions without building a definition.
+	for _, k := range []vocab.Kind{vocab.KindGranularity, vocab.KindFormat} {
+		if opts.Kind != "" && opts.Kind != string(k) {
+			continue
 		}
-		it := vocabListItem{e.Kind, e.Name, e.Description, aliases, e.Builtin, e.Retired, e.Source, ""}
-		if opts.JSON {
-			it.Fingerprint = fp()
-		}
-		return it
-	}
-	if opts.Kind != string(vocab.KindFormat) {
-		for _, g := range v.Granularities() {
-			items = append(items, item(g.Entry, g.Fingerprint))
-		}
-	}
-	if opts.Kind != string(vocab.KindGranularity) {
-		for _, f := range v.Formats() {
-			items = append(items, item(f.Entry, f.Fingerprint))
+		for _, e := range v.Entries(k) {
+			aliases := e.Aliases
+			if aliases == nil {
+				aliases = []string{}
+			}
+			it := vocabListItem{e.Kind, e.Name, e.Description, aliases, e.Builtin, e.Retired, e.Source, ""}
+			if opts.JSON {
+				fp, err := fingerprintOf(v, e)
+				if err != nil {
+					return err
+				}
+				it.Fingerprint = fp
+			}
+			items = append(items, it)
 		}
 	}
 	if opts.JSON {
@@ -102,4 +101,20 @@ func vocabListRun(opts *vocabListOptions) error {
 		t.add(string(it.Kind), it.Name, aliases, src, it.Description)
 	}
 	return t.write(opts.IO.Out, opts.IO.IsTTY)
+}
+
+// fingerprintOf is an entry's fingerprint (its definition built first).
+func fingerprintOf(v *vocab.Vocabulary, e vocab.Entry) (string, error) {
+	if e.Kind == vocab.KindFormat {
+		f, err := v.Format(e.Name)
+		if err != nil {
+			return "", err
+		}
+		return f.Fingerprint(), nil
+	}
+	g, err := v.Granularity(e.Name)
+	if err != nil {
+		return "", err
+	}
+	return g.Fingerprint(), nil
 }

@@ -1,7 +1,9 @@
 // Package builtingen writes vocab/builtin_gen.go: the built-in vocabulary
-// files' top-level fields, decoded from YAML at development time so that
-// qrun does not parse YAML at every start. Run it with go generate ./vocab;
-// a test in vocab checks that the committed file is up to date.
+// files' names, aliases and descriptions as static data, and their
+// top-level fields, decoded from YAML at development time, behind a
+// function, so that qrun neither parses YAML at start nor builds a
+// definition it does not use. Run it with go generate ./vocab; a test in
+// vocab checks that the committed file is up to date.
 package builtingen
 
 import (
@@ -35,11 +37,13 @@ package vocab
 
 import "github.com/qrun-dev/qrun/vocab/internal/yamlfile"
 
-// builtinFiles returns the built-in vocabulary files' top-level fields as
-// the YAML step decodes them (fresh values at each call: callers may keep
-// them).
-func builtinFiles() []builtinFile {
-	return []builtinFile{
+// builtinFiles returns the built-in vocabulary files: each one's name,
+// aliases, description and retired flag (static data, read at every start)
+// and its top-level fields as the YAML step decodes them (top returns fresh
+// values at each call: callers may keep them).
+func builtinFiles() []builtinFile { return builtinTable[:] }
+
+var builtinTable = [...]builtinFile{
 `)
 	for _, g := range groups {
 		dir := "builtin/" + g.dir
@@ -62,7 +66,11 @@ func builtinFiles() []builtinFile {
 			if yerr != nil {
 				return nil, fmt.Errorf("%s: %v", p, yerr)
 			}
-			fmt.Fprintf(&b, "{kind: %s, path: %q, top: yamlfile.Top{Line: %d, Fields: []yamlfile.Field{\n", g.kind, p, top.Line)
+			hdr, err := header(top, g.kind)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", p, err)
+			}
+			fmt.Fprintf(&b, "{kind: %s, path: %q, %s\ntop: func() yamlfile.Top {\nreturn yamlfile.Top{Line: %d, Fields: []yamlfile.Field{\n", g.kind, p, hdr, top.Line)
 			for _, f := range top.Fields {
 				if !f.KeyOK || f.Err != nil {
 					return nil, fmt.Errorf("%s:%d: key %q: not a plain key, or a value qrun does not read", p, f.Line, f.Key)
@@ -73,15 +81,65 @@ func builtinFiles() []builtinFile {
 				}
 				fmt.Fprintf(&b, "{Key: %q, KeyOK: true, Line: %d, Val: %s},\n", f.Key, f.Line, v)
 			}
-			b.WriteString("}}},\n")
+			b.WriteString("}}\n}},\n")
 		}
 	}
-	b.WriteString("}\n}\n")
+	b.WriteString("}\n")
 	out, err := format.Source(b.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("generated source does not format: %v", err)
 	}
 	return out, nil
+}
+
+// header writes a file's entry header as builtinFile fields: what vocab
+// reads from the fields name (format_name), description, aliases and
+// retired, as it would read them (an absent field stays the zero value).
+func header(top *yamlfile.Top, kind string) (string, error) {
+	nameKey := "name"
+	if kind == "KindFormat" {
+		nameKey = "format_name"
+	}
+	var name, desc, aliases, retired string
+	for _, f := range top.Fields {
+		if f.Val == nil {
+			continue
+		}
+		var ok bool
+		switch f.Key {
+		case nameKey:
+			var s string
+			s, ok = f.Val.(string)
+			name = fmt.Sprintf("name: %q,", s)
+		case "description":
+			var s string
+			s, ok = f.Val.(string)
+			desc = fmt.Sprintf(" description: %q,", s)
+		case "aliases":
+			var l []any
+			l, ok = f.Val.([]any)
+			parts := make([]string, 0, len(l))
+			for _, a := range l {
+				s, isStr := a.(string)
+				ok = ok && isStr
+				parts = append(parts, strconv.Quote(s))
+			}
+			aliases = " aliases: []string{" + strings.Join(parts, ", ") + "},"
+		case "retired":
+			var r bool
+			r, ok = f.Val.(bool)
+			retired = fmt.Sprintf(" retired: %v,", r)
+		default:
+			continue
+		}
+		if !ok {
+			return "", fmt.Errorf("%s: not what a built-in holds", f.Key)
+		}
+	}
+	if name == "" {
+		return "", fmt.Errorf("no %s", nameKey)
+	}
+	return name + desc + aliases + retired, nil
 }
 
 // goValue writes a decoded value as a Go expression of the same dynamic
