@@ -24,9 +24,11 @@ trap 'rm -rf "$work" "$disk"' EXIT
 
 # The programs live on disk, where a user's qrun lives (GOPATH/bin; go run's
 # build cache), and run from the page cache; only their files and registries
-# go to tmpfs. Started from tmpfs, the same binary takes about 1.3 ms longer
-# on this VM (its text pages fault in through shmem): the row "binary itself
-# on tmpfs" shows it.
+# go to tmpfs. Started from tmpfs, the same program takes about 0.8 ms longer
+# on a VM (its text pages fault in through shmem): the row "binary itself on
+# tmpfs" shows it. Each binary is written by the Go linker itself, never
+# copied: on a VM a cp'd copy of the same bytes started 0.2-0.4 ms slower
+# (more page faults), which would blur a comparison.
 mkdir "$disk/bin"
 bin=${QRUN_BIN:-$disk/bin/qrun}
 [[ -n ${QRUN_BIN:-} ]] || (cd "$root" && go build -trimpath -o "$bin" ./cmd/qrun)
@@ -161,7 +163,7 @@ if [[ -z ${QUICK:-} ]]; then
 	for i in $(seq 1 11); do big1+=("$(timeit "x" 1 -- "$bin" --db "$big" --root "$work/o1m" plan --model Qwen/Qwen3-8B --format int8 --granularity w_group64 --param "seed=$((200000 + i + RANDOM * 100))")"); done
 	med "${big1[@]}" | sed 's/^x/qrun plan of 1 new run, 1M-run registry/' | show
 fi
-cp "$bin" "$work/qrun-on-tmpfs"
+if [[ -n ${QRUN_BIN:-} ]]; then cp "$bin" "$work/qrun-on-tmpfs"; else (cd "$root" && go build -trimpath -o "$work/qrun-on-tmpfs" ./cmd/qrun); fi
 interleaved 101 \
 	"qrun resolve (target 5)" "$bin" resolve --format w4a8_int --granularity recipe_match_channel_token ";;" \
 	"qrun vocab list (target 5)" "$bin" vocab list ";;" \

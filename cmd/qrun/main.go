@@ -1,7 +1,7 @@
 // qrun lives for milliseconds to seconds, so the runtime's periodic
 // GOMAXPROCS updates (Go 1.25) buy nothing; turning them off spares the
-// goroutine, and often the thread, that would start for them: about 0.25 ms
-// of a 5 ms `qrun resolve` on a 2-core VM.
+// goroutine that would start for them (about 0.05 ms of a 4 ms
+// `qrun resolve` on a 2-core VM).
 //
 //go:debug updatemaxprocs=0
 
