@@ -258,6 +258,9 @@ func TestBuiltinsBuiltConcurrently(t *testing.T) {
 			}
 			if i%2 == 0 {
 				v.Granularities()
+			} else {
+				v.Entries(KindFormat)
+				v.Entries(KindGranularity)
 			}
 			for _, name := range want.Names(KindGranularity) {
 				if _, err := v.Resolve("int8", name); err != nil && !errors.Is(err, ErrInvalidSelection) {

@@ -171,6 +171,8 @@ func (v *Vocabulary) Formats() []*Format {
 // Entries returns the entries of a kind, sorted by name — names, aliases,
 // descriptions, sources — without building a definition.
 func (v *Vocabulary) Entries(k Kind) []Entry {
+	v.mu.Lock() // an Entry holds lines, which building a definition sets
+	defer v.mu.Unlock()
 	var out []Entry
 	if k == KindFormat {
 		for _, f := range v.sortedFormats() {
