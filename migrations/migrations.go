@@ -14,13 +14,14 @@ var embedded embed.FS
 // SQLite is the SQLite registry's migrations: goose SQL files named
 // NNNNN_description.sql at the root of the file system, each with a
 // "-- +goose Up" and a "-- +goose Down" section. Migrations are append-only:
-// a shipped file never changes, a schema change is a new file.
-var SQLite fs.FS = sub(embedded, "sqlite")
+// a shipped file never changes, a schema change is a new file. (A function,
+// not a variable: a command that opens no registry does no work for it.)
+func SQLite() fs.FS { return sub(embedded, "sqlite") }
 
 // Postgres is the PostgreSQL registry's migrations, in the same form. Each
 // file has the number and the meaning of the SQLite file of the same number:
 // the two dialects always hold the same schema version.
-var Postgres fs.FS = sub(embedded, "postgres")
+func Postgres() fs.FS { return sub(embedded, "postgres") }
 
 func sub(fsys fs.FS, dir string) fs.FS {
 	s, err := fs.Sub(fsys, dir)

@@ -79,8 +79,6 @@ func (e Entry) Value() map[any]any {
 	return m
 }
 
-func boolPtr(b bool) *bool { return &b }
-
 // Config is a complete ModelOpt quantization config, target-neutral: the
 // deny-all head and the default-disabled tail are kept symbolic because each
 // ModelOpt release spells them its own way.
@@ -105,57 +103,54 @@ func (c Config) Clone() Config {
 // tail046 is ModelOpt 0.46's _default_disabled_quantizer_cfg (also used for
 // 0.44 and 0.45 targets), in its order.
 var tail046 = []Entry{
-	{QuantizerName: "*block_sparse_moe.gate*"},
-	{QuantizerName: "*linear_attn.conv1d*"},
-	{QuantizerName: "*linear_attn.in_proj_a*"},
-	{QuantizerName: "*linear_attn.in_proj_b*"},
-	{QuantizerName: "*lm_head*"},
-	{QuantizerName: "*mixer.conv1d*"},
-	{QuantizerName: "*mlp.gate.*"},
-	{QuantizerName: "*mlp.shared_expert_gate.*"},
-	{QuantizerName: "*output_layer*"},
-	{QuantizerName: "*proj_out.*"},
-	{QuantizerName: "*router*"},
-	{QuantizerName: "mtp.*"},
-	{QuantizerName: "output.*"},
-	{QuantizerName: "*embed_vision*"},
-	{QuantizerName: "*vision_tower*"},
-	{QuantizerName: "*visual*"},
-	{QuantizerName: "*vision_model*"},
-	{QuantizerName: "*multi_modal_projector*"},
-	{QuantizerName: "*", ParentClass: "nn.BatchNorm1d"},
-	{QuantizerName: "*", ParentClass: "nn.BatchNorm2d"},
-	{QuantizerName: "*", ParentClass: "nn.BatchNorm3d"},
-	{QuantizerName: "*", ParentClass: "nn.LeakyReLU"},
-	{QuantizerName: "*", ParentClass: "nn.Embedding"},
+	{QuantizerName: "*block_sparse_moe.gate*", Enable: &off},
+	{QuantizerName: "*linear_attn.conv1d*", Enable: &off},
+	{QuantizerName: "*linear_attn.in_proj_a*", Enable: &off},
+	{QuantizerName: "*linear_attn.in_proj_b*", Enable: &off},
+	{QuantizerName: "*lm_head*", Enable: &off},
+	{QuantizerName: "*mixer.conv1d*", Enable: &off},
+	{QuantizerName: "*mlp.gate.*", Enable: &off},
+	{QuantizerName: "*mlp.shared_expert_gate.*", Enable: &off},
+	{QuantizerName: "*output_layer*", Enable: &off},
+	{QuantizerName: "*proj_out.*", Enable: &off},
+	{QuantizerName: "*router*", Enable: &off},
+	{QuantizerName: "mtp.*", Enable: &off},
+	{QuantizerName: "output.*", Enable: &off},
+	{QuantizerName: "*embed_vision*", Enable: &off},
+	{QuantizerName: "*vision_tower*", Enable: &off},
+	{QuantizerName: "*visual*", Enable: &off},
+	{QuantizerName: "*vision_model*", Enable: &off},
+	{QuantizerName: "*multi_modal_projector*", Enable: &off},
+	{QuantizerName: "*", ParentClass: "nn.BatchNorm1d", Enable: &off},
+	{QuantizerName: "*", ParentClass: "nn.BatchNorm2d", Enable: &off},
+	{QuantizerName: "*", ParentClass: "nn.BatchNorm3d", Enable: &off},
+	{QuantizerName: "*", ParentClass: "nn.LeakyReLU", Enable: &off},
+	{QuantizerName: "*", ParentClass: "nn.Embedding", Enable: &off},
 }
 
 // tail043 is ModelOpt 0.43's _default_disabled_quantizer_cfg, in its order
 // (class-scoped entries first, "default" last).
 var tail043 = []Entry{
-	{QuantizerName: "*", ParentClass: "nn.BatchNorm1d"},
-	{QuantizerName: "*", ParentClass: "nn.BatchNorm2d"},
-	{QuantizerName: "*", ParentClass: "nn.BatchNorm3d"},
-	{QuantizerName: "*", ParentClass: "nn.LeakyReLU"},
-	{QuantizerName: "*lm_head*"},
-	{QuantizerName: "*proj_out.*"},
-	{QuantizerName: "*block_sparse_moe.gate*"},
-	{QuantizerName: "*router*"},
-	{QuantizerName: "*mlp.gate.*"},
-	{QuantizerName: "*mlp.shared_expert_gate.*"},
-	{QuantizerName: "*linear_attn.conv1d*"},
-	{QuantizerName: "*mixer.conv1d*"},
-	{QuantizerName: "*output_layer*"},
-	{QuantizerName: "output.*"},
+	{QuantizerName: "*", ParentClass: "nn.BatchNorm1d", Enable: &off},
+	{QuantizerName: "*", ParentClass: "nn.BatchNorm2d", Enable: &off},
+	{QuantizerName: "*", ParentClass: "nn.BatchNorm3d", Enable: &off},
+	{QuantizerName: "*", ParentClass: "nn.LeakyReLU", Enable: &off},
+	{QuantizerName: "*lm_head*", Enable: &off},
+	{QuantizerName: "*proj_out.*", Enable: &off},
+	{QuantizerName: "*block_sparse_moe.gate*", Enable: &off},
+	{QuantizerName: "*router*", Enable: &off},
+	{QuantizerName: "*mlp.gate.*", Enable: &off},
+	{QuantizerName: "*mlp.shared_expert_gate.*", Enable: &off},
+	{QuantizerName: "*linear_attn.conv1d*", Enable: &off},
+	{QuantizerName: "*mixer.conv1d*", Enable: &off},
+	{QuantizerName: "*output_layer*", Enable: &off},
+	{QuantizerName: "output.*", Enable: &off},
 }
 
-func init() {
-	for _, t := range [][]Entry{tail046, tail043} {
-		for i := range t {
-			t[i].Enable = boolPtr(false)
-		}
-	}
-}
+// off is the Enable of the tail entries and the deny-all, shared: they are
+// only ever handed out cloned (DefaultTail, List), and so are static data,
+// not values an init function builds.
+var off = false
 
 // DefaultTail returns the target's default-disabled tail entries.
 func DefaultTail(target Version) []Entry {
@@ -170,7 +165,7 @@ func DefaultTail(target Version) []Entry {
 	return out
 }
 
-var denyAll = Entry{QuantizerName: "*", Enable: boolPtr(false)}
+var denyAll = Entry{QuantizerName: "*", Enable: &off}
 
 // List returns the config as ModelOpt ≥ 0.44 applies it: deny-all, the
 // entries, the tail.

@@ -79,11 +79,11 @@ func TestDialectsHaveTheSameMigrations(t *testing.T) {
 		})
 		return out
 	}
-	sq, pg := list(migrations.SQLite), list(migrations.Postgres)
+	sq, pg := list(migrations.SQLite()), list(migrations.Postgres())
 	if !slices.Equal(sq, pg) || len(sq) == 0 {
 		t.Fatalf("SQLite migrations %v, PostgreSQL migrations %v: want the same files", sq, pg)
 	}
-	if v, err := latestIn(migrations.Postgres); err != nil || v != LatestSchema() {
+	if v, err := latestIn(migrations.Postgres()); err != nil || v != LatestSchema() {
 		t.Fatalf("PostgreSQL's latest schema %d, %v; want %d", v, err, LatestSchema())
 	}
 }
@@ -415,10 +415,10 @@ func TestMigrationsGoDownAndUp(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		ctx := context.Background()
 		s := bk.new(t)
-		dialect, fsys := goose.DialectSQLite3, migrations.SQLite
+		dialect, fsys := goose.DialectSQLite3, migrations.SQLite()
 		tables := `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name <> 'goose_db_version' AND name NOT LIKE 'sqlite%'`
 		if bk.name == "postgres" {
-			dialect, fsys = goose.DialectPostgres, migrations.Postgres
+			dialect, fsys = goose.DialectPostgres, migrations.Postgres()
 			tables = `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'goose_db_version'`
 		}
 		p, err := goose.NewProvider(dialect, rawDB(s).DB, fsys, goose.WithDisableGlobalRegistry(true))
@@ -508,7 +508,7 @@ func TestRunFilesUpgradeKeepsManifestsWhole(t *testing.T) {
 		b.Runs[i].Files = &RunFiles{Manifest: m, Recipe: []byte("recipe\n")}
 	}
 	mustPlan(t, s, b)
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, migrations.SQLite, goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, migrations.SQLite(), goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		t.Fatal(err)
 	}

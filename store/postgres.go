@@ -256,7 +256,7 @@ func (p *Postgres) migrate(ctx context.Context, latest int64) error {
 	if current == latest {
 		return nil
 	}
-	gp, err := goose.NewProvider(goose.DialectPostgres, p.db, migrations.Postgres,
+	gp, err := goose.NewProvider(goose.DialectPostgres, p.db, migrations.Postgres(),
 		goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return fmt.Errorf("registry migrations: %w", err)

@@ -264,11 +264,11 @@ func LatestSchema() int64 {
 }
 
 func latestSchema() (int64, error) {
-	sq, err := latestIn(migrations.SQLite)
+	sq, err := latestIn(migrations.SQLite())
 	if err != nil {
 		return 0, err
 	}
-	pg, err := latestIn(migrations.Postgres)
+	pg, err := latestIn(migrations.Postgres())
 	if err != nil {
 		return 0, err
 	}
@@ -318,7 +318,7 @@ func (s *SQLite) migrate(ctx context.Context, abs string, latest int64) error {
 	if current == latest {
 		return nil
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, migrations.SQLite,
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, migrations.SQLite(),
 		goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return fmt.Errorf("registry migrations: %w", err)
