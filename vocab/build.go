@@ -190,7 +190,7 @@ func (v *Vocabulary) rawOf(k Kind, name string) map[any]any {
 // files' entries build the ones they compose or extend).
 func (v *Vocabulary) finish() []error {
 	var errs []error
-	for _, g := range v.sortedGranularities() {
+	for _, g := range byName(v.granularities) {
 		if g.lazy != nil || g.overlays != nil {
 			continue
 		}
@@ -198,7 +198,7 @@ func (v *Vocabulary) finish() []error {
 			errs = append(errs, err)
 		}
 	}
-	for _, f := range v.sortedFormats() {
+	for _, f := range byName(v.formats) {
 		if f.lazy != nil || f.Config.Entries != nil {
 			continue
 		}

@@ -8,6 +8,8 @@ package vocab
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 
@@ -150,7 +152,7 @@ func newVocabulary() *Vocabulary {
 func (v *Vocabulary) Granularities() []*Granularity {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	out := v.sortedGranularities()
+	out := byName(v.granularities)
 	for _, g := range out {
 		v.readyGranularity(g)
 	}
@@ -161,7 +163,7 @@ func (v *Vocabulary) Granularities() []*Granularity {
 func (v *Vocabulary) Formats() []*Format {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	out := v.sortedFormats()
+	out := byName(v.formats)
 	for _, f := range out {
 		v.readyFormat(f)
 	}
@@ -175,32 +177,23 @@ func (v *Vocabulary) Entries(k Kind) []Entry {
 	defer v.mu.Unlock()
 	var out []Entry
 	if k == KindFormat {
-		for _, f := range v.sortedFormats() {
+		for _, f := range byName(v.formats) {
 			out = append(out, f.Entry)
 		}
 	} else {
-		for _, g := range v.sortedGranularities() {
+		for _, g := range byName(v.granularities) {
 			out = append(out, g.Entry)
 		}
 	}
 	return out
 }
 
-func (v *Vocabulary) sortedGranularities() []*Granularity {
-	out := make([]*Granularity, 0, len(v.granularities))
-	for _, g := range v.granularities {
-		out = append(out, g)
+// byName lists a name → entry map's entries in name order.
+func byName[E any](m map[string]E) []E {
+	out := make([]E, 0, len(m))
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[name])
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-func (v *Vocabulary) sortedFormats() []*Format {
-	out := make([]*Format, 0, len(v.formats))
-	for _, f := range v.formats {
-		out = append(out, f)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
