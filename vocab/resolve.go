@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -29,6 +30,19 @@ type Resolution struct {
 // entry is replaced in place by complete attributes; locked roles, disabled
 // or missing roles, and results ModelOpt would reject are invalid selections.
 func (v *Vocabulary) Resolve(formatName, granularityName string) (*Resolution, error) {
+	r, err := v.resolveChecked(formatName, granularityName)
+	if err != nil {
+		return nil, err
+	}
+	if ce := modelopt.Crash(r.Config); ce != nil {
+		return nil, v.crashRefusal(r.Format, r.Granularity, ce)
+	}
+	return r, nil
+}
+
+// resolveChecked is Resolve up to ModelOpt's attribute rules, without the
+// run-time crash check.
+func (v *Vocabulary) resolveChecked(formatName, granularityName string) (*Resolution, error) {
 	f, ferr := v.Format(formatName)
 	g, gerr := v.Granularity(granularityName)
 	if err := errors.Join(ferr, gerr); err != nil {
@@ -65,6 +79,109 @@ func (v *Vocabulary) Resolve(formatName, granularityName string) (*Resolution, e
 		return nil, notApplicable(f, g, fmt.Errorf("gives a config that breaks a ModelOpt rule: %w", err))
 	}
 	return r, nil
+}
+
+// CrashError is a format × granularity that ModelOpt cannot run: its
+// calibration or first forward pass raises (SPEC §11.1). It is an invalid
+// selection.
+type CrashError struct {
+	Format, Granularity string
+	Crash               *modelopt.CrashError
+	Works               []string // combinations that work instead ("int8 × a_per_token_dynamic")
+	msg                 string
+}
+
+func (e *CrashError) Error() string        { return e.msg }
+func (e *CrashError) Is(target error) bool { return target == ErrInvalidSelection }
+func (e *CrashError) Unwrap() error        { return e.Crash }
+
+// crashRefusal says why ModelOpt cannot run f × g and what works instead:
+// the format with another granularity of the same roles, and the
+// granularity with another format whose weights are the same (another
+// calibration algorithm), each with its export verdict at ModelOpt's
+// default target; deployable ones first.
+func (v *Vocabulary) crashRefusal(f *Format, g *Granularity, ce *modelopt.CrashError) error {
+	e := &CrashError{Format: f.Name, Granularity: g.Name, Crash: ce}
+	type option struct {
+		text       string
+		deployable bool
+	}
+	var options []option
+	try := func(fn, gn, how string) bool {
+		r, err := v.resolveChecked(fn, gn)
+		if err != nil || modelopt.Crash(r.Config) != nil {
+			return false
+		}
+		verdict := modelopt.Export(r.Config, modelopt.DefaultTarget)
+		text := fmt.Sprintf("%s × %s (%s%s)", fn, gn, how, verdict.Kind)
+		if verdict.Kind == modelopt.Deployable {
+			text = fmt.Sprintf("%s × %s (%sdeployable, %s)", fn, gn, how, verdict.QuantAlgo)
+		}
+		options = append(options, option{text, verdict.Kind == modelopt.Deployable})
+		return true
+	}
+	touched := g.Touches()
+	for _, og := range v.Granularities() {
+		if og.Name != g.Name && !og.Retired && slices.Equal(og.Touches(), touched) && try(f.Name, og.Name, "") {
+			break
+		}
+	}
+	weights := roleValue(f.Config, modelopt.Weights)
+	sameWeights := false
+	for _, of := range v.Formats() {
+		if of.Name == f.Name || of.Retired || weights == nil || !modelopt.Equal(roleValue(of.Config, modelopt.Weights), weights) {
+			continue
+		}
+		if try(of.Name, g.Name, algorithmWords(of.Config.Algorithm)+" calibration; export ") {
+			sameWeights = true
+			break
+		}
+	}
+	slices.SortStableFunc(options, func(a, b option) int {
+		if a.deployable == b.deployable {
+			return 0
+		}
+		if a.deployable {
+			return -1
+		}
+		return 1
+	})
+	for _, o := range options {
+		e.Works = append(e.Works, o.text)
+	}
+	stage := "ModelOpt's calibration, after the model loads"
+	if ce.Stage == "forward" {
+		stage = "ModelOpt's first quantized forward pass"
+	}
+	e.msg = fmt.Sprintf("format %s x granularity %s crashes %s (%s): %s", f.Name, g.Name, stage, ce.Raises, ce.Reason)
+	if ce.Method != "" && !sameWeights {
+		e.Works = append(e.Works, fmt.Sprintf("a format of your own with base: %s and algorithm: max", f.Name))
+	}
+	if len(e.Works) > 0 {
+		e.msg += "; what works: " + strings.Join(e.Works, "; or ")
+	}
+	return e
+}
+
+// roleValue is the plain value of the entry that configures a role, or nil.
+func roleValue(c modelopt.Config, r modelopt.Role) map[any]any {
+	i := c.RoleIndex(r)
+	if i < 0 {
+		return nil
+	}
+	return c.Entries[i].Value()
+}
+
+func algorithmWords(alg any) string {
+	switch x := alg.(type) {
+	case nil:
+		return "no"
+	case string:
+		return x
+	case map[any]any:
+		return modelopt.Format(x["method"])
+	}
+	return modelopt.Format(alg)
 }
 
 func notApplicable(f *Format, g *Granularity, err error) error {
