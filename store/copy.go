@@ -292,7 +292,7 @@ func (r *registry) importTx(ctx context.Context, snap *Snapshot) (ImportResult, 
 		x := rec.Run
 		if _, err := ins.ExecContext(ctx, x.ID, x.Model, x.Format, x.Granularity, x.Params, x.Dir,
 			x.FormatFP, x.GranularityFP, x.ConfigFP, x.LayoutFP, x.ModelOpt, string(x.Status),
-			x.CreatedAt.UnixNano(), x.UpdatedAt.UnixNano()); err != nil {
+			x.CreatedAt.UnixNano(), x.UpdatedAt.UnixNano(), x.Export.Verdict, x.Export.QuantAlgo, x.Export.Why); err != nil {
 			return res, err
 		}
 		res.Added.Runs++
@@ -357,7 +357,8 @@ func targetRuns(ctx context.Context, tx wtx) (map[string]*held, error) {
 		var status string
 		var created, updated int64
 		if err := rows.Scan(&r.ID, &r.Model, &r.Format, &r.Granularity, &r.Params, &r.Dir, &r.FormatFP,
-			&r.GranularityFP, &r.ConfigFP, &r.LayoutFP, &r.ModelOpt, &status, &created, &updated, (*flag)(&h.files)); err != nil {
+			&r.GranularityFP, &r.ConfigFP, &r.LayoutFP, &r.ModelOpt, &status, &created, &updated,
+			&r.Export.Verdict, &r.Export.QuantAlgo, &r.Export.Why, (*flag)(&h.files)); err != nil {
 			return nil, err
 		}
 		r.Status, r.CreatedAt, r.UpdatedAt = Status(status), fromNanos(created), fromNanos(updated)

@@ -446,14 +446,15 @@ func TestMigrationsGoDownAndUp(t *testing.T) {
 func TestSchemaIndexesServeTheQueries(t *testing.T) {
 	s := openTest(t, "")
 	for q, index := range map[string]string{
-		`SELECT id FROM runs WHERE granularity = 'x' ORDER BY created_at DESC, id LIMIT 50`: "runs_granularity_created",
-		`SELECT id FROM runs WHERE format = 'x' ORDER BY created_at DESC, id LIMIT 50`:      "runs_format_created",
-		`SELECT id FROM runs WHERE model = 'x' ORDER BY created_at DESC, id LIMIT 50`:       "runs_model_created",
-		`SELECT id FROM runs WHERE status = 'x' ORDER BY created_at DESC, id LIMIT 50`:      "runs_status_created",
-		`SELECT id FROM runs ORDER BY created_at DESC, id LIMIT 50`:                         "runs_created",
-		`SELECT name FROM names WHERE kind = 'granularity' AND fingerprint = 'x'`:           "names_kind_fingerprint",
-		`SELECT max(layout_fp) FROM runs`:                                                   "runs_layout",
-		`SELECT min(model) FROM runs WHERE model > 'x'`:                                     "runs_model_created",
+		`SELECT id FROM runs WHERE granularity = 'x' ORDER BY created_at DESC, id LIMIT 50`:    "runs_granularity_created",
+		`SELECT id FROM runs WHERE format = 'x' ORDER BY created_at DESC, id LIMIT 50`:         "runs_format_created",
+		`SELECT id FROM runs WHERE model = 'x' ORDER BY created_at DESC, id LIMIT 50`:          "runs_model_created",
+		`SELECT id FROM runs WHERE status = 'x' ORDER BY created_at DESC, id LIMIT 50`:         "runs_status_created",
+		`SELECT id FROM runs WHERE export_verdict = 'x' ORDER BY created_at DESC, id LIMIT 50`: "runs_export_created",
+		`SELECT id FROM runs ORDER BY created_at DESC, id LIMIT 50`:                            "runs_created",
+		`SELECT name FROM names WHERE kind = 'granularity' AND fingerprint = 'x'`:              "names_kind_fingerprint",
+		`SELECT max(layout_fp) FROM runs`:                                                      "runs_layout",
+		`SELECT min(model) FROM runs WHERE model > 'x'`:                                        "runs_model_created",
 	} {
 		rows, err := s.db.Query(`EXPLAIN QUERY PLAN ` + q)
 		if err != nil {

@@ -358,13 +358,14 @@ func TestPostgresIndexesServeTheQueries(t *testing.T) {
 	s := postgresBackend.new(t)
 	db := rawDB(s).DB
 	for q, index := range map[string]string{
-		`SELECT id FROM runs WHERE granularity = 'x' ORDER BY created_at DESC, id LIMIT 50`: "runs_granularity_created",
-		`SELECT id FROM runs WHERE format = 'x' ORDER BY created_at DESC, id LIMIT 50`:      "runs_format_created",
-		`SELECT id FROM runs WHERE model = 'x' ORDER BY created_at DESC, id LIMIT 50`:       "runs_model_created",
-		`SELECT id FROM runs WHERE status = 'x' ORDER BY created_at DESC, id LIMIT 50`:      "runs_status_created",
-		`SELECT id FROM runs ORDER BY created_at DESC, id LIMIT 50`:                         "runs_created",
-		`SELECT name FROM names WHERE kind = 'granularity' AND fingerprint = 'x'`:           "names_kind_fingerprint",
-		`SELECT layout_fp FROM runs WHERE layout_fp <> 'x' LIMIT 1`:                         "runs_layout",
+		`SELECT id FROM runs WHERE granularity = 'x' ORDER BY created_at DESC, id LIMIT 50`:    "runs_granularity_created",
+		`SELECT id FROM runs WHERE format = 'x' ORDER BY created_at DESC, id LIMIT 50`:         "runs_format_created",
+		`SELECT id FROM runs WHERE model = 'x' ORDER BY created_at DESC, id LIMIT 50`:          "runs_model_created",
+		`SELECT id FROM runs WHERE status = 'x' ORDER BY created_at DESC, id LIMIT 50`:         "runs_status_created",
+		`SELECT id FROM runs WHERE export_verdict = 'x' ORDER BY created_at DESC, id LIMIT 50`: "runs_export_created",
+		`SELECT id FROM runs ORDER BY created_at DESC, id LIMIT 50`:                            "runs_created",
+		`SELECT name FROM names WHERE kind = 'granularity' AND fingerprint = 'x'`:              "names_kind_fingerprint",
+		`SELECT layout_fp FROM runs WHERE layout_fp <> 'x' LIMIT 1`:                            "runs_layout",
 	} {
 		tx, err := db.Begin()
 		if err != nil {

@@ -334,6 +334,7 @@ type runWriter struct {
 	stmts       map[string]*sql.Stmt // prepared multi-row statements, by text
 	recipe      *sql.Stmt
 	byDir       *sql.Stmt
+	fill        *sql.Stmt // fillExport's, prepared on first use
 	recipesSeen map[string]bool
 	inserted    map[[6]byte]struct{}
 }
@@ -356,7 +357,7 @@ func (w *runWriter) Close() {
 	for _, s := range w.stmts {
 		s.Close()
 	}
-	for _, s := range []*sql.Stmt{w.recipe, w.byDir} {
+	for _, s := range []*sql.Stmt{w.recipe, w.byDir, w.fill} {
 		if s != nil {
 			s.Close()
 		}
@@ -399,7 +400,7 @@ func runKey(id string) [6]byte {
 	return k
 }
 
-// maxChunk bounds the runs of one multi-row statement: 14 parameters a run
+// maxChunk bounds the runs of one multi-row statement: 17 parameters a run
 // stay well within SQLite's 32,766 and PostgreSQL's 65,535.
 const maxChunk = 1024
 
@@ -416,14 +417,14 @@ func (w *runWriter) addChunk(ctx context.Context, runs []Run, out []PlannedRun) 
 		return out, nil
 	}
 	// The runs, all at once; the ids that went in come back.
-	args := make([]any, 0, 14*len(runs))
+	args := make([]any, 0, runInsertCols*len(runs))
 	for i := range runs {
 		r := &runs[i]
 		args = append(args, r.ID, r.Model, r.Format, r.Granularity, r.Params, r.Dir,
 			r.FormatFP, r.GranularityFP, r.ConfigFP, r.LayoutFP, r.ModelOpt, string(StatusPlanned),
-			w.at.UnixNano(), w.at.UnixNano())
+			w.at.UnixNano(), w.at.UnixNano(), r.Export.Verdict, r.Export.QuantAlgo, r.Export.Why)
 	}
-	ins, err := w.stmt(ctx, values(insertRunHead, 14, len(runs))+` ON CONFLICT DO NOTHING RETURNING id`)
+	ins, err := w.stmt(ctx, values(insertRunHead, runInsertCols, len(runs))+` ON CONFLICT DO NOTHING RETURNING id`)
 	if err != nil {
 		return out, err
 	}
@@ -493,6 +494,9 @@ func (w *runWriter) settle(ctx context.Context, p *PlannedRun, registered map[st
 	_, ours := w.inserted[runKey(r.ID)] // planned earlier in this very plan
 	switch {
 	case ok && old.Dir == r.Dir:
+		if err := w.fillExport(ctx, &old, r); err != nil {
+			return err
+		}
 		p.Run = old
 		return nil
 	case ok && ours:
@@ -512,6 +516,29 @@ func (w *runWriter) settle(ctx context.Context, p *PlannedRun, registered map[st
 		return fmt.Errorf("run %s in %s was neither inserted nor found", r.ID, r.Dir)
 	}
 	return err
+}
+
+// fillExport gives a run registered before verdicts ("unknown") the
+// verdict its re-plan brings — only for the same resolved config and the
+// same ModelOpt target, the two things the verdict is about, so that a
+// registered verdict is never a wrong one.
+func (w *runWriter) fillExport(ctx context.Context, old *Run, planned Run) error {
+	if old.Export.Verdict != ExportUnknown || planned.Export.Verdict == ExportUnknown ||
+		old.ConfigFP != planned.ConfigFP || old.ModelOpt != planned.ModelOpt {
+		return nil
+	}
+	if w.fill == nil {
+		var err error
+		if w.fill, err = w.tx.PrepareContext(ctx, `UPDATE runs SET export_verdict = ?, export_quant_algo = ?, export_why = ?
+			WHERE id = ? AND export_verdict = 'unknown'`); err != nil {
+			return err
+		}
+	}
+	if _, err := w.fill.ExecContext(ctx, planned.Export.Verdict, planned.Export.QuantAlgo, planned.Export.Why, old.ID); err != nil {
+		return err
+	}
+	old.Export = planned.Export
+	return nil
 }
 
 // runsByID returns the registered runs among ids.
@@ -708,8 +735,10 @@ func sha256Hex(b []byte) string {
 
 const (
 	insertRunHead = `INSERT INTO runs (id, model, format, granularity, params, dir, format_fp, granularity_fp,
-		                  config_fp, layout_fp, modelopt, status, created_at, updated_at)`
-	insertRunSQL    = insertRunHead + ` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		                  config_fp, layout_fp, modelopt, status, created_at, updated_at,
+		                  export_verdict, export_quant_algo, export_why)`
+	runInsertCols   = 17
+	insertRunSQL    = insertRunHead + ` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertEventHead = `INSERT INTO events (run_id, kind, status, payload, at)`
 	insertRecipeSQL = `INSERT INTO recipes (sha256, body) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`
 	insertFilesHead = `INSERT INTO run_files (run_id, manifest, manifest_sha256, recipe_sha256)`

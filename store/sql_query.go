@@ -5,12 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
 
 const runCols = `id, model, format, granularity, params, dir, format_fp, granularity_fp,
-	config_fp, layout_fp, modelopt, status, created_at, updated_at`
+	config_fp, layout_fp, modelopt, status, created_at, updated_at, export_verdict, export_quant_algo, export_why`
 
 const nameCols = `kind, name, fingerprint, definition, first_run, created_at, retired`
 
@@ -22,7 +23,8 @@ func scanRun(row scanner) (Run, error) {
 	var status string
 	var created, updated int64
 	err := row.Scan(&r.ID, &r.Model, &r.Format, &r.Granularity, &r.Params, &r.Dir, &r.FormatFP,
-		&r.GranularityFP, &r.ConfigFP, &r.LayoutFP, &r.ModelOpt, &status, &created, &updated)
+		&r.GranularityFP, &r.ConfigFP, &r.LayoutFP, &r.ModelOpt, &status, &created, &updated,
+		&r.Export.Verdict, &r.Export.QuantAlgo, &r.Export.Why)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Run{}, ErrNotFound
 	}
@@ -123,6 +125,11 @@ func (f RunFilter) where() (string, []any, error) {
 			return "", nil, fmt.Errorf("unknown status %q: want planned, running, succeeded or failed", st)
 		}
 	}
+	for _, v := range f.Export {
+		if !slices.Contains(ExportVerdicts, v) {
+			return "", nil, fmt.Errorf("unknown export verdict %q: want %s", v, strings.Join(ExportVerdicts, ", "))
+		}
+	}
 	if f.Limit < 0 {
 		return "", nil, fmt.Errorf("invalid limit %d: want 0 (no limit) or more", f.Limit)
 	}
@@ -130,6 +137,7 @@ func (f RunFilter) where() (string, []any, error) {
 	in("format", f.Format)
 	in("model", f.Model)
 	in("status", f.Status)
+	in("export_verdict", f.Export)
 	if !f.Since.IsZero() {
 		conds = append(conds, "created_at >= ?")
 		args = append(args, f.Since.UnixNano())

@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -114,17 +115,18 @@ func (s Status) Valid() bool {
 // Run is one planned run: a model × format × granularity × parameters
 // selection and the directory it owns.
 type Run struct {
-	ID            string // first 12 hex digits of the identity's sha256
-	Model         string // the full model id (Qwen/Qwen3-8B)
-	Format        string // canonical format name
-	Granularity   string // canonical granularity name
-	Params        string // canonical JSON object of the typed identity parameters; "{}" for none
-	Dir           string // the run directory, as the caller records it
-	FormatFP      string // fingerprint of the format's definition
-	GranularityFP string // fingerprint of the granularity's definition
-	ConfigFP      string // fingerprint of the resolved ModelOpt config
-	LayoutFP      string // fingerprint of the layout template the directory came from
-	ModelOpt      string // ModelOpt target version ("0.46")
+	ID            string        // first 12 hex digits of the identity's sha256
+	Model         string        // the full model id (Qwen/Qwen3-8B)
+	Format        string        // canonical format name
+	Granularity   string        // canonical granularity name
+	Params        string        // canonical JSON object of the typed identity parameters; "{}" for none
+	Dir           string        // the run directory, as the caller records it
+	FormatFP      string        // fingerprint of the format's definition
+	GranularityFP string        // fingerprint of the granularity's definition
+	ConfigFP      string        // fingerprint of the resolved ModelOpt config
+	LayoutFP      string        // fingerprint of the layout template the directory came from
+	ModelOpt      string        // ModelOpt target version ("0.46")
+	Export        ExportVerdict // the export verdict for that target
 	Status        Status
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
@@ -133,6 +135,21 @@ type Run struct {
 	// with a new run (they are not read back into Run; see RunFiles).
 	Files *RunFiles
 }
+
+// ExportVerdict is a run's export verdict (SPEC §11.2) as the planner gave it:
+// what ModelOpt's checkpoint export makes of the run's recipe. The registry
+// stores it as given; ExportUnknown is a run planned before verdicts.
+type ExportVerdict struct {
+	Verdict   string // deployable, mislabelled, fails, unverified, unknown
+	QuantAlgo string // the checkpoint's quant_algo label, "" for none
+	Why       string // what the label misdescribes, or why the export fails
+}
+
+// ExportUnknown is the verdict of a run planned before qrun gave verdicts.
+const ExportUnknown = "unknown"
+
+// ExportVerdicts lists the verdicts a run may have.
+var ExportVerdicts = []string{"deployable", "mislabelled", "fails", "unverified", ExportUnknown}
 
 // RunFiles are the two files of a run directory as qrun wrote them, with
 // their sha256 (hex): what `qrun doctor` rewrites a lost file from and
@@ -188,6 +205,7 @@ type RunFilter struct {
 	Format      []string // canonical names
 	Model       []string // full model ids
 	Status      []string
+	Export      []string  // export verdicts
 	Since       time.Time // created at or after; zero for any time
 	Limit       int       // at most this many (newest first); 0 for all
 }
@@ -465,6 +483,12 @@ func (r *Run) validate() error {
 	}
 	if r.Params == "" {
 		r.Params = "{}"
+	}
+	if r.Export.Verdict == "" {
+		r.Export.Verdict = ExportUnknown
+	}
+	if !slices.Contains(ExportVerdicts, r.Export.Verdict) {
+		return fmt.Errorf("plan: run %s: unknown export verdict %q", r.ID, r.Export.Verdict)
 	}
 	if !jsonObject(r.Params) {
 		return fmt.Errorf("plan: run %s: params must be a JSON object, got %q", r.ID, r.Params)
