@@ -170,6 +170,13 @@ func (m *Manifest) encodeFast() ([]byte, bool) {
 		list("    ", m.Notes)
 	}
 	b.WriteString("  recipe: " + RecipeFile + "\n")
+	if m.Export != nil {
+		ex, err := m.exportSection()
+		if err != nil {
+			return nil, false
+		}
+		b.Write(ex)
+	}
 	b.WriteString("layout:\n  template: '" + m.LayoutTemplate + "'\n  fingerprint: " + str(m.LayoutFingerprint) + "\n")
 	if !layoutRE().MatchString(m.LayoutTemplate) {
 		return nil, false
@@ -217,6 +224,23 @@ func (m *Manifest) resolvedSection() ([]byte, error) {
 	if m.ConfigFingerprint != "" {
 		resolvedCache.Store(m.ConfigFingerprint, b)
 	}
+	return b, nil
+}
+
+// exportCache holds the encoded "export:" section by its content: every run
+// of a format × granularity shares it.
+var exportCache sync.Map // Export → []byte
+
+// exportSection encodes "export:" through yaml.v3, once per verdict.
+func (m *Manifest) exportSection() ([]byte, error) {
+	if b, ok := exportCache.Load(*m.Export); ok {
+		return b.([]byte), nil
+	}
+	b, err := modelopt.Marshal(mapping("export", m.Export.node()))
+	if err != nil {
+		return nil, err
+	}
+	exportCache.Store(*m.Export, b)
 	return b, nil
 }
 

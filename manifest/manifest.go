@@ -49,6 +49,7 @@ type Manifest struct {
 	Activations       any
 	ModelOpt          string
 	Notes             []string
+	Export            *Export // the export verdict for the ModelOpt target (SPEC §11.2)
 	LayoutTemplate    string
 	LayoutFingerprint string
 	HydraOverrides    []string // the overrides that launch this run
@@ -57,6 +58,19 @@ type Manifest struct {
 	Host              string
 	GitCommit         string
 	GitDirty          bool
+}
+
+// Export is what ModelOpt's checkpoint export makes of the run's recipe,
+// as qrun predicts it.
+type Export struct {
+	Verdict   string // deployable, mislabelled, fails, unverified
+	QuantAlgo string // the checkpoint's quant_algo label, "" for none
+	Why       string
+	ModelOpt  string // the ModelOpt release the verdict is for
+}
+
+func (e *Export) node() *yaml.Node {
+	return mapping("verdict", e.Verdict, "quant_algo", e.QuantAlgo, "why", e.Why, "modelopt", e.ModelOpt)
 }
 
 // Encode writes the manifest as YAML, keys in a fixed order, resolved
@@ -85,12 +99,17 @@ func (m *Manifest) encodeYAML() ([]byte, error) {
 		"config_fingerprint", m.ConfigFingerprint,
 		"resolved", mapping("weights", modelopt.ToNode(m.Weights), "activations", modelopt.ToNode(m.Activations)),
 		"modelopt", mapping("target", m.ModelOpt, "notes", stringsNode(m.Notes), "recipe", RecipeFile),
+	)
+	if m.Export != nil {
+		doc.Content = append(doc.Content, scalar("export"), m.Export.node())
+	}
+	doc.Content = append(doc.Content, mapping(
 		"layout", mapping("template", m.LayoutTemplate, "fingerprint", m.LayoutFingerprint),
 		"hydra", mapping("overrides", stringsNode(m.HydraOverrides)),
 		"qrun_version", m.QrunVersion,
 		"created", m.Created,
 		"host", m.Host,
-	)
+	).Content...)
 	if m.GitCommit != "" {
 		doc.Content = append(doc.Content, scalar("git"), mapping("commit", m.GitCommit, "dirty", m.GitDirty))
 	}

@@ -26,6 +26,7 @@ func sample() *Manifest {
 		ModelOpt:          "0.46", LayoutTemplate: "{model}/{format}/{granularity}", LayoutFingerprint: "l1",
 		HydraOverrides: []string{"quant_pair=int8_smoothquant", "quant_granularity=w_group64"},
 		QrunVersion:    "dev", Created: "2026-11-25T19:00:00Z", Host: "node1", GitCommit: "abc", GitDirty: true,
+		Export: &Export{Verdict: "fails", Why: "weights are int8 group64: ModelOpt's int8 exporter takes one scale per output channel or per tensor", ModelOpt: "0.46"},
 	}
 }
 
@@ -38,7 +39,8 @@ func TestEncodeIsDeterministicWithIntegerKeys(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Fatal("encoding differs between calls")
 	}
-	for _, want := range []string{"qrun_manifest: 1\n", "run_id: 0123456789ab\n", "typed: int8_sq", "block_sizes: {-1: 64, type: static}", "seed: 1\n", "dirty: true"} {
+	for _, want := range []string{"qrun_manifest: 1\n", "run_id: 0123456789ab\n", "typed: int8_sq", "block_sizes: {-1: 64, type: static}", "seed: 1\n", "dirty: true",
+		"export:\n  verdict: fails\n  quant_algo: \"\"\n  why: 'weights are int8 group64: ModelOpt''s int8 exporter takes one scale per output channel or per tensor'\n  modelopt: \"0.46\"\n"} {
 		if !bytes.Contains(a, []byte(want)) {
 			t.Errorf("manifest lacks %q:\n%s", want, a)
 		}
@@ -155,6 +157,14 @@ func TestFastEncodingEqualsYAML(t *testing.T) {
 		},
 		func(m *Manifest) { m.Params = []Param{{"seed", "1"}} },
 		func(m *Manifest) { m.Model = "yes" },
+		func(m *Manifest) { m.Export = nil },
+		func(m *Manifest) { m.Export = &Export{Verdict: "deployable", QuantAlgo: "FP8", ModelOpt: "0.46"} },
+		func(m *Manifest) {
+			m.Export = &Export{Verdict: "mislabelled", QuantAlgo: "W4A16_AWQ", Why: "activations are int8 per_tensor_static but W4A16_AWQ means none", ModelOpt: "0.46"}
+		},
+		func(m *Manifest) {
+			m.Export = &Export{Verdict: "unverified", Why: "qrun's export rule is checked against ModelOpt 0.46 only; no verdict for 0.44", ModelOpt: "0.44"}
+		},
 		func(m *Manifest) { m.QrunVersion = ""; m.Host = "" },
 		func(m *Manifest) { m.Host = "a\\b" },
 		func(m *Manifest) { m.RunID = "123456789012" },
