@@ -30,7 +30,10 @@ type Options struct {
 	Groups      Groups
 	DryRun      bool // check everything, write nothing
 	SkipInvalid bool // plan the valid combinations, report the others
-	Pending     bool // only the runs not yet succeeded
+	// RequireExport makes a combination whose checkpoint export is not
+	// deployable (SPEC §11.3) an invalid selection.
+	RequireExport bool
+	Pending       bool // only the runs not yet succeeded
 	// Progress, when set, is called from the loop writing the run
 	// directories after each run (done of total); it must be cheap (throttle
 	// inside). It may start again from 0 if the registry retries the plan.
@@ -71,6 +74,7 @@ type Run struct {
 	Status           string // registry status; "new" for a dry run's unregistered run
 	Created          bool   // registered by this plan
 	HydraArgs        []string
+	Export           modelopt.Verdict // the export verdict of its combination
 }
 
 // Invalid is a combination that cannot be planned, and why.
@@ -78,6 +82,17 @@ type Invalid struct {
 	Format      string
 	Granularity string
 	Reason      string
+	// Export is the combination's export verdict when that is why it
+	// cannot be planned (--require-export); zero otherwise.
+	Export modelopt.Verdict
+}
+
+// Verdict is one combination's export verdict, and how many of the plan's
+// runs have it.
+type Verdict struct {
+	Format, Granularity string
+	Export              modelopt.Verdict
+	Runs                int
 }
 
 // Result is what a plan did.
@@ -87,6 +102,18 @@ type Result struct {
 	Created int // runs registered by this plan (a dry run: not registered)
 	Resumed int // runs already registered
 	Printed int // runs listed in Runs or given to Emit
+	// Verdicts are the export verdicts of the plan's combinations, in
+	// sweep order, with their runs counted.
+	Verdicts []Verdict
+}
+
+// VerdictCounts counts the plan's runs by export verdict.
+func (r *Result) VerdictCounts() map[modelopt.VerdictKind]int {
+	out := map[modelopt.VerdictKind]int{}
+	for _, v := range r.Verdicts {
+		out[v.Export.Kind] += v.Runs
+	}
+	return out
 }
 
 // InvalidError lists every combination of a selection that cannot be
@@ -110,9 +137,12 @@ func (e *InvalidError) Is(target error) bool { return target == vocab.ErrInvalid
 
 // combo is one resolved format × granularity, shared by all its runs.
 type combo struct {
-	res    *vocab.Resolution
-	recipe []byte
-	notes  []string
+	res     *vocab.Resolution
+	recipe  []byte
+	notes   []string
+	verdict modelopt.Verdict // for the plan's ModelOpt target
+	export  manifest.Export  // the verdict as the manifests record it
+	runs    int              // the plan's runs of this combination
 	// the resolved quantizers as the manifest shows them
 	weights, activations any
 }
@@ -178,6 +208,7 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 	}
 	err = sw.each(func(i int, r *Run, c *combo) error {
 		r.Status, r.Created = statuses[i].String(opts.DryRun), statuses[i] == statusNew
+		c.runs++
 		if opts.Pending && r.Status == string(store.StatusSucceeded) {
 			return nil
 		}
@@ -189,6 +220,7 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 		res.Runs = append(res.Runs, *r)
 		return nil
 	})
+	res.Verdicts = sw.verdicts()
 	return res, err
 }
 
@@ -471,7 +503,13 @@ func resolveAll(opts Options, sel Selection) (map[[2]string]*combo, []Invalid, e
 				invalid = append(invalid, Invalid{Format: f, Granularity: g, Reason: fmt.Sprintf("format %s x granularity %s cannot be written for ModelOpt %s: %v", r.Format.Name, r.Granularity.Name, opts.Target, err)})
 				continue
 			}
-			c := &combo{res: r, recipe: recipe}
+			c := &combo{res: r, recipe: recipe, verdict: r.Export(opts.Target)}
+			if opts.RequireExport && c.verdict.Kind != modelopt.Deployable {
+				invalid = append(invalid, Invalid{Format: f, Granularity: g, Export: c.verdict,
+					Reason: fmt.Sprintf("format %s x granularity %s is not deployable with ModelOpt %s (--require-export): %s", r.Format.Name, r.Granularity.Name, opts.Target, c.verdict.Summary())})
+				continue
+			}
+			c.export = manifest.Export{Verdict: string(c.verdict.Kind), QuantAlgo: c.verdict.QuantAlgo, Why: c.verdict.Why, ModelOpt: opts.Target.String()}
 			c.weights, c.activations = roleValue(c, modelopt.Weights), roleValue(c, modelopt.Activations)
 			for _, n := range notes {
 				c.notes = append(c.notes, string(n))

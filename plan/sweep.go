@@ -92,8 +92,24 @@ func (sw *sweep) identify(model string, c *combo, params []manifest.Param) (Run,
 	return Run{
 		ID: layout.RunID(id), Dir: dir, Model: model, Format: r.Format.Name, Granularity: r.Granularity.Name,
 		FormatTyped: r.FormatTyped, GranularityTyped: r.GranularityTyped,
-		Params: params, Recorded: sw.recorded,
+		Params: params, Recorded: sw.recorded, Export: c.verdict,
 	}, nil
+}
+
+// verdicts lists the combinations' export verdicts in sweep order, with
+// their runs counted (each counts its runs as the last pass sees them).
+func (sw *sweep) verdicts() []Verdict {
+	var out []Verdict
+	for _, f := range sw.sel.Formats {
+		for _, g := range sw.sel.Granularities {
+			c, ok := sw.combos[[2]string{f, g}]
+			if !ok || c.runs == 0 {
+				continue
+			}
+			out = append(out, Verdict{Format: c.res.Format.Name, Granularity: c.res.Granularity.Name, Export: c.verdict, Runs: c.runs})
+		}
+	}
+	return out
 }
 
 // hydraArgs are the Hydra overrides that launch the run.
@@ -118,6 +134,7 @@ func (sw *sweep) row(r *Run, c *combo) store.Run {
 		Params: ParamsJSON(r.Params), Dir: r.Dir,
 		FormatFP: c.res.Format.Fingerprint(), GranularityFP: c.res.Granularity.Fingerprint(), ConfigFP: c.res.Fingerprint(),
 		LayoutFP: sw.layoutFP, ModelOpt: sw.target,
+		Export: store.ExportVerdict{Verdict: string(c.verdict.Kind), QuantAlgo: c.verdict.QuantAlgo, Why: c.verdict.Why},
 	}
 }
 
@@ -135,6 +152,7 @@ func (sw *sweep) files(r *Run, c *combo) (manifest.Files, error) {
 		Activations:       c.activations,
 		ModelOpt:          sw.target,
 		Notes:             c.notes,
+		Export:            &c.export,
 		LayoutTemplate:    sw.opts.Template.String(),
 		LayoutFingerprint: sw.layoutFP,
 		HydraOverrides:    sw.hydraArgs(r, c),

@@ -38,6 +38,9 @@ type Settings struct {
 	Model      string   `yaml:"model"`       // default model id
 	IgnoreKeys []string `yaml:"ignore_keys"` // Hydra keys recorded but not part of the identity
 	Groups     Groups   `yaml:"groups"`      // Hydra config-group names
+	// RequireExport refuses any combination whose checkpoint export is not
+	// deployable (SPEC §11.3), as --require-export does.
+	RequireExport bool `yaml:"require_export"`
 }
 
 // VocabDir names the folders of the user's vocabulary files.
@@ -232,6 +235,7 @@ vocabulary:
 modelopt: "%s"                   # target ModelOpt version: 0.44-0.46 list form, 0.43 legacy
 model: ""                          # default model id (--model overrides)
 ignore_keys: []                    # Hydra keys recorded in the manifest but not in the run's identity
+require_export: false              # true: refuse (exit 4) combinations whose checkpoint export is not deployable
 groups:                            # Hydra config-group names used in emitted overrides
   format: %s
   granularity: %s

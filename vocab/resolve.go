@@ -201,6 +201,12 @@ func (r *Resolution) Recipe(target modelopt.Version) ([]byte, []modelopt.Note, e
 	return modelopt.Recipe(r.Config, target, r.Description())
 }
 
+// Export is the resolution's export verdict for the target ModelOpt
+// (SPEC §11.2): what export_hf_checkpoint makes of the recipe.
+func (r *Resolution) Export(target modelopt.Version) modelopt.Verdict {
+	return modelopt.Export(r.Config, target)
+}
+
 // Description is the recipe's metadata description.
 func (r *Resolution) Description() string {
 	return fmt.Sprintf("qrun: format %s x granularity %s", r.Format.Name, r.Granularity.Name)
