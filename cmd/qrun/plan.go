@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime/debug"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/qrun-dev/qrun/hydra"
 	"github.com/qrun-dev/qrun/manifest"
+	"github.com/qrun-dev/qrun/modelopt"
 	"github.com/qrun-dev/qrun/plan"
 	"github.com/qrun-dev/qrun/store"
 	"github.com/qrun-dev/qrun/vocab"
@@ -29,9 +31,13 @@ type planOptions struct {
 	DryRun      bool
 	SkipInvalid bool
 	Pending     bool
-	JSON        bool
-	JSONFields  []string
-	Emit        string
+	// RequireExport refuses non-deployable combinations; RequireExportSet
+	// says the flag was given (else qrun.yaml decides).
+	RequireExport    bool
+	RequireExportSet bool
+	JSON             bool
+	JSONFields       []string
+	Emit             string
 }
 
 func newCmdPlan(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -42,7 +48,7 @@ func newCmdPlan(io *IOStreams, g *globalOptions) *cobra.Command {
 		Long: `Plan runs before launching them. Select with flags or Hydra overrides:
 
   qrun plan --model Qwen/Qwen3-8B --format int4_awq --granularity w_group64,w_group128 --param seed=1,2
-  qrun plan --model Qwen/Qwen3-8B quant_pair=int8 quant_granularity=w_group64,w_group128 seed=range(0,4)
+  qrun plan --model Qwen/Qwen3-8B quant_pair=int8 quant_granularity=w_group64,w_group128 'seed=range(0,4)'
 
 quant_pair.format_name=… and quant_granularity.name=… are accepted as synonyms.
 Comma lists sweep the cartesian product. Every combination is checked before
@@ -53,6 +59,11 @@ run in Hydra's group-selection form with hydra.run.dir, quoted for Hydra and a
 POSIX shell, never -m:
 
   qrun plan … --emit hydra | xargs -L1 python app.py
+
+Each combination gets its export verdict for the ModelOpt target (what
+export_hf_checkpoint makes of it: deployable, mislabelled or fails), one line
+on stderr for each that is not deployable; --require-export (or
+require_export: true in qrun.yaml) refuses those instead.
 
 --pending prints only the runs of the sweep not yet succeeded (planned,
 running or failed; see qrun mark), for resubmitting what is left:
@@ -68,6 +79,7 @@ running or failed; see qrun mark), for resubmitting what is left:
 			if opts.JSON && opts.Emit == "hydra" {
 				return usageErrorf("--json and --emit hydra are two outputs: choose one")
 			}
+			opts.RequireExportSet = cmd.Flags().Changed("require-export")
 			return planRun(cmd.Context(), opts)
 		},
 	}
@@ -80,6 +92,7 @@ running or failed; see qrun mark), for resubmitting what is left:
 	f.BoolVar(&opts.DryRun, "dry-run", false, "check and print what would be planned; write nothing")
 	f.BoolVar(&opts.SkipInvalid, "skip-invalid", false, "plan the valid combinations and report the skipped ones")
 	f.BoolVar(&opts.Pending, "pending", false, "print only the runs not yet succeeded (for resubmitting an array)")
+	f.BoolVar(&opts.RequireExport, "require-export", false, "refuse (exit 4) combinations whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
 	addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, planRunJSON{})
 	f.StringVar(&opts.Emit, "emit", "", "output form: dirs (default) or hydra")
 	completeNames(cmd, "format", g, vocab.KindFormat)
@@ -99,6 +112,7 @@ type planRunJSON struct {
 	Params           map[string]any `json:"params"`
 	Status           string         `json:"status"`
 	Created          bool           `json:"created"`
+	Export           exportJSON     `json:"export"`
 	Hydra            string         `json:"hydra"`
 }
 
@@ -151,10 +165,14 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
+	require, err := requireExport(g, opts.RequireExport, opts.RequireExportSet)
+	if err != nil {
+		return err
+	}
 	host, _ := os.Hostname()
 	popts := plan.Options{
 		Vocab: v, OutputRoot: root, Template: tmpl, Target: target, Groups: groups,
-		DryRun: opts.DryRun, SkipInvalid: opts.SkipInvalid, Pending: opts.Pending,
+		DryRun: opts.DryRun, SkipInvalid: opts.SkipInvalid, Pending: opts.Pending, RequireExport: require,
 		QrunVersion: version, Host: host, Git: git, Now: time.Now,
 	}
 	// A plan opens an existing registry at once (its models take part in
@@ -218,7 +236,7 @@ func planRun(ctx context.Context, opts *planOptions) error {
 			out = append(out, planRunJSON{
 				ID: r.ID, Dir: r.Dir, Model: r.Model, Format: r.Format, Granularity: r.Granularity,
 				FormatTyped: r.FormatTyped, GranularityTyped: r.GranularityTyped,
-				Params: paramsMap(r.Params), Status: r.Status, Created: r.Created, Hydra: hydra.Line(r.HydraArgs),
+				Params: paramsMap(r.Params), Status: r.Status, Created: r.Created, Export: toExportJSON(r.Export), Hydra: hydra.Line(r.HydraArgs),
 			})
 		}
 		if err := writeJSONFields(opts.IO.Out, out, opts.JSONFields); err != nil {
@@ -231,10 +249,51 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	}
 	if opts.Pending {
 		fmt.Fprintf(opts.IO.ErrOut, "%s %s (%d new, %d already planned) under %s; %d not yet succeeded (printed)\n", verb, plural(res.Created+res.Resumed, "run"), res.Created, res.Resumed, root, res.Printed)
-		return nil
+	} else {
+		fmt.Fprintf(opts.IO.ErrOut, "%s %s (%d new, %d already planned) under %s\n", verb, plural(res.Printed, "run"), res.Created, res.Resumed, root)
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "%s %s (%d new, %d already planned) under %s\n", verb, plural(res.Printed, "run"), res.Created, res.Resumed, root)
+	writeVerdicts(opts.IO.ErrOut, res, target, opts.DryRun)
 	return nil
+}
+
+// writeVerdicts says, on stderr, what ModelOpt's export makes of the plan's
+// combinations: one line for each that is not deployable (a run that will
+// not give a servable checkpoint is never planned silently), then the
+// count of runs by verdict: "12 planned: 8 deployable, 2 mislabelled, 2 no
+// export".
+func writeVerdicts(w io.Writer, res *plan.Result, target modelopt.Version, dryRun bool) {
+	if len(res.Verdicts) == 0 {
+		return
+	}
+	counts := res.VerdictCounts()
+	total := 0
+	for _, v := range res.Verdicts {
+		total += v.Runs
+		switch v.Export.Kind {
+		case modelopt.Mislabelled, modelopt.Fails:
+			fmt.Fprintf(w, "export: %s × %s (%s): %s\n", v.Format, v.Granularity, plural(v.Runs, "run"), v.Export.Summary())
+		}
+	}
+	verb := "planned"
+	if dryRun {
+		verb = "would be planned"
+	}
+	var parts []string
+	for _, k := range []struct {
+		kind modelopt.VerdictKind
+		word string
+	}{{modelopt.Deployable, "deployable"}, {modelopt.Mislabelled, "mislabelled"}, {modelopt.Fails, "no export"}, {modelopt.Unverified, "unverified"}} {
+		if n := counts[k.kind]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, k.word))
+		}
+	}
+	line := fmt.Sprintf("%d %s: %s", total, verb, strings.Join(parts, ", "))
+	if counts[modelopt.Unverified] > 0 {
+		line += fmt.Sprintf(" (qrun's export rule is checked against ModelOpt %s; the target is %s)", modelopt.VerifiedTarget, target)
+	} else if counts[modelopt.Deployable] < total {
+		line += " (--require-export plans only the deployable ones)"
+	}
+	fmt.Fprintln(w, line)
 }
 
 // noneValid refuses a --skip-invalid selection in which every combination

@@ -18,6 +18,10 @@ type resolveOptions struct {
 	ModelOpt    string
 	Output      string
 	JSON        bool
+	// RequireExport refuses a combination whose export is not deployable;
+	// RequireExportSet says the flag was given (else qrun.yaml decides).
+	RequireExport    bool
+	RequireExportSet bool
 }
 
 func newCmdResolve(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -35,6 +39,7 @@ func newCmdResolve(io *IOStreams, g *globalOptions) *cobra.Command {
 			if opts.JSON && opts.Output != "" {
 				return usageErrorf("--json and --output cannot be combined: the recipe file is YAML only (JSON cannot hold its integer block_sizes keys)")
 			}
+			opts.RequireExportSet = cmd.Flags().Changed("require-export")
 			return resolveRun(opts)
 		},
 	}
@@ -43,6 +48,7 @@ func newCmdResolve(io *IOStreams, g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&opts.ModelOpt, "modelopt", modelopt.DefaultTarget.String(), "target ModelOpt version: 0.44-0.46 (list form) or 0.43 (legacy form)")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write the recipe to this file instead of standard output")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON (the recipe itself is YAML only: JSON cannot hold integer keys)")
+	cmd.Flags().BoolVar(&opts.RequireExport, "require-export", false, "refuse (exit 4) a combination whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
 	completeNames(cmd, "format", g, vocab.KindFormat)
 	completeNames(cmd, "granularity", g, vocab.KindGranularity)
 	_ = cmd.RegisterFlagCompletionFunc("modelopt", cobra.FixedCompletions([]string{"0.46", "0.45", "0.44", "0.43"}, cobra.ShellCompDirectiveNoFileComp))
@@ -60,18 +66,54 @@ func completeNames(cmd *cobra.Command, flag string, g *globalOptions, k vocab.Ki
 }
 
 type resolveJSON struct {
-	Format            string   `json:"format"`
-	Granularity       string   `json:"granularity"`
-	FormatTyped       string   `json:"format_typed,omitempty"`
-	GranularityTyped  string   `json:"granularity_typed,omitempty"`
-	ModelOpt          string   `json:"modelopt"`
-	Section           string   `json:"section"`
-	Fingerprint       string   `json:"fingerprint"`
-	FormatFingerprint string   `json:"format_fingerprint"`
-	GranFingerprint   string   `json:"granularity_fingerprint"`
-	Quantize          any      `json:"quantize"`
-	Notes             []string `json:"notes"`
-	JSONNote          string   `json:"json_note"`
+	Format            string     `json:"format"`
+	Granularity       string     `json:"granularity"`
+	FormatTyped       string     `json:"format_typed,omitempty"`
+	GranularityTyped  string     `json:"granularity_typed,omitempty"`
+	ModelOpt          string     `json:"modelopt"`
+	Section           string     `json:"section"`
+	Fingerprint       string     `json:"fingerprint"`
+	FormatFingerprint string     `json:"format_fingerprint"`
+	GranFingerprint   string     `json:"granularity_fingerprint"`
+	Quantize          any        `json:"quantize"`
+	Notes             []string   `json:"notes"`
+	Export            exportJSON `json:"export"`
+	JSONNote          string     `json:"json_note"`
+}
+
+// exportJSON is an export verdict (SPEC §11.2) in JSON.
+type exportJSON struct {
+	Verdict   string `json:"verdict"`
+	QuantAlgo string `json:"quant_algo"`
+	Why       string `json:"why"`
+	ModelOpt  string `json:"modelopt,omitempty"`
+}
+
+func toExportJSON(v modelopt.Verdict) exportJSON {
+	return exportJSON{Verdict: string(v.Kind), QuantAlgo: v.QuantAlgo, Why: v.Why, ModelOpt: v.Target.String()}
+}
+
+// exportLine is the verdict on one line of stderr.
+func exportLine(v modelopt.Verdict) string {
+	return fmt.Sprintf("export (ModelOpt %s): %s", v.Target, v.Summary())
+}
+
+// requireExport reports whether non-deployable combinations are refused:
+// the flag when given, else require_export in qrun.yaml.
+func requireExport(g *globalOptions, flag, set bool) (bool, error) {
+	if set {
+		return flag, nil
+	}
+	p, err := g.project()
+	if err != nil {
+		return false, err
+	}
+	return p.Settings.RequireExport, nil
+}
+
+// notDeployable is --require-export's refusal of one combination.
+func notDeployable(r *vocab.Resolution, v modelopt.Verdict) error {
+	return &vocab.SelectionError{Msg: fmt.Sprintf("format %s x granularity %s is not deployable with ModelOpt %s (--require-export): %s", r.Format.Name, r.Granularity.Name, v.Target, v.Summary())}
 }
 
 func resolveRun(opts *resolveOptions) error {
@@ -92,6 +134,14 @@ func resolveRun(opts *resolveOptions) error {
 	if err != nil {
 		return err
 	}
+	verdict := r.Export(target)
+	require, err := requireExport(opts.Global, opts.RequireExport, opts.RequireExportSet)
+	if err != nil {
+		return err
+	}
+	if require && verdict.Kind != modelopt.Deployable {
+		return notDeployable(r, verdict)
+	}
 	if opts.JSON {
 		sec, notes, err := modelopt.Quantize(r.Config, target)
 		if err != nil {
@@ -108,7 +158,7 @@ func resolveRun(opts *resolveOptions) error {
 			FormatTyped: r.FormatTyped, GranularityTyped: r.GranularityTyped,
 			ModelOpt: target.String(), Section: modelopt.SectionName(target),
 			Fingerprint: r.Fingerprint(), FormatFingerprint: r.Format.Fingerprint(), GranFingerprint: r.Granularity.Fingerprint(),
-			Quantize: plain, Notes: noteStrings(notes), JSONNote: jsonKeysNote,
+			Quantize: plain, Notes: noteStrings(notes), Export: toExportJSON(verdict), JSONNote: jsonKeysNote,
 		}
 		return writeJSON(opts.IO.Out, out)
 	}
@@ -119,6 +169,7 @@ func resolveRun(opts *resolveOptions) error {
 	for _, n := range notes {
 		fmt.Fprintf(opts.IO.ErrOut, "note: %s\n", n)
 	}
+	fmt.Fprintln(opts.IO.ErrOut, exportLine(verdict))
 	if opts.Output != "" {
 		if err := manifest.WriteAtomic(opts.Output, data, 0o644); err != nil {
 			return fmt.Errorf("cannot write %s: %s", opts.Output, osReason(err))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,7 +37,8 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 		Short:   "List planned runs, newest first, filtered by granularity, format, model, status, age",
 		Example: `  qrun runs --granularity w_group64
   qrun runs --format int8,fp8 --since 7d --json
-  qrun runs --status succeeded --count`,
+  qrun runs --status succeeded --count
+  qrun runs --export mislabelled,fails --json id,export`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Filter.Limit < 0 {
@@ -52,6 +54,11 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 			for _, s := range opts.Filter.Status {
 				if !store.Status(s).Valid() {
 					return usageErrorf("--status %q: use planned, running, succeeded or failed", s)
+				}
+			}
+			for _, v := range opts.Filter.Export {
+				if !slices.Contains(store.ExportVerdicts, v) {
+					return usageErrorf("--export %q: use %s", v, strings.Join(store.ExportVerdicts, ", "))
 				}
 			}
 			if opts.Count && len(opts.JSONFields) > 0 {
@@ -72,6 +79,7 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 	listVar(f, &opts.Filter.Format, "format", "only these formats (aliases accepted)")
 	listVar(f, &opts.Filter.Model, "model", "only these model ids")
 	listVar(f, &opts.Filter.Status, "status", "only these statuses: planned, running, succeeded, failed")
+	listVar(f, &opts.Filter.Export, "export", "only these export verdicts: deployable, mislabelled, fails, unverified, unknown")
 	f.StringVar(&opts.Since, "since", "", "only runs planned since a duration ago (7d, 12h, 30m) or a date (2026-11-01, RFC 3339)")
 	f.IntVar(&opts.Filter.Limit, "limit", 50, "at most this many runs (0: all)")
 	f.BoolVar(&opts.Count, "count", false, "print only the number of matching runs")
@@ -79,6 +87,7 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 	completeNames(cmd, "format", g, vocab.KindFormat)
 	completeNames(cmd, "granularity", g, vocab.KindGranularity)
 	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"planned", "running", "succeeded", "failed"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("export", cobra.FixedCompletions(store.ExportVerdicts, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -168,6 +177,7 @@ type runJSON struct {
 	Params        map[string]any `json:"params"`
 	Status        string         `json:"status"`
 	ModelOpt      string         `json:"modelopt"`
+	Export        exportJSON     `json:"export"`
 	FormatFP      string         `json:"format_fingerprint"`
 	GranularityFP string         `json:"granularity_fingerprint"`
 	ConfigFP      string         `json:"config_fingerprint"`
@@ -179,6 +189,7 @@ func toRunJSON(r store.Run) runJSON {
 	return runJSON{
 		ID: r.ID, Dir: r.Dir, Model: r.Model, Format: r.Format, Granularity: r.Granularity,
 		Params: decodeParams(r.Params), Status: string(r.Status), ModelOpt: r.ModelOpt,
+		Export:   exportJSON{Verdict: r.Export.Verdict, QuantAlgo: r.Export.QuantAlgo, Why: r.Export.Why},
 		FormatFP: r.FormatFP, GranularityFP: r.GranularityFP, ConfigFP: r.ConfigFP,
 		Created: r.CreatedAt.UTC().Format(time.RFC3339), Updated: r.UpdatedAt.UTC().Format(time.RFC3339),
 	}
@@ -222,13 +233,13 @@ func runsRun(ctx context.Context, opts *runsOptions) error {
 		}
 		return writeJSONFields(opts.IO.Out, out, opts.JSONFields)
 	}
-	t := &table{header: []string{"ID", "STATUS", "MODEL", "FORMAT", "GRANULARITY", "PARAMS", "CREATED", "DIR"}}
+	t := &table{header: []string{"ID", "STATUS", "EXPORT", "MODEL", "FORMAT", "GRANULARITY", "PARAMS", "CREATED", "DIR"}}
 	for _, r := range runs {
 		created := r.CreatedAt.UTC().Format(time.RFC3339)
 		if opts.IO.IsTTY {
 			created = r.CreatedAt.Local().Format("2006-01-02 15:04")
 		}
-		t.add(r.ID, string(r.Status), r.Model, r.Format, r.Granularity, paramsText(r.Params), created, r.Dir)
+		t.add(r.ID, string(r.Status), r.Export.Verdict, r.Model, r.Format, r.Granularity, paramsText(r.Params), created, r.Dir)
 	}
 	if len(runs) == 0 && opts.IO.IsTTY {
 		fmt.Fprintln(opts.IO.ErrOut, "no runs match")

@@ -83,6 +83,21 @@ func findRun(ctx context.Context, st store.Store, target string) (store.Run, err
 	return store.Run{}, &notFoundError{fmt.Sprintf("no run %s: give a run id (qrun runs lists them) or a run directory", quoteValue(target))}
 }
 
+// exportText is a registered verdict on one line.
+func exportText(e store.ExportVerdict) string {
+	switch {
+	case e.Verdict == store.ExportUnknown:
+		return "unknown (planned before qrun gave export verdicts; re-plan it to fill the verdict in)"
+	case e.QuantAlgo != "" && e.Why != "":
+		return fmt.Sprintf("%s (%s): %s", e.Verdict, e.QuantAlgo, e.Why)
+	case e.QuantAlgo != "":
+		return fmt.Sprintf("%s (%s)", e.Verdict, e.QuantAlgo)
+	case e.Why != "":
+		return e.Verdict + ": " + e.Why
+	}
+	return e.Verdict
+}
+
 type notFoundError struct{ msg string }
 
 func (e *notFoundError) Error() string { return e.msg }
@@ -130,6 +145,7 @@ func showRun(ctx context.Context, opts *showOptions) error {
 	fmt.Fprintf(w, "params:       %s\n", paramsText(r.Params))
 	fmt.Fprintf(w, "dir:          %s\n", r.Dir)
 	fmt.Fprintf(w, "modelopt:     %s\n", r.ModelOpt)
+	fmt.Fprintf(w, "export:       %s\n", exportText(r.Export))
 	fmt.Fprintf(w, "config:       %s\n", r.ConfigFP)
 	fmt.Fprintf(w, "created:      %s\n", out.Created)
 	if len(out.Metrics) > 0 {

@@ -59,6 +59,16 @@ type roleAttrsJSON struct {
 	raw any // Attributes before JSON's key stringification, for text output
 }
 
+// outcomeJSON is what one combination of the name comes to at run time:
+// refused by qrun, or planned with its export verdict.
+type outcomeJSON struct {
+	Format      string `json:"format"`
+	Granularity string `json:"granularity"`
+	Result      string `json:"result"`
+	QuantAlgo   string `json:"quant_algo"`
+	Why         string `json:"why"`
+}
+
 type vocabShowJSON struct {
 	Kind          vocab.Kind         `json:"kind"`
 	Name          string             `json:"name"`
@@ -75,6 +85,8 @@ type vocabShowJSON struct {
 	LLMCompressor []vocab.Compressed `json:"llm_compressor"`
 	Scheme        string             `json:"llm_compressor_scheme,omitempty"`
 	Notes         []string           `json:"notes"`
+	Runtime       []outcomeJSON      `json:"runtime"`
+	RuntimeTarget string             `json:"runtime_modelopt"`
 	Runs          int                `json:"runs"`
 	FirstRun      string             `json:"first_run,omitempty"`
 	FirstUse      string             `json:"first_use,omitempty"`
@@ -101,6 +113,13 @@ func vocabShowRun(opts *vocabShowOptions) error {
 		if shows[i].Name != opts.Name {
 			shows[i].Typed = opts.Name
 		}
+	}
+	target, err := opts.Global.target("")
+	if err != nil {
+		return err
+	}
+	for i := range shows {
+		addRuntime(v, &shows[i], target)
 	}
 	if err := addUsage(opts.Global, shows); err != nil {
 		return err
@@ -282,8 +301,69 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 	if s.Scheme != "" {
 		fmt.Fprintf(w, "  %-18s %s\n", "scheme:", s.Scheme)
 	}
+	if len(s.Runtime) > 0 {
+		fmt.Fprintf(w, "at run time (ModelOpt %s; the export verdict of each combination, by qrun's rule):\n", s.RuntimeTarget)
+		width := 0
+		for _, o := range s.Runtime {
+			width = max(width, len(o.otherName(s.Kind)))
+		}
+		for _, o := range s.Runtime {
+			line := fmt.Sprintf("  %-*s  %-15s", width, o.otherName(s.Kind), o.Result)
+			if o.QuantAlgo != "" {
+				line += " " + o.QuantAlgo
+			}
+			if o.Why != "" {
+				if o.QuantAlgo != "" {
+					line += ":"
+				}
+				line += " " + o.Why
+			}
+			fmt.Fprintln(w, strings.TrimRight(line, " "))
+		}
+	}
 	for _, n := range s.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
+	}
+}
+
+// otherName is the combination's other name: the granularity of a
+// format's combination, the format of a granularity's.
+func (o outcomeJSON) otherName(k vocab.Kind) string {
+	if k == vocab.KindFormat {
+		return o.Granularity
+	}
+	return o.Format
+}
+
+// addRuntime gives a name the outcome of each of its combinations at the
+// project's ModelOpt target, and says plainly when none exports a
+// deployable checkpoint.
+func addRuntime(v *vocab.Vocabulary, s *vocabShowJSON, target modelopt.Version) {
+	s.RuntimeTarget = target.String()
+	s.Runtime = []outcomeJSON{}
+	var deployable []string
+	for _, o := range v.Outcomes(s.Kind, s.Name, target) {
+		s.Runtime = append(s.Runtime, outcomeJSON{Format: o.Format, Granularity: o.Granularity, Result: o.Result, QuantAlgo: o.QuantAlgo, Why: o.Why})
+		if o.Result == string(modelopt.Deployable) {
+			if s.Kind == vocab.KindFormat {
+				deployable = append(deployable, o.Granularity)
+			} else {
+				deployable = append(deployable, o.Format)
+			}
+		}
+	}
+	if target != modelopt.VerifiedTarget {
+		return
+	}
+	other := "granularity"
+	if s.Kind == vocab.KindGranularity {
+		other = "format"
+	}
+	switch {
+	case len(deployable) == 0:
+		s.Notes = append(s.Notes, fmt.Sprintf("no %s with %s exports a deployable checkpoint with ModelOpt %s: use it for fake-quant accuracy studies only", other, s.Name, target))
+	case len(deployable) < len(s.Runtime):
+		s.Notes = append(s.Notes, fmt.Sprintf("deployable with ModelOpt %s only with: %s; the other combinations are for fake-quant accuracy studies only", target, strings.Join(deployable, ", ")))
 	}
 }
 
