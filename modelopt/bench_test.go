@@ -139,3 +139,17 @@ func BenchmarkCanonical(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkExportVerdict: qrun's rule over one config (every resolve and
+// every combination of a plan runs it once).
+func BenchmarkExportVerdict(b *testing.B) {
+	c := modelopt.Config{DenyAll: true, DefaultTail: true, Algorithm: "max", Entries: []modelopt.Entry{
+		{QuantizerName: "*weight_quantizer", Cfg: modelopt.Attrs{"num_bits": 4, "block_sizes": map[any]any{-1: 128, "type": "static"}}},
+		{QuantizerName: "*input_quantizer", Cfg: modelopt.Attrs{"num_bits": 8, "axis": nil}},
+	}}
+	for b.Loop() {
+		if v := modelopt.Export(c, modelopt.V046); v.Kind != modelopt.Mislabelled {
+			b.Fatal(v.Summary())
+		}
+	}
+}

@@ -102,14 +102,31 @@ type failure struct {
 
 // Crash reports whether ModelOpt's calibration or first forward pass fails
 // on the config (nil when both run).
-func Crash(c Config) *CrashError {
-	qs := modelQuantizers(c, denseDecoder)
+func Crash(c Config) *CrashError { return NewRuntime(c).Crash() }
+
+// Runtime is a config applied to the quantizers of a dense decoder LLM, as
+// ModelOpt's quantizer insertion leaves them: Crash and Export read it
+// (built once, read many times).
+type Runtime struct {
+	c  Config
+	qs []quantizers
+}
+
+// NewRuntime applies the config to the model's quantizers.
+func NewRuntime(c Config) *Runtime { return &Runtime{c: c, qs: modelQuantizers(c, denseDecoder())} }
+
+// Crash reports whether ModelOpt's calibration or first forward pass fails
+// (nil when both run).
+func (r *Runtime) Crash() *CrashError { return crash(r.c, r.qs) }
+
+func crash(c Config, qs []quantizers) *CrashError {
 	method := algorithmMethod(c.Algorithm)
-	for i, m := range denseDecoder {
+	model := denseDecoder()
+	for i, m := range model {
 		if m.kind != linearModule {
 			continue
 		}
-		w, a := qs[i]["weight_quantizer"], qs[i]["input_quantizer"]
+		w, a := qs[i].get(weightSlot), qs[i].get(inputSlot)
 		if !w.on {
 			continue // calibration passes skip a linear whose weights are not quantized
 		}
@@ -131,9 +148,9 @@ func Crash(c Config) *CrashError {
 		}
 	}
 	// F1: every enabled quantizer runs at the first quantized forward.
-	for i, m := range denseDecoder {
-		for _, name := range quantizerOrder {
-			q := qs[i][name]
+	for i, m := range model {
+		for slot, name := range slotNames {
+			q := qs[i].get(slot)
 			if q == nil || !q.on {
 				continue
 			}
@@ -173,39 +190,68 @@ func stagesOf(q *quantizer) []Attrs {
 // Export predicts export_hf_checkpoint for the config on a dense decoder
 // LLM, for the target ModelOpt. A target other than the verified one gets
 // Unverified. A config that crashes earlier (see Crash) gets Fails.
-func Export(c Config, target Version) Verdict {
+func Export(c Config, target Version) Verdict { return NewRuntime(c).Export(target) }
+
+// Export predicts export_hf_checkpoint for the target ModelOpt (see the
+// function Export).
+func (r *Runtime) Export(target Version) Verdict {
 	if target != VerifiedTarget {
 		return Verdict{Kind: Unverified, Target: target,
 			Why: fmt.Sprintf("qrun's export rule is checked against ModelOpt %s only; no verdict for %s", VerifiedTarget, target)}
 	}
-	if ce := Crash(c); ce != nil {
+	c, qs, model := r.c, r.qs, denseDecoder()
+	if ce := crash(c, qs); ce != nil {
 		return Verdict{Kind: Fails, Target: target, Error: ce.Raises, Why: "never reaches the export: " + ce.Reason}
 	}
 	calibrated := algorithmMethod(c.Algorithm) != ""
-	qs := modelQuantizers(c, denseDecoder)
 	// Every layer's label (unified_export_hf.py:962, 980).
+	// Layers the config leaves alike (the same entries set their weight
+	// and input quantizers) come to the same: each kind is worked out once.
+	type likeness struct {
+		kind       moduleKind
+		wSet, aSet int
+		wOn, aOn   bool
+	}
+	type outcome struct {
+		label    string
+		group    int
+		fail     *failure // label error
+		export   *failure // export rule error
+		mismatch []string
+	}
+	seen := map[likeness]*outcome{}
 	var layers []layerVerdict
-	var labelled []int
-	for i, m := range denseDecoder {
+	var outcomes []*outcome
+	for i, m := range model {
 		if m.kind == attentionModule {
 			continue
 		}
-		w := qs[i]["weight_quantizer"]
+		w, a := qs[i].get(weightSlot), qs[i].get(inputSlot)
 		if !w.on {
 			continue
 		}
-		label, group, f := layerLabel(c, m, qs[i])
-		if f != nil {
-			return Verdict{Kind: Fails, Target: target, Error: f.err, Why: f.reason}
+		key := likeness{kind: m.kind, wSet: w.set, wOn: w.on, aSet: a.set, aOn: a.on}
+		o := seen[key]
+		if o == nil {
+			o = &outcome{}
+			o.label, o.group, o.fail = layerLabel(c, m, &qs[i])
+			if o.fail == nil {
+				o.export = exportRule(o.label, &qs[i], calibrated)
+				o.mismatch = mismatches(o.label, quantAlgo(o.label), o.group, &qs[i])
+			}
+			seen[key] = o
 		}
-		layers = append(layers, layerVerdict{name: m.name, label: label, algo: quantAlgo(label), group: group})
-		labelled = append(labelled, i)
+		if o.fail != nil {
+			return Verdict{Kind: Fails, Target: target, Error: o.fail.err, Why: o.fail.reason}
+		}
+		layers = append(layers, layerVerdict{name: m.name, label: o.label, algo: quantAlgo(o.label), group: o.group, mismatch: o.mismatch})
+		outcomes = append(outcomes, o)
 	}
 	// Then the export rules, module by module (unified_export_hf.py:382-410
 	// for the input-sharing linears, 998 for packing).
-	for j, i := range labelled {
-		if f := exportRule(layers[j].label, qs[i], calibrated); f != nil {
-			return Verdict{Kind: Fails, Target: target, Error: f.err, Why: f.reason}
+	for _, o := range outcomes {
+		if o.export != nil {
+			return Verdict{Kind: Fails, Target: target, Error: o.export.err, Why: o.export.reason}
 		}
 	}
 	v := Verdict{Target: target, layers: layers}
@@ -222,9 +268,6 @@ func Export(c Config, target Version) Verdict {
 			v.QuantAlgo = "MIXED_PRECISION"
 		}
 	}
-	for j, i := range labelled {
-		layers[j].mismatch = mismatches(layers[j], qs[i])
-	}
 	v.Kind, v.Why = Deployable, ""
 	if why := summarize(layers); why != "" {
 		v.Kind, v.Why = Mislabelled, why
@@ -235,8 +278,8 @@ func Export(c Config, target Version) Verdict {
 // layerLabel is get_quantization_format for one layer
 // (quant_utils.py:492-591): the internal label and the layer's group size,
 // or the error it raises.
-func layerLabel(c Config, m module, qs quantizers) (string, int, *failure) {
-	w, a := qs["weight_quantizer"], qs["input_quantizer"]
+func layerLabel(c Config, m module, qs *quantizers) (string, int, *failure) {
+	w, a := qs.get(weightSlot), qs.get(inputSlot)
 	method := algorithmMethod(c.Algorithm)
 	calibratedLinear := m.kind == linearModule // calibration passes skip embeddings (is_quantized_linear)
 	aOn := a != nil && a.on
@@ -341,8 +384,8 @@ func lastBlock(a Attrs, described, assertion, label string) (int, *failure) {
 
 // exportRule is what the exporter requires of a labelled layer's scales
 // (E0–E6 of the export notes).
-func exportRule(label string, qs quantizers, calibrated bool) *failure {
-	w, a := qs["weight_quantizer"], qs["input_quantizer"]
+func exportRule(label string, qs *quantizers, calibrated bool) *failure {
+	w, a := qs.get(weightSlot), qs.get(inputSlot)
 	wa := w.attrs
 	if w.stages != nil {
 		wa = w.stages[0]
@@ -434,22 +477,22 @@ var labelMeanings = map[string]labelMeaning{
 
 // mismatches lists what a layer's label claims that its quantizers are
 // not: weights first, then activations.
-func mismatches(l layerVerdict, qs quantizers) []string {
-	m, ok := labelMeanings[l.label]
+func mismatches(label, algo string, group int, qs *quantizers) []string {
+	m, ok := labelMeanings[label]
 	if !ok {
-		return []string{"unknown quant_algo " + l.algo}
+		return []string{"unknown quant_algo " + algo}
 	}
 	var out []string
-	w := describe(qs["weight_quantizer"], true)
+	w := describe(qs.get(weightSlot), true)
 	want := m.weights
 	if strings.Contains(want, "%d") {
-		want = fmt.Sprintf(want, l.group)
+		want = fmt.Sprintf(want, group)
 	}
 	if w != want {
-		out = append(out, fmt.Sprintf("weights are %s but %s means %s", w, l.algo, want))
+		out = append(out, fmt.Sprintf("weights are %s but %s means %s", w, algo, want))
 	}
-	if a := describe(qs["input_quantizer"], false); a != m.activations {
-		out = append(out, fmt.Sprintf("activations are %s but %s means %s", a, l.algo, m.activations))
+	if a := describe(qs.get(inputSlot), false); a != m.activations {
+		out = append(out, fmt.Sprintf("activations are %s but %s means %s", a, algo, m.activations))
 	}
 	return out
 }

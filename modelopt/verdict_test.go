@@ -331,7 +331,7 @@ func TestDescribe(t *testing.T) {
 }
 
 func TestApplyFollowsModelOptEntrySemantics(t *testing.T) {
-	m := module{name: "model.layers.0.mlp.up_proj", class: "nn.Linear", kind: linearModule}
+	m := newModule("model.layers.0.mlp.up_proj", "nn.Linear", linearModule)
 	// An entry with cfg replaces every attribute and switches the quantizer
 	// on; one without cfg only switches it.
 	qs := apply([]Entry{
@@ -341,17 +341,17 @@ func TestApplyFollowsModelOptEntrySemantics(t *testing.T) {
 		{QuantizerName: "*input_quantizer", Enable: &on},
 		{QuantizerName: "*", ParentClass: "nn.Embedding", Enable: &off},
 	}, m)
-	if w := qs["weight_quantizer"]; !w.on || !Equal(w.attrs.Value(), map[any]any{"axis": 0}) || numBits(w.attrs).n != 8 {
+	if w := qs.get(weightSlot); !w.on || !Equal(w.attrs.Value(), map[any]any{"axis": 0}) || numBits(w.attrs).n != 8 {
 		t.Errorf("weight quantizer %+v: want on with only axis 0 (num_bits back to its default 8)", w)
 	}
-	if a := qs["input_quantizer"]; !a.on || numBits(a.attrs).n != 8 {
+	if a := qs.get(inputSlot); !a.on || numBits(a.attrs).n != 8 {
 		t.Errorf("input quantizer %+v: want switched on with its creation attributes", a)
 	}
-	if o := qs["output_quantizer"]; o.on {
+	if o := qs.get(outputSlot); o.on {
 		t.Errorf("output quantizer on; ModelOpt creates it off")
 	}
-	emb := apply([]Entry{{QuantizerName: "*input_quantizer", Cfg: int8Act}}, module{name: "model.embed_tokens", class: "nn.Embedding", kind: embeddingModule})
-	if emb["input_quantizer"].on {
+	emb := apply([]Entry{{QuantizerName: "*input_quantizer", Cfg: int8Act}}, newModule("model.embed_tokens", "nn.Embedding", embeddingModule))
+	if emb.get(inputSlot).on {
 		t.Errorf("an embedding's input quantizer is hard-disabled; a wildcard must not switch it on")
 	}
 }

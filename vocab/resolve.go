@@ -23,7 +23,8 @@ type Resolution struct {
 	GranularityTyped string
 	Config           modelopt.Config
 
-	fp string // the config's fingerprint, once computed
+	fp      string            // the config's fingerprint, once computed
+	runtime *modelopt.Runtime // the config on ModelOpt's quantizers, for its verdict
 }
 
 // Resolve applies a granularity to a format (SPEC §2): each touched role's
@@ -34,7 +35,8 @@ func (v *Vocabulary) Resolve(formatName, granularityName string) (*Resolution, e
 	if err != nil {
 		return nil, err
 	}
-	if ce := modelopt.Crash(r.Config); ce != nil {
+	r.runtime = modelopt.NewRuntime(r.Config)
+	if ce := r.runtime.Crash(); ce != nil {
 		return nil, v.crashRefusal(r.Format, r.Granularity, ce)
 	}
 	return r, nil
@@ -204,7 +206,10 @@ func (r *Resolution) Recipe(target modelopt.Version) ([]byte, []modelopt.Note, e
 // Export is the resolution's export verdict for the target ModelOpt
 // (SPEC §11.2): what export_hf_checkpoint makes of the recipe.
 func (r *Resolution) Export(target modelopt.Version) modelopt.Verdict {
-	return modelopt.Export(r.Config, target)
+	if r.runtime == nil {
+		r.runtime = modelopt.NewRuntime(r.Config)
+	}
+	return r.runtime.Export(target)
 }
 
 // Description is the recipe's metadata description.
