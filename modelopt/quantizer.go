@@ -114,6 +114,13 @@ func badFloat(a Attrs) bool {
 	return nb.pair && !nb.is(4, 3) && !blockDynamic(a)
 }
 
+// nvfp4Static: E2M1 values with E4M3 per-block scales in static blocks
+// (is_nvfp4_static, tensor_quantizer.py:573-580).
+func nvfp4Static(a Attrs) bool {
+	bs := blocks(a)
+	return numBits(a).is(2, 1) && bs != nil && bs["type"] != "dynamic" && scaleBits(a).is(4, 3) && fakeQuant(a)
+}
+
 // normalBlocks is block_sizes after the first forward: nil for the
 // per-token form.
 func normalBlocks(a Attrs) map[any]any {

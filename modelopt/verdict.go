@@ -57,10 +57,19 @@ type Verdict struct {
 	// ("TypeError: object of type 'NoneType' has no len()"); "*" stands for
 	// what depends on the model's shapes or names.
 	Error string
+	// KVCacheQuantAlgo is hf_quant_config's kv_cache_quant_algo (FP8,
+	// INT8, NVFP4, NVFP4_AFFINE), "" when the KV cache is not quantized.
+	KVCacheQuantAlgo string
+	// Notes are what a user should know that does not change the verdict:
+	// layers the config quantizes beyond the usual ones, scales the
+	// checkpoint does not carry, packages the GPU machine needs.
+	Notes []string
 	// Target is the ModelOpt release the verdict is for.
 	Target Version
 	// layers are the label and mismatches of each quantized layer.
 	layers []layerVerdict
+	// kvMismatch is what the KV label claims that the K/V quantizers are not.
+	kvMismatch []string
 }
 
 // layerVerdict is one quantized layer of the export.
@@ -147,7 +156,10 @@ func crash(c Config, qs []quantizers) *CrashError {
 			}
 		}
 	}
-	// F1: every enabled quantizer runs at the first quantized forward.
+	// F1: every enabled quantizer runs at the first quantized forward. A
+	// calibration (every method ends with max_calibrate) promotes NVFP4
+	// weights in static blocks to ModelOpt's static-block quantizer, which
+	// fakes them without the E4M3 kernel (utils/core_utils.py:1073-1145).
 	for i, m := range model {
 		for slot, name := range slotNames {
 			q := qs[i].get(slot)
@@ -155,6 +167,9 @@ func crash(c Config, qs []quantizers) *CrashError {
 				continue
 			}
 			for _, s := range stagesOf(q) {
+				if slot == weightSlot && method != "" && nvfp4Static(s) {
+					continue
+				}
 				if badFloat(s) {
 					role := strings.TrimSuffix(name, "_quantizer")
 					return &CrashError{Stage: "forward", Method: method,
@@ -247,6 +262,11 @@ func (r *Runtime) Export(target Version) Verdict {
 		layers = append(layers, layerVerdict{name: m.name, label: o.label, algo: quantAlgo(o.label), group: o.group, mismatch: o.mismatch})
 		outcomes = append(outcomes, o)
 	}
+	// The KV cache's label, with the layers' (quant_utils.py:1675-1689).
+	kv, kvFail := kvLabel(model, qs)
+	if kvFail != nil {
+		return Verdict{Kind: Fails, Target: target, Error: kvFail.err, Why: kvFail.reason}
+	}
 	// Then the export rules, module by module (unified_export_hf.py:382-410
 	// for the input-sharing linears, 998 for packing).
 	for _, o := range outcomes {
@@ -254,10 +274,14 @@ func (r *Runtime) Export(target Version) Verdict {
 			return Verdict{Kind: Fails, Target: target, Error: o.export.err, Why: o.export.reason}
 		}
 	}
-	v := Verdict{Target: target, layers: layers}
+	v := Verdict{Target: target, layers: layers, KVCacheQuantAlgo: kv}
+	v.Notes = runtimeNotes(model, qs, layers)
 	if len(layers) == 0 {
 		v.Kind = Fails
-		v.Why = "quantizes no layer of a dense model: the export writes no quantization config"
+		v.Why = "quantizes no linear layer of a dense model (its patterns name layers such a model does not have): the export writes the model unquantized"
+		if kv == "" {
+			v.Why += ", with no quantization config"
+		}
 		return v
 	}
 	// One distinct layer dict goes to the top; more than one is
@@ -268,11 +292,197 @@ func (r *Runtime) Export(target Version) Verdict {
 			v.QuantAlgo = "MIXED_PRECISION"
 		}
 	}
+	v.kvMismatch = kvMismatches(kv, model, qs)
 	v.Kind, v.Why = Deployable, ""
-	if why := summarize(layers); why != "" {
+	why := summarize(layers)
+	if len(v.kvMismatch) > 0 {
+		if why != "" {
+			why += "; "
+		}
+		why += strings.Join(v.kvMismatch, "; ")
+	}
+	if why != "" {
 		v.Kind, v.Why = Mislabelled, why
 	}
 	return v
+}
+
+// kvLabel is the checkpoint's kv_cache_quant_algo: each module whose k_bmm,
+// v_bmm or output quantizer is on gives one from their num_bits (any E4M3:
+// FP8; else any 8-bit: INT8; else FP4: NVFP4_AFFINE when every one has a
+// bias, NVFP4 otherwise), and they must all agree (quant_utils.py:408-462,
+// 1675-1689).
+func kvLabel(model []module, qs []quantizers) (string, *failure) {
+	label, set := "", false
+	for i := range model {
+		var nbs []bits
+		affine := true
+		for _, slot := range []int{kBmmSlot, vBmmSlot, outputSlot} {
+			if q := qs[i].get(slot); q != nil && q.on {
+				nbs = append(nbs, numBits(q.attrs))
+				affine = affine && q.attrs["bias"] != nil
+			}
+		}
+		if len(nbs) == 0 {
+			continue
+		}
+		l := ""
+		has := func(pred func(bits) bool) bool { return slices.ContainsFunc(nbs, pred) }
+		switch {
+		case has(func(b bits) bool { return b.is(4, 3) }):
+			l = "FP8"
+		case has(func(b bits) bool { return b.isInt(8) }):
+			l = "INT8"
+		case has(func(b bits) bool { return b.is(2, 1) }) && affine:
+			l = "NVFP4_AFFINE"
+		case has(func(b bits) bool { return b.is(2, 1) }):
+			l = "NVFP4"
+		}
+		if !set {
+			label, set = l, true
+		} else if l != label {
+			return "", &failure{"AssertionError: Do not support mixed precision kv cache quantization",
+				fmt.Sprintf("the KV cache is quantized differently in different layers (%s and %s): ModelOpt's export takes one KV cache format", labelOrNone(label), labelOrNone(l))}
+		}
+	}
+	return label, nil
+}
+
+func labelOrNone(l string) string {
+	if l == "" {
+		return "unquantized"
+	}
+	return l
+}
+
+// kvMeanings is what a reader of kv_cache_quant_algo assumes K and V are.
+var kvMeanings = map[string]struct {
+	kv   string
+	bias bool
+}{
+	"FP8":          {"fp8 per_tensor_static", false},
+	"INT8":         {"int8 per_tensor_static", false},
+	"NVFP4":        {"nvfp4 block16", false},
+	"NVFP4_AFFINE": {"nvfp4 block16", true},
+	"":             {"none", false},
+}
+
+// kvMismatches lists what the KV label claims that the attention layers'
+// K and V quantizers are not, and a rotation no label expresses.
+func kvMismatches(label string, model []module, qs []quantizers) []string {
+	want := kvMeanings[label]
+	name := label
+	if name == "" {
+		name = "no kv_cache_quant_algo"
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for i, m := range model {
+		if m.kind != attentionModule {
+			continue
+		}
+		for _, kv := range []struct {
+			slot int
+			name string
+		}{{kBmmSlot, "k_bmm"}, {vBmmSlot, "v_bmm"}} {
+			q := qs[i].get(kv.slot)
+			d := describe(q, false)
+			if d != want.kv {
+				add(fmt.Sprintf("%s is %s but %s means %s", kv.name, d, name, want.kv))
+				continue
+			}
+			if !q.on {
+				continue
+			}
+			switch bias := q.attrs["bias"] != nil; {
+			case bias && !want.bias:
+				add(fmt.Sprintf("%s has bias (affine) but %s means no bias", kv.name, name))
+			case !bias && want.bias:
+				add(fmt.Sprintf("%s has no bias but %s means a bias (affine)", kv.name, name))
+			}
+		}
+		var rotated, rotatedOff []string
+		for _, r := range []struct {
+			slot int
+			name string
+		}{{qBmmSlot, "Q"}, {kBmmSlot, "K"}} {
+			if q := qs[i].get(r.slot); rotates(q) {
+				rotated = append(rotated, r.name)
+				if !q.on {
+					rotatedOff = append(rotatedOff, r.name)
+				}
+			}
+		}
+		if len(rotated) > 0 && label != "" {
+			detail := "rotate: true"
+			for _, r := range rotatedOff {
+				detail += fmt.Sprintf("; %s is rotated even though its quantizer is off", r)
+			}
+			add(fmt.Sprintf("%s bmm inputs are Hadamard-rotated (%s) but %s carries no rotation flag: a reader cannot know the K cache (and its k_scale) is in the rotated basis", strings.Join(rotated, "/"), detail, label))
+		}
+	}
+	return out
+}
+
+// rotates: the quantizer's input is Hadamard-rotated, whether or not it
+// quantizes (ModelOpt rotates an off quantizer's input too).
+func rotates(q *quantizer) bool {
+	if q == nil || q.attrs == nil {
+		return false
+	}
+	switch r := q.attrs["rotate"].(type) {
+	case bool:
+		return r
+	case map[any]any:
+		return r["enable"] != false
+	}
+	return false
+}
+
+// runtimeNotes are what a user should know about a config that does not
+// change its verdict.
+func runtimeNotes(model []module, qs []quantizers, layers []layerVerdict) []string {
+	var notes []string
+	var unusual []string
+	for _, l := range layers {
+		if l.name == "lm_head" || l.name == "model.embed_tokens" {
+			unusual = append(unusual, l.name)
+		}
+	}
+	switch len(unusual) {
+	case 1:
+		notes = append(notes, unusual[0]+" is quantized too: the config has no default-disabled entry for it (ModelOpt's presets keep lm_head and the embeddings unquantized)")
+	case 2:
+		notes = append(notes, unusual[0]+" and "+unusual[1]+" are quantized too: the config has no default-disabled entries for them (ModelOpt's presets keep lm_head and the embeddings unquantized)")
+	}
+	constant, rotation := false, false
+	for i, m := range model {
+		if m.kind != attentionModule {
+			continue
+		}
+		for _, slot := range []int{qBmmSlot, kBmmSlot, vBmmSlot, pBmmSlot} {
+			q := qs[i].get(slot)
+			if q.on && (slot == kBmmSlot || slot == vBmmSlot) && q.attrs["use_constant_amax"] == true {
+				constant = true
+			}
+			if rotates(q) {
+				rotation = true
+			}
+		}
+	}
+	if constant {
+		notes = append(notes, "the KV cache uses constant scales (use_constant_amax): the checkpoint carries no k_scale or v_scale tensors")
+	}
+	if rotation {
+		notes = append(notes, "the Hadamard rotation needs the fast_hadamard_transform package on the GPU machine (without it mtq.quantize raises ModuleNotFoundError)")
+	}
+	return notes
 }
 
 // layerLabel is get_quantization_format for one layer
