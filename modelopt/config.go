@@ -1,6 +1,7 @@
 package modelopt
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -326,33 +327,58 @@ func Overlay(base, ov Attrs) (Attrs, error) {
 	return out, nil
 }
 
-// ApplyOverlay replaces the role's entry in place with complete attributes:
-// never an appended partial entry (which would reset the dtype and re-enable
-// lm_head). A sequential quantizer takes the overlay on its first stage.
+// RoleEntries lists, in order, the entries that configure a role's
+// quantizers: each entry with attributes whose pattern names the role's
+// quantizers (*weight_quantizer, or a scoped *mlp*weight_quantizer), not
+// switched off on the entry.
+func (c Config) RoleEntries(r Role) []int {
+	suffix := strings.TrimPrefix(r.Quantizer(), "*")
+	var out []int
+	for i, e := range c.Entries {
+		if e.HasCfg() && (e.Enable == nil || *e.Enable) && strings.HasSuffix(e.QuantizerName, suffix) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// ApplyOverlay replaces the role's entries in place with complete
+// attributes: never an appended partial entry (which would reset the dtype
+// and re-enable lm_head). Every entry of the role takes the overlay, scoped
+// ones too (*mlp*weight_quantizer); when one of them cannot, the whole
+// overlay is refused, never applied in part. A sequential quantizer takes
+// the overlay on its first stage.
 func (c Config) ApplyOverlay(r Role, ov Attrs) (Config, error) {
-	i := c.RoleIndex(r)
-	if i < 0 {
+	idx := c.RoleEntries(r)
+	if len(idx) == 0 {
+		if i := c.RoleIndex(r); i >= 0 && !c.Entries[i].HasCfg() {
+			if r == Activations {
+				return c, &NotApplicableError{Reason: "quantizes weights only (its input quantizer is disabled)"}
+			}
+			return c, &NotApplicableError{Reason: fmt.Sprintf("does not quantize %s (its %s quantizer is disabled)", r, roleNoun(r))}
+		}
 		return c, &NotApplicableError{Reason: fmt.Sprintf("has no %s quantizer entry (%s)", roleNoun(r), r.Quantizer())}
 	}
-	e := c.Entries[i]
-	if !e.HasCfg() {
-		if r == Activations {
-			return c, &NotApplicableError{Reason: "quantizes weights only (its input quantizer is disabled)"}
-		}
-		return c, &NotApplicableError{Reason: fmt.Sprintf("does not quantize %ss (its %s quantizer is disabled)", r, roleNoun(r))}
-	}
 	out := c.Clone()
-	ne := out.Entries[i]
-	var err error
-	if ne.Stages != nil {
-		ne.Stages[0], err = Overlay(ne.Stages[0], ov)
-	} else {
-		ne.Cfg, err = Overlay(ne.Cfg, ov)
+	for _, i := range idx {
+		ne := out.Entries[i]
+		var err error
+		if ne.Stages != nil {
+			ne.Stages[0], err = Overlay(ne.Stages[0], ov)
+		} else {
+			ne.Cfg, err = Overlay(ne.Cfg, ov)
+		}
+		if err != nil {
+			if len(idx) > 1 {
+				var na *NotApplicableError
+				if errors.As(err, &na) {
+					err = &NotApplicableError{Reason: fmt.Sprintf("%s (entry %s; the overlay applies to every %s entry or to none)", na.Reason, ne.QuantizerName, roleNoun(r))}
+				}
+			}
+			return c, err
+		}
+		out.Entries[i] = ne
 	}
-	if err != nil {
-		return c, err
-	}
-	out.Entries[i] = ne
 	return out, nil
 }
 
