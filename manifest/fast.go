@@ -171,7 +171,7 @@ func (m *Manifest) encodeFast() ([]byte, bool) {
 	}
 	b.WriteString("  recipe: " + RecipeFile + "\n")
 	b.WriteString("layout:\n  template: '" + m.LayoutTemplate + "'\n  fingerprint: " + str(m.LayoutFingerprint) + "\n")
-	if !layoutRE().MatchString(m.LayoutTemplate) {
+	if !layoutRE.MatchString(m.LayoutTemplate) {
 		return nil, false
 	}
 	if len(m.HydraOverrides) == 0 {
@@ -182,7 +182,7 @@ func (m *Manifest) encodeFast() ([]byte, bool) {
 	}
 	b.WriteString("qrun_version: " + str(m.QrunVersion) + "\n")
 	b.WriteString("created: \"" + m.Created + "\"\n")
-	if !createdRE().MatchString(m.Created) {
+	if !createdRE.MatchString(m.Created) {
 		return nil, false
 	}
 	b.WriteString("host: " + str(m.Host) + "\n")
@@ -199,8 +199,8 @@ func (m *Manifest) encodeFast() ([]byte, bool) {
 // created times double-quoted (they would read back as timestamps): only
 // these spellings take the fast path.
 var (
-	layoutRE  = lazyRegexp(`^\{[A-Za-z0-9_{}/=,.\-]*$`)
-	createdRE = lazyRegexp(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$`)
+	layoutRE  = regexp.MustCompile(`^\{[A-Za-z0-9_{}/=,.\-]*$`)
+	createdRE = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$`)
 )
 
 // resolvedSection encodes "resolved:" through yaml.v3, once per config.
@@ -218,10 +218,4 @@ func (m *Manifest) resolvedSection() ([]byte, error) {
 		resolvedCache.Store(m.ConfigFingerprint, b)
 	}
 	return b, nil
-}
-
-// lazyRegexp compiles a pattern on first use, keeping start-up cheap for
-// commands that never need it.
-func lazyRegexp(pattern string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }
