@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"sort"
 	"sync"
@@ -43,20 +44,13 @@ func (k Kind) NameKey() string {
 // BuiltinSource is the Source of compiled-in entries.
 const BuiltinSource = "built-in"
 
+// nameRE is a name's form; a name is at most 64 bytes long (checked with
+// len: a {0,63} repetition would make the regexp costly to compile).
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
 // ValidName reports whether s may name a granularity or format:
-// ^[a-z][a-z0-9_]{0,63}$ (checked by hand: that regexp is costly to compile
-// at every start-up).
-func ValidName(s string) bool {
-	if len(s) == 0 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// ^[a-z][a-z0-9_]{0,63}$.
+func ValidName(s string) bool { return len(s) <= 64 && nameRE.MatchString(s) }
 
 // Entry is what granularities and formats have in common.
 type Entry struct {
