@@ -40,8 +40,7 @@ func blockScalar(tag, s string, key bool) (string, bool) {
 			return "", false // line breaks, tabs, other controls, non-ASCII
 		}
 	}
-	// How yaml.v3 reads s written plain: its own resolver.
-	read := (&yaml.Node{Kind: yaml.ScalarNode, Value: s}).ShortTag()
+	read := readsAs(s)
 	switch {
 	case read != tag && tag != "!!str":
 		return "", false // written with an explicit tag
@@ -51,6 +50,16 @@ func blockScalar(tag, s string, key bool) (string, bool) {
 		return s, true
 	}
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'", true
+}
+
+// readsAs is the tag yaml.v3 reads s as, written plain: its own resolver,
+// which reads at once as a string whatever starts with a character that
+// cannot begin another type (resolve.go's resolveTable).
+func readsAs(s string) string {
+	if s != "" && strings.IndexByte("+-.0123456789yYnNtTfFoO~<", s[0]) < 0 {
+		return "!!str"
+	}
+	return (&yaml.Node{Kind: yaml.ScalarNode, Value: s}).ShortTag()
 }
 
 // doubleQuoted escapes what yaml.v3 escapes in a double-quoted line of
