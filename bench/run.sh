@@ -33,7 +33,7 @@ mkdir "$disk/bin"
 bin=${QRUN_BIN:-$disk/bin/qrun}
 [[ -n ${QRUN_BIN:-} ]] || (cd "$root" && go build -trimpath -o "$bin" ./cmd/qrun)
 [[ $bin == */* ]] || bin=$(command -v "$bin") # QRUN_BIN=qrun: the one on PATH
-(cd "$root" && go build -trimpath -o "$disk/bin/floor" ./bench/floor && go build -trimpath -o "$disk/bin/gen" ./bench/gen)
+(cd "$root" && go build -trimpath -o "$disk/bin/floor" ./bench/floor && go build -trimpath -o "$disk/bin/gen" ./bench/gen && go build -trimpath -o "$disk/bin/cobra" ./bench/cobra)
 
 formats=int8,int8_smoothquant,fp8,w4a8_int
 grans=default,w_per_tensor,w_per_out_channel,w_per_in_channel,w_group64,w_group128,a_per_token_dynamic,a_per_tensor_static
@@ -168,6 +168,7 @@ interleaved 101 \
 	"qrun resolve (target 5)" "$bin" resolve --format w4a8_int --granularity recipe_match_channel_token ";;" \
 	"qrun vocab list (target 5)" "$bin" vocab list ";;" \
 	"qrun --version (start-up floor)" "$bin" --version ";;" \
+	"plain cobra --version (bench/cobra)" "$disk/bin/cobra" --version ";;" \
 	"qrun resolve, binary itself on tmpfs" "$work/qrun-on-tmpfs" resolve --format w4a8_int --granularity recipe_match_channel_token ";;" \
 	"/bin/true (the harness's own floor)" /bin/true ";;" | show
 

@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/qrun-dev/qrun/hydra"
@@ -89,13 +88,12 @@ const (
 // differing in one of them never share a cell unnoticed.
 var IdentityDims = []string{DimModel, DimFormat, DimGranularity}
 
-// paramKeyRE compiles on first use: every qrun command links this package,
-// few compare.
-var paramKeyRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`) })
+// paramKeyRE is what a parameter key looks like.
+var paramKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
 
 // ValidDim reports whether d can name a dimension: format, granularity,
 // model, or a parameter key.
-func ValidDim(d string) bool { return paramKeyRE().MatchString(d) }
+func ValidDim(d string) bool { return paramKeyRE.MatchString(d) }
 
 // Point is one run's value of the metric being compared.
 type Point struct {

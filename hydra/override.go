@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -34,7 +33,7 @@ const MaxSweep = 1_000_000
 // MaxLength bounds one argument.
 const MaxLength = 4096
 
-var keyRE = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_.\-/@]*$`)
+var keyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-/@]*$`)
 
 // Error is a problem in one override, said in the user's terms.
 type Error struct {
@@ -81,7 +80,7 @@ func Parse(arg string) (Override, error) {
 	if key == "" {
 		return Override{}, errf(arg, "has no key before =")
 	}
-	if !keyRE().MatchString(key) {
+	if !keyRE.MatchString(key) {
 		return Override{}, errf(arg, "key %s is not a Hydra config key (letters, digits, _ . - / @, starting with a letter or _)", show(key))
 	}
 	if strings.Contains(key, "..") || strings.HasSuffix(key, ".") {
@@ -180,7 +179,7 @@ func (p *parser) parseElement() (Value, error) {
 	if raw == "" {
 		return nil, fmt.Errorf("has an empty element in a comma list")
 	}
-	if infNaN().MatchString(raw) {
+	if infNaN.MatchString(raw) {
 		return nil, fmt.Errorf("%s is not a usable value (Hydra reads it as a float that equals nothing); quote it if you mean the word: '%s'", raw, raw)
 	}
 	return typed(raw), nil
@@ -245,9 +244,9 @@ func (p *parser) parseQuoted(q byte) (Value, error) {
 const digits = `[0-9](_?[0-9])*`
 
 var (
-	intRE   = lazyRegexp(`^[+-]?(0|[1-9](_?[0-9])*)$`)
-	floatRE = lazyRegexp(`^[+-]?(((` + digits + `)?\.` + digits + `|` + digits + `\.)([eE][+-]?` + digits + `)?|` + digits + `[eE][+-]?` + digits + `)$`)
-	infNaN  = lazyRegexp(`^[+-]?([Ii][Nn][Ff]|[Nn][Aa][Nn])$`)
+	intRE   = regexp.MustCompile(`^[+-]?(0|[1-9](_?[0-9])*)$`)
+	floatRE = regexp.MustCompile(`^[+-]?(((` + digits + `)?\.` + digits + `|` + digits + `\.)([eE][+-]?` + digits + `)?|` + digits + `[eE][+-]?` + digits + `)$`)
+	infNaN  = regexp.MustCompile(`^[+-]?([Ii][Nn][Ff]|[Nn][Aa][Nn])$`)
 )
 
 // typed gives an unquoted primitive Hydra's type.
@@ -260,13 +259,13 @@ func typed(raw string) Value {
 	case "null":
 		return nil
 	}
-	if intRE().MatchString(raw) {
+	if intRE.MatchString(raw) {
 		if n, err := strconv.ParseInt(strings.ReplaceAll(raw, "_", ""), 10, 64); err == nil {
 			return int(n)
 		}
 		return raw
 	}
-	if floatRE().MatchString(raw) {
+	if floatRE.MatchString(raw) {
 		if f, err := strconv.ParseFloat(strings.ReplaceAll(raw, "_", ""), 64); err == nil && !math.IsInf(f, 0) {
 			return f
 		}
@@ -289,7 +288,7 @@ func (p *parser) parseRange() ([]Value, error) {
 	nums := make([]int, len(parts))
 	for i, s := range parts {
 		s = strings.TrimSpace(s)
-		if s == "" || !intRE().MatchString(s) {
+		if s == "" || !intRE.MatchString(s) {
 			return nil, fmt.Errorf("range(%s): arguments must be integers", inner)
 		}
 		n, err := strconv.Atoi(strings.ReplaceAll(s, "_", ""))
@@ -328,7 +327,7 @@ func (p *parser) parseRange() ([]Value, error) {
 }
 
 // plainRE are strings Hydra reads back as themselves without quotes.
-var plainRE = lazyRegexp(`^[A-Za-z0-9_./@:%+\-]+$`)
+var plainRE = regexp.MustCompile(`^[A-Za-z0-9_./@:%+\-]+$`)
 
 // Quote writes a value in Hydra override syntax so that Hydra parses it back
 // to the same typed value: strings are single-quoted whenever they contain a
@@ -348,7 +347,7 @@ func Quote(v Value) string {
 		}
 		return s
 	case string:
-		if plainRE().MatchString(x) && !infNaN().MatchString(x) {
+		if plainRE.MatchString(x) && !infNaN.MatchString(x) {
 			if t, isStr := typed(x).(string); isStr && t == x && !strings.HasPrefix(x, "-") && !strings.HasPrefix(x, "+") {
 				return x
 			}
@@ -393,13 +392,13 @@ func Arg(key string, v Value) string { return key + "=" + Quote(v) }
 func QuotedArg(key, v string) string { return key + "='" + escapeQuoted(v, '\'') + "'" }
 
 // shellSafe are arguments a POSIX shell passes through unchanged.
-var shellSafe = lazyRegexp(`^[A-Za-z0-9_./@:%+=,\-]+$`)
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./@:%+=,\-]+$`)
 
 // Shell quotes one argument for a POSIX shell (and xargs, and Python's
 // shlex): bare when safe, in double quotes when that needs no escapes
 // ("hydra.run.dir='/o/x'"), otherwise in single quotes with '\” for '.
 func Shell(arg string) string {
-	if shellSafe().MatchString(arg) {
+	if shellSafe.MatchString(arg) {
 		return arg
 	}
 	if !strings.ContainsAny(arg, "$`\"\\!\n") {
@@ -415,10 +414,4 @@ func Line(args []string) string {
 		q[i] = Shell(a)
 	}
 	return strings.Join(q, " ")
-}
-
-// lazyRegexp compiles a pattern on first use, keeping start-up cheap for
-// commands that never need it.
-func lazyRegexp(pattern string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }

@@ -7,10 +7,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/qrun-dev/qrun/modelopt"
 )
 
 func sample() *Manifest {
@@ -201,28 +204,73 @@ func TestCommonManifestTakesTheFastPath(t *testing.T) {
 	}
 }
 
-// TestPlainHexAgreesWithYAML: a hex string (run ids, fingerprints) is
-// written bare exactly when yaml.v3 reads it back as that string.
-func TestPlainHexAgreesWithYAML(t *testing.T) {
-	cases := []string{"123456789012", "0b1010", "0b1012", "1e10", "12e4a", "0123", "00", "1e", "e1", "ab12", "9f00",
-		"000000000000", "1234567890e1", "0e0", "b", "0b", "deadbeef", "1b2b3b"}
+// scalarCases are strings the YAML rules treat differently: words YAML
+// reads as other types, numbers in every base, dates, indicators, quotes,
+// spaces, and what the fast encoder leaves to yaml.v3 (line breaks, tabs,
+// non-ASCII, long keys).
+var scalarCases = []string{
+	"", " ", "a", "x y", " lead", "trail ", "a  b", "null", "Null", "NULL", "~", "true", "False", "TRUE", "yes", "no", "on", "off", "y", "n",
+	"1", "-1", "+1", "0", "01", "0123", "089", "1_000", "0x1f", "0X1F", "0o17", "0b101", "-0b101", "0b12", "1e10", "1e", "e1", "1.", ".5", "1.5e-3",
+	"9223372036854775807", "18446744073709551615", "99999999999999999999", "1e400", ".inf", "-.Inf", "+.INF", ".nan", ".NaN", "NaN", "inf",
+	"2026-11-25", "2026-11-25T19:00:00Z", "2026-11-25 19:00:00", "2026-1-5", "2026-11-25T19:00:00.5+01:00", "1234-", "0.46", "0.1.0", "v1.2",
+	"<<", "<", "---", "--- x", "...", "-", "- x", "-x", "?", "? x", "?x", ":", ": x", ":x", "a:", "a: b", "a:b", "a :b", "#", "a#b", "a #b", "# x",
+	",", "a,b", "[x]", "x]", "{x}", "x{", "&a", "*a", "!t", "|", ">", "%", "@x", "`x`", "'", "a'b", "'a'", `"`, `a"b`, `"a"`, `\`, `a\b`,
+	"{model}/{format}/{granularity}", "hydra.run.dir='/o/Qwen3-8B/int8/w_group64/calib_size=512,seed=1'", "note='a b'", "Qwen/Qwen3-8B",
+	"effective_bits dropped: ModelOpt 0.43 does not accept it (autoquant metadata only)", "/data/models/qwen3-8b", "host with spaces",
+	"line\nbreak", "tab\there", "trailing\n", "é", "\u2028", "\x7f", "\x00", strings.Repeat("k", 128), strings.Repeat("k", 129),
+}
+
+// TestBlockScalarAgreesWithYAML: where blockScalar decides, its spelling is
+// yaml.v3's, as a mapping value, a block sequence item and a mapping key;
+// hex strings (run ids, fingerprints, commits) included, whose digits and
+// b or e can spell a number.
+func TestBlockScalarAgreesWithYAML(t *testing.T) {
+	cases := append([]string{}, scalarCases...)
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 5000 {
-		n := 1 + r.IntN(12)
-		b := make([]byte, n)
+		b := make([]byte, 1+r.IntN(12))
 		for i := range b {
 			b[i] = "0123456789abcdef"[r.IntN(16)]
-			if r.IntN(3) == 0 { // digits, b and e: the letters that can make a number
+			if r.IntN(3) == 0 {
 				b[i] = "0123456789be"[r.IntN(12)]
 			}
 		}
 		cases = append(cases, string(b))
 	}
+	printable := regexp.MustCompile(`^[ -~]*$`)
 	for _, s := range cases {
-		var v any
-		want := yaml.Unmarshal([]byte(s), &v) == nil && v == s
-		if got := plain(s); got != want {
-			t.Errorf("plain(%q) = %v; yaml.v3 reads it as %#v", s, got, v)
+		for _, v := range []any{s, nil, true, 42, -7, 0.5, 1e-05, 1e21, 4.0} {
+			if _, isStr := v.(string); !isStr && s != "" {
+				continue // each non-string value once
+			}
+			n := modelopt.ToNode(v)
+			value, ok := blockScalar(n.Tag, n.Value, false)
+			if !ok {
+				if printable.MatchString(s) {
+					t.Errorf("value %#v: one line of printable ASCII left to yaml.v3", v)
+				}
+				continue
+			}
+			if want := marshal(t, mapping("k", v)); "k: "+value+"\n" != want {
+				t.Errorf("value %#v: fast %q, yaml.v3 %q", v, "k: "+value+"\n", want)
+			}
+			if want := marshal(t, stringsNode([]string{s})); v == s && "- "+value+"\n" != want {
+				t.Errorf("item %q: fast %q, yaml.v3 %q", s, "- "+value+"\n", want)
+			}
+		}
+		if key, ok := blockScalar("!!str", s, true); ok {
+			if want := marshal(t, mapping(s, 1)); key+": 1\n" != want {
+				t.Errorf("key %q: fast %q, yaml.v3 %q", s, key+": 1\n", want)
+			}
 		}
 	}
+}
+
+func marshal(t *testing.T, n *yaml.Node) string {
+	t.Helper()
+	b, err := modelopt.Marshal(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

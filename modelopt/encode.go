@@ -55,16 +55,6 @@ func SectionName(target Version) string {
 //
 // The bytes depend only on the inputs.
 func Recipe(c Config, target Version, description string) ([]byte, []Note, error) {
-	doc, notes, err := recipeDoc(c, target, description)
-	if err != nil {
-		return nil, nil, err
-	}
-	out, err := Marshal(doc)
-	return out, notes, err
-}
-
-// recipeDoc is the recipe file as a YAML document node.
-func recipeDoc(c Config, target Version, description string) (*yaml.Node, []Note, error) {
 	sec, notes, err := Quantize(c, target)
 	if err != nil {
 		return nil, nil, err
@@ -73,21 +63,13 @@ func recipeDoc(c Config, target Version, description string) (*yaml.Node, []Note
 	meta.Content = append(meta.Content, ToNode("recipe_type"), ToNode("ptq"), ToNode("description"), ToNode(description))
 	doc := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	doc.Content = append(doc.Content, ToNode("metadata"), meta, ToNode(SectionName(target)), sec)
-	return doc, notes, nil
+	out, err := Marshal(doc)
+	return out, notes, err
 }
 
-// Marshal writes a node as YAML with two-space indentation, the bytes
-// yaml.v3's Encoder writes (emitYAML is a faster path to the same bytes for
-// the documents qrun writes).
+// Marshal writes a node as YAML with yaml.v3's encoder, two-space
+// indentation.
 func Marshal(n *yaml.Node) ([]byte, error) {
-	if out, ok := emitYAML(n); ok {
-		return out, nil
-	}
-	return marshalYAML(n)
-}
-
-// marshalYAML is yaml.v3's own encoding of n.
-func marshalYAML(n *yaml.Node) ([]byte, error) {
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)

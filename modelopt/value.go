@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -202,7 +201,7 @@ func format(b *bytes.Buffer, v any) {
 	case nil:
 		b.WriteString("null")
 	case string:
-		if plainWord().MatchString(x) && !yamlSpecial[strings.ToLower(x)] {
+		if plainWord.MatchString(x) && !yamlSpecial[strings.ToLower(x)] {
 			b.WriteString(x)
 		} else {
 			b.WriteString(strconv.Quote(x))
@@ -242,7 +241,7 @@ func format(b *bytes.Buffer, v any) {
 
 // plainWord matches strings shown unquoted in messages; anything else is
 // quoted on one line, control characters escaped.
-var plainWord = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_.]*$`)
+var plainWord = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
 
 var yamlSpecial = map[string]bool{"null": true, "true": true, "false": true, "yes": true, "no": true, "on": true, "off": true, "y": true, "n": true, "~": true}
 
@@ -387,9 +386,3 @@ func Clone(v any) any {
 
 // Equal reports whether two plain values mean the same.
 func Equal(a, b any) bool { return bytes.Equal(Canonical(a), Canonical(b)) }
-
-// lazyRegexp compiles a pattern on first use, keeping start-up cheap for
-// commands that never need it.
-func lazyRegexp(pattern string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
-}

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -180,18 +179,18 @@ func Read(path string) (Settings, error) {
 }
 
 var (
-	inType     = lazyRegexp(` in type [A-Za-z0-9_.\[\]]+`)
-	unmarshal  = lazyRegexp("cannot unmarshal !!(\\w+)( `[^`]*`)? into [A-Za-z0-9_.\\[\\]]+")
-	fieldNotFd = lazyRegexp(`field (\S+) not found`)
+	inType     = regexp.MustCompile(` in type [A-Za-z0-9_.\[\]]+`)
+	unmarshal  = regexp.MustCompile("cannot unmarshal !!(\\w+)( `[^`]*`)? into [A-Za-z0-9_.\\[\\]]+")
+	fieldNotFd = regexp.MustCompile(`field (\S+) not found`)
 )
 
 // tidyYAMLError rewrites yaml.v3's decoding errors without Go type names.
 func tidyYAMLError(err error) string {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
-	msg = inType().ReplaceAllString(msg, "")
-	msg = unmarshal().ReplaceAllString(msg, "wrong type: a $1 value$2 where a plain value was expected")
-	msg = fieldNotFd().ReplaceAllString(msg, "unknown key $1")
+	msg = inType.ReplaceAllString(msg, "")
+	msg = unmarshal.ReplaceAllString(msg, "wrong type: a $1 value$2 where a plain value was expected")
+	msg = fieldNotFd.ReplaceAllString(msg, "unknown key $1")
 	return strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " ")
 }
 
@@ -266,12 +265,6 @@ func Init(dir string) (string, error) {
 		return file, fmt.Errorf("create %s: %w", StateDir, err)
 	}
 	return file, nil
-}
-
-// lazyRegexp compiles a pattern on first use, keeping start-up cheap for
-// commands that never need it.
-func lazyRegexp(pattern string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }
 
 func hydraKey(s string) bool {

@@ -12,11 +12,8 @@ import (
 
 // Benchmarks: go test -run '^$' -bench . -benchmem ./vocab/
 
-// BenchmarkLoadBuiltin measures building the compiled-in vocabulary (what
-// every qrun process pays once; Builtin() caches it, so this calls Load with
-// no user folders).
-// BenchmarkLoadBuiltin is a load as every command starts with: the
-// built-ins' headers, definitions read on first use.
+// BenchmarkLoadBuiltin is a load as every command without vocabulary files
+// starts with: the built-ins' names, each file read on first use.
 func BenchmarkLoadBuiltin(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
@@ -26,8 +23,8 @@ func BenchmarkLoadBuiltin(b *testing.B) {
 	}
 }
 
-// BenchmarkLoadBuiltinAll builds every built-in as well (vocab check,
-// vocab match, vocab list --json).
+// BenchmarkLoadBuiltinAll reads and builds every built-in as well (vocab
+// check, vocab match, vocab list --json).
 func BenchmarkLoadBuiltinAll(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {

@@ -2,6 +2,7 @@ package vocab
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -9,52 +10,39 @@ import (
 	"github.com/qrun-dev/qrun/vocab/internal/yamlfile"
 )
 
-// addBuiltin adds a built-in from builtin_gen.go as its header; its
-// definition is read when first needed (define). The generated table was
-// checked by the tests: names and aliases do not clash.
-func (v *Vocabulary) addBuiltin(b *builtinFile) {
-	e := Entry{Kind: b.kind, Name: b.name, Description: b.description, Aliases: slices.Clone(b.aliases), Retired: b.retired, Builtin: true, Source: BuiltinSource}
-	for _, a := range e.Aliases {
-		v.aliases[b.kind][a] = b.name
+// readBuiltin reads the embedded file of a built-in not read yet and adds
+// its entry, checked as a user's file is (the definition is built when
+// first needed: readyGranularity, readyFormat). A built-in that fails is a
+// bug the tests catch.
+func (v *Vocabulary) readBuiltin(k Kind, name string) {
+	delete(v.unread[k], name)
+	p := builtinPath(k, name)
+	data, err := builtinFS.ReadFile(p)
+	if err == nil {
+		err = v.addFile(k, p, data, true)
 	}
-	if b.kind == KindGranularity {
-		v.granularities[b.name] = &Granularity{Entry: e, lazy: b}
-	} else {
-		v.formats[b.name] = &Format{Entry: e, lazy: b}
+	if err != nil {
+		panic("vocab: built-in " + string(k) + " " + name + " is invalid: " + err.Error())
 	}
 }
 
-// defineGranularity reads a lazily added built-in's definition from its
-// generated fields.
-func (v *Vocabulary) defineGranularity(g *Granularity) error {
-	b := g.lazy
-	if b == nil {
-		return nil
+// readBuiltins reads every built-in not read yet, in kind and name order,
+// and reports whether there was any.
+func (v *Vocabulary) readBuiltins() bool {
+	read := false
+	for _, k := range []Kind{KindGranularity, KindFormat} {
+		for _, name := range slices.Sorted(maps.Keys(v.unread[k])) {
+			if v.unread[k][name] {
+				v.readBuiltin(k, name)
+				read = true
+			}
+		}
 	}
-	top := b.top()
-	p, err := granularityFrom(b.path, &top, v.trustBuiltins)
-	if err != nil {
-		return err
-	}
-	g.Weights, g.Activations, g.Compose, g.raw, g.lines = p.Weights, p.Activations, p.Compose, p.raw, p.lines
-	g.lazy = nil
-	return nil
+	return read
 }
 
-// defineFormat reads a lazily added built-in format's definition.
-func (v *Vocabulary) defineFormat(f *Format) error {
-	b := f.lazy
-	if b == nil {
-		return nil
-	}
-	top := b.top()
-	p, err := formatFrom(b.path, &top)
-	if err != nil {
-		return err
-	}
-	f.Base, f.Lock, f.raw, f.lines = p.Base, p.Lock, p.raw, p.lines
-	f.lazy = nil
-	return nil
+func builtinPath(k Kind, name string) string {
+	return "builtin/" + k.Group() + "/" + name + ".yaml"
 }
 
 // readyGranularity builds g if it is a built-in not built yet; the caller
@@ -95,7 +83,7 @@ func (v *Vocabulary) addTop(k Kind, p string, top *yamlfile.Top, builtin bool) e
 	var f *Format
 	var err error
 	if k == KindGranularity {
-		g, err = granularityFrom(p, top, builtin && v.trustBuiltins)
+		g, err = granularityFrom(p, top)
 		if err != nil {
 			return err
 		}
@@ -124,7 +112,7 @@ func (v *Vocabulary) addTop(k Kind, p string, top *yamlfile.Top, builtin bool) e
 		other = KindGranularity
 	}
 	for _, n := range append([]string{e.Name}, e.Aliases...) {
-		if _, _, taken := v.Canonical(other, n); taken {
+		if v.known(other, n) {
 			return &FileError{Path: p, Msg: fmt.Sprintf("%s is already a %s name; a name means one thing across formats and granularities: choose another", n, other)}
 		}
 	}
@@ -169,29 +157,29 @@ func (v *Vocabulary) entry(k Kind, name string) *Entry {
 	return nil
 }
 
+// known reports whether a name or alias of the kind is taken, without
+// reading a built-in: the user's files are added once every built-in is
+// read, and a built-in read alone is checked against the others when they
+// all are.
+func (v *Vocabulary) known(k Kind, name string) bool {
+	_, isAlias := v.aliases[k][name]
+	return isAlias || v.unread[k][name] || v.entry(k, name) != nil
+}
+
 func (v *Vocabulary) rawOf(k Kind, name string) map[any]any {
-	var err error
 	if k == KindFormat {
-		f := v.formats[name]
-		if err = v.defineFormat(f); err == nil {
-			return f.raw
-		}
-	} else {
-		g := v.granularities[name]
-		if err = v.defineGranularity(g); err == nil {
-			return g.raw
-		}
+		return v.formats[name].raw
 	}
-	panic("vocab: built-in " + name + " is invalid: " + err.Error())
+	return v.granularities[name].raw
 }
 
 // finish expands compositions and builds the configs of the entries read
-// from files; built-ins from builtin_gen.go wait for their first use (the
-// files' entries build the ones they compose or extend).
+// from the user's files (building those builds the built-ins they compose
+// or extend); the other built-ins are built on first use.
 func (v *Vocabulary) finish() []error {
 	var errs []error
 	for _, g := range byName(v.granularities) {
-		if g.lazy != nil || g.overlays != nil {
+		if g.Builtin || g.overlays != nil {
 			continue
 		}
 		if err := v.expand(g, nil); err != nil {
@@ -199,7 +187,7 @@ func (v *Vocabulary) finish() []error {
 		}
 	}
 	for _, f := range byName(v.formats) {
-		if f.lazy != nil || f.Config.Entries != nil {
+		if f.Builtin || f.Config.Entries != nil {
 			continue
 		}
 		if err := v.buildFormat(f); err != nil {
@@ -210,9 +198,6 @@ func (v *Vocabulary) finish() []error {
 }
 
 func (v *Vocabulary) expand(g *Granularity, stack []string) error {
-	if err := v.defineGranularity(g); err != nil {
-		return err
-	}
 	if g.overlays != nil {
 		return nil
 	}
@@ -233,10 +218,10 @@ func (v *Vocabulary) expand(g *Granularity, stack []string) error {
 		ovs[modelopt.Activations] = g.Activations
 	}
 	for _, part := range g.Compose {
-		c, _, ok := v.Canonical(KindGranularity, part)
+		c, _, ok := v.canonical(KindGranularity, part)
 		if !ok {
 			msg := fmt.Sprintf("compose: unknown granularity %s", quote(part))
-			if s := modelopt.Closest(part, v.Names(KindGranularity)); s != "" {
+			if s := modelopt.Closest(part, v.names(KindGranularity)); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
 			return &FileError{Path: g.Source, Msg: msg}
@@ -263,13 +248,9 @@ func (v *Vocabulary) expand(g *Granularity, stack []string) error {
 
 // buildFormat turns a format's definition into its complete config.
 func (v *Vocabulary) buildFormat(f *Format) error {
-	if err := v.defineFormat(f); err != nil {
-		return err
-	}
 	fail := func(key, msg string) error {
 		return &FileError{Path: f.Source, Line: f.lines[key], Msg: msg}
 	}
-	check := !(f.Builtin && v.trustBuiltins)
 	raw := f.raw
 	_, hasQC := raw["quant_cfg"]
 	var cfg modelopt.Config
@@ -289,7 +270,7 @@ func (v *Vocabulary) buildFormat(f *Format) error {
 			return fail("quant_cfg", "quant_cfg must start with ModelOpt's deny-all {quantizer_name: '*', enable: false}; without it every layer the list does not name (lm_head included) is quantized with default attributes")
 		}
 	case f.Base != "":
-		c, _, ok := v.Canonical(KindFormat, f.Base)
+		c, _, ok := v.canonical(KindFormat, f.Base)
 		if !ok || !v.formats[c].Builtin {
 			msg := fmt.Sprintf("base %s is not a built-in format", quote(f.Base))
 			if s := modelopt.Closest(f.Base, builtinFormatNames(v)); s != "" {
@@ -317,7 +298,7 @@ func (v *Vocabulary) buildFormat(f *Format) error {
 		if !ok || val == nil {
 			continue
 		}
-		e, err := roleEntry(r, val, check)
+		e, err := roleEntry(r, val)
 		if err != nil {
 			return fail(string(r), err.Error())
 		}
@@ -341,10 +322,8 @@ func (v *Vocabulary) buildFormat(f *Format) error {
 	if cfg.Entries == nil {
 		cfg.Entries = []modelopt.Entry{}
 	}
-	if check {
-		if err := cfg.Validate(modelopt.DefaultTarget); err != nil {
-			return fail("", err.Error())
-		}
+	if err := cfg.Validate(modelopt.DefaultTarget); err != nil {
+		return fail("", err.Error())
 	}
 	for _, l := range f.Lock {
 		if cfg.RoleIndex(l) < 0 {
@@ -356,6 +335,7 @@ func (v *Vocabulary) buildFormat(f *Format) error {
 }
 
 func builtinFormatNames(v *Vocabulary) []string {
+	v.readBuiltins()
 	var out []string
 	for _, f := range v.formats {
 		if f.Builtin {
@@ -366,9 +346,9 @@ func builtinFormatNames(v *Vocabulary) []string {
 }
 
 // roleEntry reads a format's role definition: complete attributes, a list of
-// stages (a sequential weight quantizer), or {enable: false}. check runs
+// stages (a sequential weight quantizer), or {enable: false}, checked by
 // ModelOpt's attribute rules.
-func roleEntry(r modelopt.Role, val any, check bool) (modelopt.Entry, error) {
+func roleEntry(r modelopt.Role, val any) (modelopt.Entry, error) {
 	e := modelopt.Entry{QuantizerName: r.Quantizer()}
 	switch x := val.(type) {
 	case map[any]any:
@@ -379,7 +359,7 @@ func roleEntry(r modelopt.Role, val any, check bool) (modelopt.Entry, error) {
 				return e, nil
 			}
 		}
-		a, err := roleAttrs(r, x, check)
+		a, err := roleAttrs(r, x)
 		if err != nil {
 			return e, err
 		}
@@ -396,7 +376,7 @@ func roleEntry(r modelopt.Role, val any, check bool) (modelopt.Entry, error) {
 			if !ok {
 				return e, fmt.Errorf("%s: each stage must be a mapping of quantizer attributes", r)
 			}
-			a, err := roleAttrs(r, m, check)
+			a, err := roleAttrs(r, m)
 			if err != nil {
 				return e, err
 			}
@@ -408,7 +388,7 @@ func roleEntry(r modelopt.Role, val any, check bool) (modelopt.Entry, error) {
 	return e, nil
 }
 
-func roleAttrs(r modelopt.Role, m map[any]any, check bool) (modelopt.Attrs, error) {
+func roleAttrs(r modelopt.Role, m map[any]any) (modelopt.Attrs, error) {
 	a, err := modelopt.AttrsFrom(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r, err)
@@ -421,9 +401,6 @@ func roleAttrs(r modelopt.Role, m map[any]any, check bool) (modelopt.Attrs, erro
 	}
 	if !a.Has("num_bits") {
 		return nil, fmt.Errorf("%s: num_bits is missing; a format gives each role's complete attributes (ModelOpt would silently use 8 bits)", r)
-	}
-	if !check {
-		return a, nil
 	}
 	if err := a.Validate(modelopt.DefaultTarget); err != nil {
 		return nil, fmt.Errorf("%s: %w", r, err)

@@ -20,10 +20,9 @@ import (
 	"github.com/qrun-dev/qrun/vocab/internal/yamlfile"
 )
 
-//go:generate go run gen_builtin.go
-
-// builtinFS holds the built-in files as written, for vocab export; what
-// they define is read from builtin_gen.go, generated from them.
+// builtinFS holds the built-in vocabulary files, one per name as a user's
+// (builtin/quant_granularity/NAME.yaml, builtin/quant_pair/NAME.yaml): read
+// on first use and written by vocab export.
 //
 //go:embed builtin
 var builtinFS embed.FS
@@ -120,34 +119,20 @@ func osFiles(dir string) ([]string, error) {
 	return out, nil
 }
 
+// load adds the built-ins by name, each read from its file when first
+// needed (a resolve reads one format and one granularity), then the user's
+// files, which are checked and built at once — after every built-in is
+// read, since a user's name must not be any built-in's name or alias.
 func load(src fileSource, dirs Dirs) (*Vocabulary, error) {
-	return loadWith(builtinFiles(), src, dirs)
-}
-
-// builtinFile is one built-in vocabulary file (builtin_gen.go holds them
-// all, decoded from builtin/ at development time; the files themselves stay
-// embedded for vocab export): its entry's header as static data, and its
-// top-level fields behind a function, read when the definition is first
-// needed.
-type builtinFile struct {
-	kind        Kind
-	path        string // builtin/<group>/<name>.yaml
-	name        string
-	description string
-	aliases     []string
-	retired     bool
-	top         func() yamlfile.Top
-}
-
-// loadWith adds the built-ins as headers — names, aliases, descriptions —
-// whose definitions are read and built on first use (a resolve builds one
-// format and one granularity, vocab list none), then the user's files,
-// which are checked and built at once.
-func loadWith(builtins []builtinFile, src fileSource, dirs Dirs) (*Vocabulary, error) {
 	v := newVocabulary()
-	v.trustBuiltins = true
-	for i := range builtins {
-		v.addBuiltin(&builtins[i])
+	for _, k := range []Kind{KindGranularity, KindFormat} {
+		ents, err := builtinFS.ReadDir("builtin/" + k.Group())
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			v.unread[k][strings.TrimSuffix(e.Name(), ".yaml")] = true
+		}
 	}
 	var errs []error
 	if src != nil {
@@ -159,6 +144,9 @@ func loadWith(builtins []builtinFile, src fileSource, dirs Dirs) (*Vocabulary, e
 			files, err := src(dir)
 			if err != nil {
 				return nil, err
+			}
+			if len(files) > 0 {
+				v.readBuiltins()
 			}
 			for _, p := range files {
 				b, err := readLimited(p)
@@ -220,7 +208,7 @@ func ParseGranularity(p string, data []byte) (*Granularity, error) {
 	if err != nil {
 		return nil, err
 	}
-	return granularityFrom(p, top, false)
+	return granularityFrom(p, top)
 }
 
 // ParseFormat reads one format file.
@@ -241,12 +229,8 @@ func decodeTop(p string, data []byte) (*yamlfile.Top, error) {
 	return top, nil
 }
 
-// granularityFrom reads a granularity from a file's top-level fields, as
-// decoded from YAML or from the generated built-in table.
-//
-// trusted skips the ModelOpt attribute checks (a built-in, checked by the
-// tests).
-func granularityFrom(p string, top *yamlfile.Top, trusted bool) (*Granularity, error) {
+// granularityFrom reads a granularity from a file's top-level fields.
+func granularityFrom(p string, top *yamlfile.Top) (*Granularity, error) {
 	g := &Granularity{Entry: Entry{Kind: KindGranularity, Source: p}}
 	fields, err := readFields(p, top, KindGranularity, []string{"name", "description", "weights", "activations", "compose", "aliases", "retired"})
 	if err != nil {
@@ -268,7 +252,7 @@ func granularityFrom(p string, top *yamlfile.Top, trusted bool) (*Granularity, e
 			continue
 		}
 		ov, err := modelopt.AttrsFrom(m)
-		if err == nil && !trusted {
+		if err == nil {
 			err = modelopt.ValidateOverlay(ov)
 		}
 		if err != nil {
@@ -340,7 +324,7 @@ func formatFrom(p string, top *yamlfile.Top) (*Format, error) {
 type field struct {
 	key  string
 	line int
-	node *yaml.Node // nil for the generated built-ins
+	node *yaml.Node
 	val  any
 }
 
@@ -442,13 +426,9 @@ func readCommon(p string, fields fieldSet, e *Entry) error {
 	return nil
 }
 
-// attrLine finds the line of the attribute an error is about (the field's
-// own line when there is no YAML node to search: a generated built-in).
+// attrLine finds the line of the attribute an error is about.
 func attrLine(f field, err error) int {
 	n := f.node
-	if n == nil {
-		return f.line
-	}
 	var ae *modelopt.AttrError
 	if errors.As(err, &ae) && n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {

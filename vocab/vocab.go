@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"sort"
 	"sync"
@@ -43,20 +44,13 @@ func (k Kind) NameKey() string {
 // BuiltinSource is the Source of compiled-in entries.
 const BuiltinSource = "built-in"
 
+// nameRE is a name's form; a name is at most 64 bytes long (checked with
+// len: a {0,63} repetition would make the regexp costly to compile).
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
 // ValidName reports whether s may name a granularity or format:
-// ^[a-z][a-z0-9_]{0,63}$ (checked by hand: that regexp is costly to compile
-// at every start-up).
-func ValidName(s string) bool {
-	if len(s) == 0 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// ^[a-z][a-z0-9_]{0,63}$.
+func ValidName(s string) bool { return len(s) <= 64 && nameRE.MatchString(s) }
 
 // Entry is what granularities and formats have in common.
 type Entry struct {
@@ -81,7 +75,6 @@ type Granularity struct {
 
 	overlays map[modelopt.Role]modelopt.Attrs // effective, compose expanded
 	raw      map[any]any                      // the definition as read (all keys)
-	lazy     *builtinFile                     // a built-in not read yet
 	fp       string                           // fingerprint, computed on first use
 	fpOnce   sync.Once
 }
@@ -111,8 +104,7 @@ type Format struct {
 	Lock   []modelopt.Role
 
 	raw    map[any]any
-	lazy   *builtinFile // a built-in not read yet
-	fp     string       // fingerprint, computed on first use
+	fp     string // fingerprint, computed on first use
 	fpOnce sync.Once
 }
 
@@ -131,12 +123,12 @@ type Vocabulary struct {
 	granularities map[string]*Granularity
 	formats       map[string]*Format
 	aliases       map[Kind]map[string]string // alias → canonical name
-	// trustBuiltins, set while loading, skips the ModelOpt attribute checks
-	// for the built-ins read from builtin_gen.go: tests check every one of
-	// them (TestBuiltinGenEqualsYAML loads builtin/ with the checks on).
-	trustBuiltins bool
-	// mu guards building the built-ins on first use: a Vocabulary may be
-	// shared (Builtin's is).
+	// unread are the built-ins whose files are not read yet, by kind and
+	// name (builtin/<group>/<name>.yaml): a lookup reads the one it needs,
+	// anything that needs every name reads them all (see readBuiltin).
+	unread map[Kind]map[string]bool
+	// mu guards reading and building the built-ins on first use: a
+	// Vocabulary may be shared (Builtin's is).
 	mu sync.Mutex
 }
 
@@ -145,6 +137,7 @@ func newVocabulary() *Vocabulary {
 		granularities: map[string]*Granularity{},
 		formats:       map[string]*Format{},
 		aliases:       map[Kind]map[string]string{KindGranularity: {}, KindFormat: {}},
+		unread:        map[Kind]map[string]bool{KindGranularity: {}, KindFormat: {}},
 	}
 }
 
@@ -152,6 +145,7 @@ func newVocabulary() *Vocabulary {
 func (v *Vocabulary) Granularities() []*Granularity {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.readBuiltins()
 	out := byName(v.granularities)
 	for _, g := range out {
 		v.readyGranularity(g)
@@ -163,6 +157,7 @@ func (v *Vocabulary) Granularities() []*Granularity {
 func (v *Vocabulary) Formats() []*Format {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.readBuiltins()
 	out := byName(v.formats)
 	for _, f := range out {
 		v.readyFormat(f)
@@ -173,8 +168,9 @@ func (v *Vocabulary) Formats() []*Format {
 // Entries returns the entries of a kind, sorted by name — names, aliases,
 // descriptions, sources — without building a definition.
 func (v *Vocabulary) Entries(k Kind) []Entry {
-	v.mu.Lock() // an Entry holds lines, which building a definition sets
+	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.readBuiltins()
 	var out []Entry
 	if k == KindFormat {
 		for _, f := range byName(v.formats) {
@@ -199,6 +195,13 @@ func byName[E any](m map[string]E) []E {
 
 // Names lists the canonical names and aliases of a kind, sorted.
 func (v *Vocabulary) Names(k Kind) []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.names(k)
+}
+
+func (v *Vocabulary) names(k Kind) []string {
+	v.readBuiltins()
 	var out []string
 	if k == KindFormat {
 		for n := range v.formats {
@@ -219,15 +222,29 @@ func (v *Vocabulary) Names(k Kind) []string {
 // Canonical returns the canonical name for a name or alias, and whether the
 // name was an alias.
 func (v *Vocabulary) Canonical(k Kind, name string) (canonical string, viaAlias bool, ok bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.canonical(k, name)
+}
+
+// canonical is Canonical for a caller holding v.mu. The entry it names is
+// read: a built-in's name is its file's name, so a built-in looked up by
+// name is read alone; any other name may be an alias of any built-in, and
+// reads them all.
+func (v *Vocabulary) canonical(k Kind, name string) (canonical string, viaAlias bool, ok bool) {
+	if v.unread[k][name] {
+		v.readBuiltin(k, name)
+	}
 	if c, isAlias := v.aliases[k][name]; isAlias {
 		return c, true, true
 	}
-	if k == KindFormat {
-		_, ok = v.formats[name]
-	} else {
-		_, ok = v.granularities[name]
+	if v.entry(k, name) != nil {
+		return name, false, true
 	}
-	return name, false, ok
+	if v.readBuiltins() {
+		return v.canonical(k, name)
+	}
+	return name, false, false
 }
 
 // ErrInvalidSelection marks errors about what the user selected: an unknown
@@ -246,26 +263,26 @@ func selectionErr(format string, args ...any) error {
 
 // Granularity looks a granularity up by name or alias.
 func (v *Vocabulary) Granularity(name string) (*Granularity, error) {
-	c, _, ok := v.Canonical(KindGranularity, name)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c, _, ok := v.canonical(KindGranularity, name)
 	if !ok {
 		return nil, v.unknown(KindGranularity, name)
 	}
 	g := v.granularities[c]
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	v.readyGranularity(g)
 	return g, nil
 }
 
 // Format looks a format up by name or alias.
 func (v *Vocabulary) Format(name string) (*Format, error) {
-	c, _, ok := v.Canonical(KindFormat, name)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c, _, ok := v.canonical(KindFormat, name)
 	if !ok {
 		return nil, v.unknown(KindFormat, name)
 	}
 	f := v.formats[c]
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	v.readyFormat(f)
 	return f, nil
 }
@@ -287,9 +304,11 @@ func (v *Vocabulary) Lookup(name string) (*Granularity, *Format, error) {
 	return g, f, nil
 }
 
+// unknown is the error for a name the vocabulary lacks; the caller holds
+// v.mu.
 func (v *Vocabulary) unknown(k Kind, name string) error {
 	msg := fmt.Sprintf("unknown %s %s", k, quote(name))
-	if s := modelopt.Closest(name, v.Names(k)); s != "" {
+	if s := modelopt.Closest(name, v.names(k)); s != "" {
 		return selectionErr("%s; did you mean %q?", msg, s)
 	}
 	return selectionErr("%s; see qrun vocab list --kind %s", msg, k)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -233,7 +234,7 @@ func collectFields(v reflect.Value, out map[string]reflect.Value) {
 }
 
 // fieldListRE is what a --json field list looks like.
-var fieldListRE = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_-]*(,[A-Za-z_][A-Za-z0-9_-]*)*$`)
+var fieldListRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*(,[A-Za-z_][A-Za-z0-9_-]*)*$`)
 
 // joinJSONFieldArgs rewrites "--json id,dir" into "--json=id,dir" for the
 // command args run, so that the GitHub CLI's spelling works although --json
@@ -276,7 +277,7 @@ func joinJSONFieldArgs(root *cobra.Command, args []string) []string {
 // one of the command's positional arguments (it holds a comma, or the
 // command's arguments are valid only without it).
 func isFieldList(cmd *cobra.Command, s string, valid, positional []string) bool {
-	if !fieldListRE().MatchString(s) {
+	if !fieldListRE.MatchString(s) {
 		return false
 	}
 	all := true

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
-	"sync"
 	"text/tabwriter"
 
 	"go.yaml.in/yaml/v3"
@@ -183,10 +181,4 @@ func quoteValue(s string) string {
 		return fmt.Sprintf("%q… (%d characters)", string(r[:max]), len(r))
 	}
 	return fmt.Sprintf("%q", s)
-}
-
-// lazyRegexp compiles a pattern on first use: start-up stays cheap for the
-// commands that never need it.
-func lazyRegexp(pattern string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }

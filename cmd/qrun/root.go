@@ -42,28 +42,8 @@ type globalOptions struct {
 	pf        projectFlags
 }
 
-// topCommands are qrun's commands, each with the names that call it.
-var topCommands = []struct {
-	names  []string
-	newCmd func(*IOStreams, *globalOptions) *cobra.Command
-}{
-	{[]string{"init"}, func(io *IOStreams, _ *globalOptions) *cobra.Command { return newCmdInit(io) }},
-	{[]string{"vocab"}, newCmdVocab},
-	{[]string{"resolve"}, newCmdResolve},
-	{[]string{"plan"}, newCmdPlan},
-	{[]string{"runs", "ls"}, newCmdRuns},
-	{[]string{"show"}, newCmdShow},
-	{[]string{"mark"}, newCmdMark},
-	{[]string{"compare"}, newCmdCompare},
-	{[]string{"doctor"}, newCmdDoctor},
-	{[]string{"db"}, newCmdDB},
-}
-
-// newRootCmd builds the command tree for args: only the command they name
-// when they name one (building every command, flag and help text is a
-// tenth of a short command's time), else the whole tree — for help,
-// completion, --version and a mistyped command's suggestions.
-func newRootCmd(io *IOStreams, args []string) *cobra.Command {
+// newRootCmd builds qrun's whole command tree.
+func newRootCmd(io *IOStreams) *cobra.Command {
 	g := &globalOptions{}
 	root := &cobra.Command{
 		Use:   "qrun",
@@ -98,50 +78,10 @@ change that would make a used name mean something else.
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{tidyFlagError(err)} })
 	root.SetHelpCommand(newCmdHelp())
-	word := commandWord(args)
-	only := -1
-	for i, c := range topCommands {
-		for _, n := range c.names {
-			if n == word {
-				only = i
-			}
-		}
-	}
-	if only >= 0 {
-		root.AddCommand(topCommands[only].newCmd(io, g))
-		root.CompletionOptions.DisableDefaultCmd = true // "completion" is not the word
-	} else {
-		for _, c := range topCommands {
-			root.AddCommand(c.newCmd(io, g))
-		}
-		setUpCompletionCmd(root)
-	}
+	root.AddCommand(newCmdInit(io), newCmdVocab(io, g), newCmdResolve(io, g), newCmdPlan(io, g), newCmdRuns(io, g), newCmdShow(io, g), newCmdMark(io, g), newCmdCompare(io, g), newCmdDoctor(io, g), newCmdDB(io, g))
+	setUpCompletionCmd(root)
 	wrapArgs(root)
 	return root
-}
-
-// commandWord is the first word of args after qrun's global flags (and
-// their values), or "" when a flag other than those comes first.
-func commandWord(args []string) string {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if !strings.HasPrefix(a, "-") {
-			return a
-		}
-		name, _, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-		switch {
-		case !strings.HasPrefix(a, "--"):
-			return ""
-		case name == "conf" || name == "config" || name == "db" || name == "root":
-			if !hasValue {
-				i++
-			}
-		case name == "allow-network-fs":
-		default:
-			return ""
-		}
-	}
-	return ""
 }
 
 // wrapArgs makes positional-argument errors usage errors everywhere.
@@ -163,7 +103,7 @@ func wrapArgs(c *cobra.Command) {
 // run executes the command line and returns the exit code. Errors are
 // classified here, once (SPEC §7).
 func run(args []string, io *IOStreams) int {
-	root := newRootCmd(io, args)
+	root := newRootCmd(io)
 	root.SetArgs(joinJSONFieldArgs(root, args))
 	cmd, err := root.ExecuteC()
 	if err == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -91,11 +92,11 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-var durationRE = lazyRegexp(`^([0-9]+)(w|d|h|m|s)$`)
+var durationRE = regexp.MustCompile(`^([0-9]+)(w|d|h|m|s)$`)
 
 // parseSince reads 7d, 12h, 30m, 2w, a date (2026-11-01) or RFC 3339.
 func parseSince(s string, now time.Time) (time.Time, error) {
-	if m := durationRE().FindStringSubmatch(s); m != nil {
+	if m := durationRE.FindStringSubmatch(s); m != nil {
 		n, err := strconv.Atoi(m[1])
 		if err != nil {
 			return time.Time{}, fmt.Errorf("duration is too large")

@@ -1,8 +1,7 @@
 // Package yamlfile is the YAML step of reading a vocabulary file: it decodes
 // the file's top-level mapping into its fields (key, line, plain value) and
 // knows nothing of what the keys mean. The vocab package checks and reads the
-// fields; the built-in files' fields are decoded once, at development time,
-// into vocab/builtin_gen.go (see vocab/gen_builtin.go).
+// fields.
 package yamlfile
 
 import (
@@ -28,7 +27,7 @@ type Field struct {
 	Key   string     // the key's text
 	KeyOK bool       // the key is a plain string scalar
 	Line  int        // the key's line
-	Node  *yaml.Node // the value's node; nil for fields decoded at development time
+	Node  *yaml.Node // the value's node
 	Val   any        // the decoded value: nil, bool, int, float64, string, []any, map[any]any
 	Err   *Error     // the value's decoding problem, if any
 }
