@@ -326,7 +326,7 @@ func (v *Vocabulary) buildFormat(f *Format) error {
 		return fail("", err.Error())
 	}
 	for _, l := range f.Lock {
-		if cfg.RoleIndex(l) < 0 {
+		if cfg.RoleIndex(l) < 0 && len(cfg.RoleEntries(l)) == 0 {
 			return fail("lock", fmt.Sprintf("lock: the format has no %s quantizer entry to lock", l))
 		}
 	}

@@ -191,11 +191,22 @@ func notApplicable(f *Format, g *Granularity, err error) error {
 }
 
 func describeRole(c modelopt.Config, r modelopt.Role) string {
-	a := c.RoleAttrs(r)
-	if a == nil {
+	if a := c.RoleAttrs(r); a != nil {
+		return a.String()
+	}
+	var parts []string
+	for _, i := range c.RoleEntries(r) { // scoped entries: *mlp*weight_quantizer, …
+		e := c.Entries[i]
+		a := e.Cfg
+		if e.Stages != nil {
+			a = e.Stages[0]
+		}
+		parts = append(parts, e.QuantizerName+" "+a.String())
+	}
+	if len(parts) == 0 {
 		return "none"
 	}
-	return a.String()
+	return strings.Join(parts, "; ")
 }
 
 // Recipe encodes the resolution as a ModelOpt PTQ recipe for the target.

@@ -211,3 +211,46 @@ func TestRuntimeTruth(t *testing.T) {
 		}
 	}
 }
+
+// TestBuiltinPresetFormatsRuntimeTruth: every hf_ptq --qformat format of
+// qrun's, at its default granularity, gets the export label and verdict
+// ModelOpt 0.46 gave its preset on the GPU (runtime-presets-0.46.0.yaml).
+func TestBuiltinPresetFormatsRuntimeTruth(t *testing.T) {
+	var doc struct {
+		Presets []struct {
+			QFormat string `yaml:"qformat"`
+			Export  struct {
+				OK        bool    `yaml:"ok"`
+				QuantAlgo *string `yaml:"quant_algo"`
+				Describes *bool   `yaml:"describes_the_model"`
+			} `yaml:"export_hf_checkpoint"`
+		} `yaml:"presets"`
+	}
+	if err := yaml.Unmarshal(sharedtest.ReadFile(t, "modelopt/runtime-presets-0.46.0.yaml"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[modelopt.VerdictKind]int{}
+	for _, row := range doc.Presets {
+		r, err := Builtin().Resolve(row.QFormat, "default")
+		if err != nil {
+			t.Errorf("%s: %v", row.QFormat, err)
+			continue
+		}
+		v := r.Export(modelopt.V046)
+		counts[v.Kind]++
+		ex := row.Export
+		var want modelopt.VerdictKind
+		switch {
+		case !ex.OK, ex.QuantAlgo == nil:
+			want = modelopt.Fails // raises, or quantizes nothing of a dense model
+		case ex.Describes != nil && *ex.Describes:
+			want = modelopt.Deployable
+		default:
+			want = modelopt.Mislabelled
+		}
+		if v.Kind != want || (ex.QuantAlgo != nil && v.QuantAlgo != *ex.QuantAlgo) {
+			t.Errorf("%s: qrun gives %s; the GPU gave %s %v", row.QFormat, v.Summary(), want, ex.QuantAlgo)
+		}
+	}
+	t.Logf("the 34 hf_ptq formats at default: %v", counts)
+}

@@ -363,7 +363,7 @@ func addRuntime(v *vocab.Vocabulary, s *vocabShowJSON, target modelopt.Version) 
 	case len(deployable) == 0:
 		s.Notes = append(s.Notes, fmt.Sprintf("no %s with %s exports a deployable checkpoint with ModelOpt %s: use it for fake-quant accuracy studies only", other, s.Name, target))
 	case len(deployable) < len(s.Runtime):
-		s.Notes = append(s.Notes, fmt.Sprintf("deployable with ModelOpt %s only with: %s; the other combinations are for fake-quant accuracy studies only", target, strings.Join(deployable, ", ")))
+		s.Notes = append(s.Notes, fmt.Sprintf("deployable with ModelOpt %s only with: %s; its other combinations that plan are for fake-quant accuracy studies only", target, strings.Join(deployable, ", ")))
 	}
 }
 
