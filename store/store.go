@@ -319,6 +319,9 @@ const (
 	// LayoutChanged: the layout template changed while runs exist under
 	// the old one.
 	LayoutChanged BlockReason = "layout changed"
+	// Missing: a registered name is missing from the vocabulary (deleted
+	// or renamed; see ScopeVocabulary).
+	Missing BlockReason = "missing"
 	// DefinitionConflict: a copy (Import) would bring in a name that the
 	// target registry holds with another definition. Old is the target's
 	// definition, New the source's.
@@ -346,6 +349,10 @@ type BlockedError struct {
 func (e *BlockedError) Error() string {
 	switch e.Reason {
 	case MeaningChanged:
+		if e.Registered != "" && e.Registered != e.Name {
+			return fmt.Sprintf("%s %s, now an alias of %s, is registered with another definition (%s, used by %s); %s's definition is %s: a used name never changes meaning; restore its definition, or give the new one a new name",
+				e.Kind, e.Registered, e.Name, e.OldFingerprint, plural(e.Runs, "run"), e.Name, e.NewFingerprint)
+		}
 		return fmt.Sprintf("%s %s is registered with another definition (%s, used by %s); its definition now is %s: a used name never changes meaning; restore its definition, or give the new one a new name",
 			e.Kind, e.Name, e.OldFingerprint, plural(e.Runs, "run"), e.NewFingerprint)
 	case RenameInDisguise:
@@ -357,6 +364,8 @@ func (e *BlockedError) Error() string {
 			e.Kind, e.Name, e.NewFingerprint, where, e.Registered, e.Registered, e.Name)
 	case RetiredName:
 		return fmt.Sprintf("%s %s is retired (used by %s) and can't be planned", e.Kind, e.Name, plural(e.Runs, "run"))
+	case Missing:
+		return fmt.Sprintf("%s %s is registered (used by %s) but missing from the vocabulary: restore it, or keep it with retired: true", e.Kind, e.Name, plural(e.Runs, "run"))
 	case DefinitionConflict:
 		return fmt.Sprintf("%s %s is registered in the target with another definition (%s, used by %s there) than in the source (%s): the registries disagree on what it means, and a used name never changes meaning: nothing is copied",
 			e.Kind, e.Name, e.OldFingerprint, plural(e.Runs, "run"), e.NewFingerprint)
