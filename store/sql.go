@@ -28,7 +28,7 @@ type dialect interface {
 	retry(ctx context.Context, op func() error) error
 	// beginWrite starts a write transaction. With whole, it holds the
 	// registry's write lock, which serialises it with every other such
-	// transaction until commit or rollback (Plan, Retire, Import: they check
+	// transaction until commit or rollback (Update, Retire, Import: they check
 	// the whole registry before writing). Without, it only needs the rows
 	// it reads with lockRow (Mark: one run) — SQLite takes its one write
 	// lock either way.

@@ -67,7 +67,7 @@ var (
 
 // OpenSQLite opens the registry at path, creating it and its folder when
 // missing, and brings its schema up to date under a lock shared by every
-// process. A file that isn't writable is opened read-only (reads work, Plan
+// process. A file that isn't writable is opened read-only (reads work, Update
 // and Mark fail with ErrReadOnly). It refuses a file that isn't a SQLite
 // database, another program's database, a registry written by a newer qrun
 // (ErrSchemaTooNew), and a network file system unless allowed.
