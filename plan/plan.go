@@ -181,9 +181,9 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 	res := &Result{Skipped: invalid}
 	now := opts.Now().UTC().Truncate(time.Second) // one instant for the manifests and the registry
 	sw := newSweep(opts, sel, models, combos, now)
-	names, total, err := sw.check()
+	names, total, err := sw.check(ctx)
 	if err != nil || total == 0 {
-		return res, err // total 0: every combination skipped, nothing to do
+		return res, interrupted(ctx, err, false) // total 0: every combination skipped, nothing to do
 	}
 	head := store.PlanHead{
 		Layout: store.Layout{Fingerprint: opts.Template.Fingerprint(), Template: opts.Template.String()},
@@ -197,7 +197,7 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 		err = sw.record(ctx, head, statuses)
 	}
 	if err != nil {
-		return nil, err
+		return nil, interrupted(ctx, err, false)
 	}
 	for _, s := range statuses {
 		if s == statusNew {
@@ -207,6 +207,9 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 		}
 	}
 	err = sw.each(func(i int, r *Run, c *combo) error {
+		if err := ctx.Err(); err != nil {
+			return err // the listing is cut short, not the plan
+		}
 		r.Status, r.Created = statuses[i].String(opts.DryRun), statuses[i] == statusNew
 		c.runs++
 		if opts.Pending && r.Status == string(store.StatusSucceeded) {
@@ -220,8 +223,41 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 		res.Runs = append(res.Runs, *r)
 		return nil
 	})
+	if err != nil {
+		return nil, interrupted(ctx, err, !opts.DryRun)
+	}
 	res.Verdicts = sw.verdicts()
-	return res, err
+	return res, nil
+}
+
+// InterruptedError is a plan stopped by the cancellation of its context
+// (qrun cancels it on SIGINT and SIGTERM). Before the plan is recorded,
+// the registry's transaction is rolled back and the run directories the
+// plan created are removed: nothing was recorded. After, only the listing
+// of its runs is cut short.
+type InterruptedError struct {
+	Recorded bool  // the plan was recorded before the interruption
+	Cause    error // context.Cause of the plan's context
+}
+
+func (e *InterruptedError) Error() string {
+	if e.Recorded {
+		return "interrupted while listing the runs; the plan was recorded (run it again to list them)"
+	}
+	return "interrupted; nothing was recorded"
+}
+
+// Unwrap makes errors.Is(err, context.Canceled) true.
+func (e *InterruptedError) Unwrap() error { return e.Cause }
+
+// interrupted turns the failure of a plan whose context was cancelled
+// into an *InterruptedError (a refusal by name stability stays what it
+// is); other errors are returned as they are.
+func interrupted(ctx context.Context, err error, recorded bool) error {
+	if err == nil || ctx.Err() == nil || store.Blocked(err) != nil {
+		return err
+	}
+	return &InterruptedError{Recorded: recorded, Cause: context.Cause(ctx)}
 }
 
 // runStatus is a run's registry status as this plan found or made it.
@@ -277,7 +313,7 @@ func (s runStatus) String(dryRun bool) string {
 // sweep a chunk at a time (a chunk's rows go in, then its files are written
 // on the other core while the next chunk's rows go in), then one sync of
 // the files before the commit. Whatever fails (a refusal, the registry, a
-// file) rolls the transaction back and removes the run
+// file, an interruption) rolls the transaction back and removes the run
 // directories this attempt created; a retried transaction starts afresh.
 func (sw *sweep) record(ctx context.Context, head store.PlanHead, statuses []runStatus) error {
 	st := sw.opts.Store
@@ -298,7 +334,7 @@ func (sw *sweep) record(ctx context.Context, head store.PlanHead, statuses []run
 		if err := tx.Check(head); err != nil {
 			return err
 		}
-		w, err := newWriter(sw.opts.OutputRoot, len(statuses), sw.opts.Progress)
+		w, err := newWriter(ctx, sw.opts.OutputRoot, len(statuses), sw.opts.Progress)
 		if err != nil {
 			return err
 		}
@@ -312,7 +348,7 @@ func (sw *sweep) record(ctx context.Context, head store.PlanHead, statuses []run
 }
 
 // write is the second pass: the sweep's rows and files, a chunk at a time,
-// then the sync.
+// then the sync. An interruption during the sync still rolls back.
 func (sw *sweep) write(ctx context.Context, tx store.PlanTx, w *writer, statuses []runStatus) error {
 	start := 0
 	err := sw.chunks(true, func(chunk []Run, files []manifest.Files, rows []store.Run) error {
@@ -333,7 +369,10 @@ func (sw *sweep) write(ctx context.Context, tx store.PlanTx, w *writer, statuses
 	if err != nil {
 		return err
 	}
-	return w.finish()
+	if err := w.finish(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // chunkSize is how many runs go to the registry (and then to disk) at a

@@ -52,6 +52,11 @@ func (f *fixture) writeVocab(rel, content string) {
 
 func (f *fixture) plan(args []string, mod func(*Options)) (*Result, error) {
 	f.t.Helper()
+	return f.planCtx(context.Background(), args, mod)
+}
+
+func (f *fixture) planCtx(ctx context.Context, args []string, mod func(*Options)) (*Result, error) {
+	f.t.Helper()
 	v, err := vocab.Load(vocab.Dirs{Granularity: filepath.Join(f.conf, "quant_granularity"), Format: filepath.Join(f.conf, "quant_pair")})
 	if err != nil {
 		f.t.Fatal(err)
@@ -68,7 +73,7 @@ func (f *fixture) plan(args []string, mod func(*Options)) (*Result, error) {
 	if mod != nil {
 		mod(&opts)
 	}
-	return Plan(context.Background(), opts, sel)
+	return Plan(ctx, opts, sel)
 }
 
 // snapshot maps every file under root to its content.
@@ -565,6 +570,55 @@ func TestPlanFailureRemovesWhatItWrote(t *testing.T) {
 	}
 	if n, _ := f.store.CountRuns(context.Background(), store.RunFilter{}); n != len(first.Runs) {
 		t.Errorf("%d runs recorded, want the first plan's %d", n, len(first.Runs))
+	}
+}
+
+// TestPlanInterrupted: a plan whose context is cancelled mid-sweep (qrun:
+// SIGINT or SIGTERM) says so with an *InterruptedError (errors.Is
+// context.Canceled), records nothing and leaves no directory of its own;
+// the same plan then converges. Interrupted while it lists the runs, the
+// plan stays recorded and says so.
+func TestPlanInterrupted(t *testing.T) {
+	f := newFixture(t)
+	args := []string{"quant_pair=int8,fp8", "quant_granularity=w_group64", "seed=range(0," + strconv.Itoa(3*chunkSize) + ")"}
+	ctx, cancel := context.WithCancel(context.Background())
+	interrupt := chunkFailing{Store: f.store, failAt: 4, at: func() error {
+		waitFiles(t, f.root, 2*chunkSize)
+		cancel()
+		return ctx.Err()
+	}}
+	_, err := f.planCtx(ctx, args, func(o *Options) { o.Store = interrupt })
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || ie.Recorded || !errors.Is(err, context.Canceled) || err.Error() != "interrupted; nothing was recorded" {
+		t.Fatalf("plan: %v, want an interruption with nothing recorded", err)
+	}
+	if after := snapshot(t, f.root); len(after) != 0 {
+		t.Fatalf("%d files left by the interrupted plan", len(after))
+	}
+	if ents, _ := os.ReadDir(f.root); len(ents) != 0 {
+		t.Fatalf("the interrupted plan left %v under the root", ents)
+	}
+	if n, _ := f.store.CountRuns(context.Background(), store.RunFilter{}); n != 0 {
+		t.Fatalf("%d runs recorded by an interrupted plan", n)
+	}
+	res, err := f.plan(args, nil)
+	if err != nil || res.Created != 6*chunkSize {
+		t.Fatalf("re-plan: %v, %+v", err, res)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	listed := 0
+	_, err = f.planCtx(ctx, args, func(o *Options) {
+		o.Emit = func(Run) error {
+			if listed++; listed == 10 {
+				cancel()
+			}
+			return nil
+		}
+	})
+	if !errors.As(err, &ie) || !ie.Recorded || listed != 10 {
+		t.Fatalf("interrupted while listing: %v after %d runs, want the plan recorded", err, listed)
 	}
 }
 

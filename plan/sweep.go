@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -175,7 +176,7 @@ func (sw *sweep) files(r *Run, c *combo) (manifest.Files, error) {
 // check is the first pass: every run's identity and directory, no two runs
 // in one directory, and what is on disk on the way to each and where it
 // goes. It returns the names the runs use and their count.
-func (sw *sweep) check() ([]store.NameUse, int, error) {
+func (sw *sweep) check(ctx context.Context) ([]store.NameUse, int, error) {
 	names := map[string]store.NameUse{}
 	type dirKey [16]byte
 	dirs := map[dirKey]string{} // a 128-bit hash of each directory → its run id
@@ -186,6 +187,9 @@ func (sw *sweep) check() ([]store.NameUse, int, error) {
 		return nil, 0, err
 	}
 	err = sw.each(func(_ int, r *Run, c *combo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if c != last {
 			addNames(names, c.res)
 			last = c
@@ -217,10 +221,11 @@ func (sw *sweep) check() ([]store.NameUse, int, error) {
 // writer writes a plan's run directories inside the registry's
 // transaction, a chunk at a time, in a goroutine of its own: while it
 // writes one chunk's files, the next chunk's rows go to the registry. It
-// stops at its first error, which the next
+// stops at its first error (a cancelled context is one), which the next
 // submit (or finish) returns, so the plan rolls back; it remembers which
 // run directories it created, for undo. See manifest.Batch for durability.
 type writer struct {
+	ctx      context.Context
 	root     string
 	maker    *layout.Maker
 	batch    *manifest.Batch
@@ -246,12 +251,12 @@ type writeJob struct {
 
 var errStopped = errors.New("plan: writer stopped")
 
-func newWriter(root string, total int, progress func(done, total int)) (*writer, error) {
+func newWriter(ctx context.Context, root string, total int, progress func(done, total int)) (*writer, error) {
 	maker, err := layout.NewMaker(root)
 	if err != nil {
 		return nil, err
 	}
-	w := &writer{root: root, maker: maker, batch: manifest.NewBatch(), total: total, progress: progress,
+	w := &writer{ctx: ctx, root: root, maker: maker, batch: manifest.NewBatch(), total: total, progress: progress,
 		created: make([]uint64, (total+63)/64), jobs: make(chan writeJob, 1), exited: make(chan struct{})}
 	go w.loop()
 	return w, nil
@@ -332,6 +337,9 @@ func (w *writer) finish() error {
 func (w *writer) write(j writeJob) error {
 	for i := range j.runs {
 		r := &j.runs[i]
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
 		if w.progress != nil {
 			w.progress(j.start+i, w.total)
 		}

@@ -473,6 +473,41 @@ func TestUpdateRollsBackOnTheFunctionsError(t *testing.T) {
 	})
 }
 
+// TestUpdateCancelled: a context cancelled while the function runs fails
+// its next call on the transaction, and nothing is recorded; once the
+// function has returned nil, the commit goes ahead.
+func TestUpdateCancelled(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		s := bk.new(t)
+		mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
+		before := snapshot(t, s)
+		b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64, g128}, `{"seed":1}`, `{"seed":2}`)
+
+		ctx, cancel := context.WithCancel(context.Background())
+		err := planChunks(ctx, s, b, 2, func(start int, _ []PlannedRun) error {
+			if start == 2 {
+				cancel() // a signal, while the runs go in
+			}
+			return nil
+		}, nil)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+		if snapshot(t, s) != before {
+			t.Fatal("a cancelled plan changed the registry")
+		}
+
+		ctx, cancel = context.WithCancel(context.Background())
+		defer cancel()
+		if err := planChunks(ctx, s, b, 2, nil, func(PlanTx) error { cancel(); return nil }); err != nil {
+			t.Fatalf("cancelled after the function's work: %v", err)
+		}
+		if n, _ := s.CountRuns(context.Background(), RunFilter{}); n != len(b.Runs)+1 {
+			t.Fatalf("%d runs, want %d: the plan committed", n, len(b.Runs)+1)
+		}
+	})
+}
+
 // TestRunFilesAreKeptAndRecipesShared: the files a plan wrote are recorded
 // with the run (for doctor), recipes once per content.
 func TestRunFilesAreKeptAndRecipesShared(t *testing.T) {

@@ -300,7 +300,7 @@ func (p *Postgres) rebind(query string) string { return dollarPlaceholders(query
 // first, so that every later statement sees what the previous holder
 // committed.
 func (p *Postgres) beginWrite(ctx context.Context, whole bool) (*sql.Tx, error) {
-	tx, err := p.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	tx, err := p.db.BeginTx(context.WithoutCancel(ctx), &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ type Store interface {
 	// serialisation failure or lost connection), the transaction is rolled
 	// back and fn runs again from the start, so fn must be re-runnable and
 	// keep nothing of an attempt that failed. A cancelled ctx fails fn's
-	// next call on tx.
+	// next call on tx; once fn has returned nil, the commit goes ahead.
 	Update(ctx context.Context, fn func(tx PlanTx) error) error
 
 	// Mark sets a run's status and/or records metrics, appending one
