@@ -292,9 +292,9 @@ func adopt(ctx context.Context, o Options, dir string) (Problem, error) {
 		ConfigFP: m.ConfigFingerprint, LayoutFP: m.Layout.Fingerprint, ModelOpt: m.ModelOpt.Target,
 		Files: &store.RunFiles{Manifest: mb, Recipe: rb},
 	}
-	_, err = o.Store.Plan(ctx, store.PlanBatch{
+	_, err = store.Plan(ctx, o.Store, store.PlanBatch{PlanHead: store.PlanHead{
 		Layout: store.Layout{Fingerprint: o.Template.Fingerprint(), Template: o.Template.String()},
-		Names:  names, Runs: []store.Run{run},
+		Names:  names}, Runs: []store.Run{run},
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrBlocked) {

@@ -200,6 +200,7 @@ func CreateConfined(root, dir string) (created bool, err error) {
 type Maker struct {
 	root string
 	ok   map[string]bool // directories below root known to be real directories
+	made []string        // the parents it created, in order
 }
 
 // NewMaker creates the root if needed and returns a Maker for it.
@@ -255,6 +256,7 @@ func (m *Maker) Create(dir string) (created bool, err error) {
 				return true, nil
 			}
 			m.ok[p] = true // only the parents are remembered: a sweep's leaves are many
+			m.made = append(m.made, p)
 			continue
 		}
 		if !errors.Is(err, fs.ErrExist) {
@@ -280,6 +282,11 @@ func (m *Maker) Create(dir string) (created bool, err error) {
 	}
 	return false, nil
 }
+
+// Made lists the parent directories Create has created (not the leaves),
+// in the order it created them: what a caller undoing its work removes
+// last, in reverse.
+func (m *Maker) Made() []string { return m.made }
 
 // Check looks at the way from root to dir without creating anything: every
 // existing directory on it must be a real directory (no symbolic link below

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -368,6 +369,15 @@ func TestMaker(t *testing.T) {
 	}
 	if created, err := m.Create(filepath.Join(root, "Qwen3-8B", "int8", "w_group64", "seed=2")); err != nil || !created {
 		t.Fatalf("sibling: %v %v", created, err)
+	}
+	os.MkdirAll(filepath.Join(root, "Qwen3-8B", "fp8"), 0o755) // someone else's
+	if created, err := m.Create(filepath.Join(root, "Qwen3-8B", "fp8", "w_group64", "seed=1")); err != nil || !created {
+		t.Fatalf("another format: %v %v", created, err)
+	}
+	want := []string{filepath.Join(root, "Qwen3-8B"), filepath.Join(root, "Qwen3-8B", "int8"),
+		filepath.Join(root, "Qwen3-8B", "int8", "w_group64"), filepath.Join(root, "Qwen3-8B", "fp8", "w_group64")}
+	if got := m.Made(); !slices.Equal(got, want) {
+		t.Errorf("made %v, want the parents it created, in order: %v", got, want)
 	}
 	outside := t.TempDir()
 	if err := os.Symlink(outside, filepath.Join(root, "Link")); err != nil {

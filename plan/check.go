@@ -3,7 +3,6 @@ package plan
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/qrun-dev/qrun/layout"
 	"github.com/qrun-dev/qrun/store"
@@ -24,74 +23,49 @@ type Violation struct {
 }
 
 // Missing is the reason for a registered name gone from the vocabulary.
-const Missing store.BlockReason = "missing"
+const Missing = store.Missing
 
 // CheckVocabulary compares the vocabulary and layout in effect with the
 // registry: meaning changed, rename in disguise, registered names missing
-// (deleted or renamed; retiring is the allowed way), layout changed.
+// (deleted or renamed; retiring is the allowed way), layout changed. The
+// names are checked by store.CheckNames, the rule plans are checked by.
 func CheckVocabulary(ctx context.Context, v *vocab.Vocabulary, st store.Store, tmpl layout.Template) ([]Violation, error) {
 	var out []Violation
-	names, err := st.Names(ctx, "")
+	registered, err := st.Names(ctx, "")
 	if err != nil {
 		return nil, err
 	}
-	byFP := map[string][]store.Name{}
-	registered := map[string]bool{}
-	for _, n := range names {
-		byFP[string(n.Kind)+"\x00"+n.Fingerprint] = append(byFP[string(n.Kind)+"\x00"+n.Fingerprint], n)
-		registered[string(n.Kind)+"\x00"+n.Name] = true
+	var inUse []store.NameUse
+	for _, f := range v.Formats() {
+		inUse = append(inUse, formatUse(f))
 	}
-	runsUsing := func(k store.Kind, name string) (int, error) { return st.RunsUsingName(ctx, k, name) }
-	for _, n := range names {
-		canonical, viaAlias, ok := v.Canonical(vocab.Kind(n.Kind), n.Name)
-		if !ok {
-			count, err := runsUsing(n.Kind, n.Name)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, Violation{
-				Reason: Missing, Kind: string(n.Kind), Name: n.Name, OldDefinition: n.Definition, Runs: count,
-				Message: fmt.Sprintf("%s %s is registered (used by %s) but missing from the vocabulary: deleted or renamed. Restore its file, or keep it with retired: true (retired names stay reserved)", n.Kind, n.Name, plural(count, "run")),
-			})
-			continue
+	for _, g := range v.Granularities() {
+		inUse = append(inUse, granularityUse(g))
+	}
+	_, violations := store.CheckNames(inUse, registered, store.ScopeVocabulary)
+	for _, b := range violations {
+		count, err := st.RunsUsingName(ctx, b.Kind, b.Registered)
+		if err != nil {
+			return nil, err
 		}
-		fp, def := currentDefinition(v, vocab.Kind(n.Kind), canonical)
-		if fp != n.Fingerprint {
-			count, err := runsUsing(n.Kind, n.Name)
-			if err != nil {
-				return nil, err
-			}
+		x := Violation{Reason: b.Reason, Kind: string(b.Kind), Name: b.Name, OldDefinition: b.OldDefinition, NewDefinition: b.NewDefinition, Runs: count}
+		switch b.Reason {
+		case Missing:
+			x.Message = fmt.Sprintf("%s %s is registered (used by %s) but missing from the vocabulary: deleted or renamed. Restore its file, or keep it with retired: true (retired names stay reserved)", b.Kind, b.Name, plural(count, "run"))
+		case store.MeaningChanged:
+			x.Name = b.Registered // the registered name, or the alias of b.Name that it is now
 			where := ""
-			if viaAlias {
-				where = fmt.Sprintf(" (now an alias of %s)", canonical)
+			if b.Registered != b.Name {
+				where = fmt.Sprintf(" (now an alias of %s)", b.Name)
 			}
-			out = append(out, Violation{
-				Reason: store.MeaningChanged, Kind: string(n.Kind), Name: n.Name, OldDefinition: n.Definition, NewDefinition: def, Runs: count,
-				Message: fmt.Sprintf("%s %s%s changed meaning (used by %s): registered %s, now %s. Restore the definition, and give the new one a new name", n.Kind, n.Name, where, plural(count, "run"), short(n.Fingerprint), short(fp)),
-			})
+			x.Message = fmt.Sprintf("%s %s%s changed meaning (used by %s): registered %s, now %s. Restore the definition, and give the new one a new name", b.Kind, b.Registered, where, plural(count, "run"), short(b.OldFingerprint), short(b.NewFingerprint))
+		case store.RenameInDisguise:
+			x.Registered = b.Registered
+			x.Message = fmt.Sprintf("%s %s has the same definition as registered %s %s (used by %s): a rename in disguise. Use %s; or, to rename it, list %s under aliases: in %s's file and remove %s's file", b.Kind, b.Name, b.Kind, b.Registered, plural(count, "run"), b.Registered, b.Registered, b.Name, b.Registered)
+		default:
+			x.Message = b.Error()
 		}
-	}
-	// Renames in disguise: an unregistered name defined like a registered one.
-	for _, k := range []vocab.Kind{vocab.KindGranularity, vocab.KindFormat} {
-		for _, name := range entryNames(v, k) {
-			if registered[string(k)+"\x00"+name] {
-				continue
-			}
-			fp, def := currentDefinition(v, k, name)
-			for _, reg := range byFP[string(k)+"\x00"+fp] {
-				if isAliasOf(v, k, name, reg.Name) {
-					continue
-				}
-				count, err := runsUsing(reg.Kind, reg.Name)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, Violation{
-					Reason: store.RenameInDisguise, Kind: string(k), Name: name, Registered: reg.Name, OldDefinition: reg.Definition, NewDefinition: def, Runs: count,
-					Message: fmt.Sprintf("%s %s has the same definition as registered %s %s (used by %s): a rename in disguise. Use %s; or, to rename it, list %s under aliases: in %s's file and remove %s's file", k, name, k, reg.Name, plural(count, "run"), reg.Name, reg.Name, name, reg.Name),
-				})
-			}
-		}
+		out = append(out, x)
 	}
 	layouts, err := st.Layouts(ctx)
 	if err != nil {
@@ -114,43 +88,6 @@ func CheckVocabulary(ctx context.Context, v *vocab.Vocabulary, st store.Store, t
 		})
 	}
 	return out, nil
-}
-
-func currentDefinition(v *vocab.Vocabulary, k vocab.Kind, name string) (string, string) {
-	if k == vocab.KindFormat {
-		f, err := v.Format(name)
-		if err != nil {
-			return "", ""
-		}
-		return f.Fingerprint(), vocab.Definition(f.Meaning())
-	}
-	g, err := v.Granularity(name)
-	if err != nil {
-		return "", ""
-	}
-	return g.Fingerprint(), vocab.Definition(g.Meaning())
-}
-
-func entryNames(v *vocab.Vocabulary, k vocab.Kind) []string {
-	var out []string
-	if k == vocab.KindFormat {
-		for _, f := range v.Formats() {
-			out = append(out, f.Name)
-		}
-	} else {
-		for _, g := range v.Granularities() {
-			out = append(out, g.Name)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// isAliasOf reports whether name and registered are the same entry: name
-// lists registered among its aliases, or registered is name's alias.
-func isAliasOf(v *vocab.Vocabulary, k vocab.Kind, name, registered string) bool {
-	c, _, ok := v.Canonical(k, registered)
-	return ok && c == name
 }
 
 func short(fp string) string {

@@ -181,23 +181,23 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 	res := &Result{Skipped: invalid}
 	now := opts.Now().UTC().Truncate(time.Second) // one instant for the manifests and the registry
 	sw := newSweep(opts, sel, models, combos, now)
-	names, total, err := sw.check()
+	names, total, err := sw.check(ctx)
 	if err != nil || total == 0 {
-		return res, err // total 0: every combination skipped, nothing to do
+		return res, interrupted(ctx, err, false) // total 0: every combination skipped, nothing to do
 	}
-	batch := store.PlanBatch{
+	head := store.PlanHead{
 		Layout: store.Layout{Fingerprint: opts.Template.Fingerprint(), Template: opts.Template.String()},
 		Names:  names,
 		At:     now,
 	}
 	statuses := make([]runStatus, total)
 	if opts.DryRun {
-		err = sw.dryRun(ctx, batch, statuses)
+		err = sw.dryRun(ctx, head, statuses)
 	} else {
-		err = sw.record(ctx, batch, statuses)
+		err = sw.record(ctx, head, statuses)
 	}
 	if err != nil {
-		return nil, err
+		return nil, interrupted(ctx, err, false)
 	}
 	for _, s := range statuses {
 		if s == statusNew {
@@ -207,6 +207,9 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 		}
 	}
 	err = sw.each(func(i int, r *Run, c *combo) error {
+		if err := ctx.Err(); err != nil {
+			return err // the listing is cut short, not the plan
+		}
 		r.Status, r.Created = statuses[i].String(opts.DryRun), statuses[i] == statusNew
 		c.runs++
 		if opts.Pending && r.Status == string(store.StatusSucceeded) {
@@ -220,8 +223,41 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 		res.Runs = append(res.Runs, *r)
 		return nil
 	})
+	if err != nil {
+		return nil, interrupted(ctx, err, !opts.DryRun)
+	}
 	res.Verdicts = sw.verdicts()
-	return res, err
+	return res, nil
+}
+
+// InterruptedError is a plan stopped by the cancellation of its context
+// (qrun cancels it on SIGINT and SIGTERM). Before the plan is recorded,
+// the registry's transaction is rolled back and the run directories the
+// plan created are removed: nothing was recorded. After, only the listing
+// of its runs is cut short.
+type InterruptedError struct {
+	Recorded bool  // the plan was recorded before the interruption
+	Cause    error // context.Cause of the plan's context
+}
+
+func (e *InterruptedError) Error() string {
+	if e.Recorded {
+		return "interrupted while listing the runs; the plan was recorded (run it again to list them)"
+	}
+	return "interrupted; nothing was recorded"
+}
+
+// Unwrap makes errors.Is(err, context.Canceled) true.
+func (e *InterruptedError) Unwrap() error { return e.Cause }
+
+// interrupted turns the failure of a plan whose context was cancelled
+// into an *InterruptedError (a refusal by name stability stays what it
+// is); other errors are returned as they are.
+func interrupted(ctx context.Context, err error, recorded bool) error {
+	if err == nil || ctx.Err() == nil || store.Blocked(err) != nil {
+		return err
+	}
+	return &InterruptedError{Recorded: recorded, Cause: context.Cause(ctx)}
 }
 
 // runStatus is a run's registry status as this plan found or made it.
@@ -273,9 +309,13 @@ func (s runStatus) String(dryRun bool) string {
 	return string(store.StatusPlanned)
 }
 
-// record writes the plan: rows and files a chunk at a time in the
-// registry's transaction, then one sync of the files before it commits.
-func (sw *sweep) record(ctx context.Context, batch store.PlanBatch, statuses []runStatus) error {
+// record writes the plan in one registry transaction: Check, then the
+// sweep a chunk at a time (a chunk's rows go in, then its files are written
+// on the other core while the next chunk's rows go in), then one sync of
+// the files before the commit. Whatever fails (a refusal, the registry, a
+// file, an interruption) rolls the transaction back and removes the run
+// directories this attempt created; a retried transaction starts afresh.
+func (sw *sweep) record(ctx context.Context, head store.PlanHead, statuses []runStatus) error {
 	st := sw.opts.Store
 	if st == nil && sw.opts.Open != nil {
 		// Every check has passed: now the registry may be created.
@@ -290,47 +330,49 @@ func (sw *sweep) record(ctx context.Context, batch store.PlanBatch, statuses []r
 	if st == nil {
 		return errors.New("plan: no registry")
 	}
-	total := len(statuses)
-	var w *writer
-	var chunk []Run
-	var files []manifest.Files
-	stop := func() {
-		if w != nil {
-			w.stop() // a retried attempt's writer ends before the next one starts
-		}
-	}
-	defer stop()
-	batch.Stream = func(yield func([]store.Run) error) error {
-		stop()
-		var err error
-		if w, err = newWriter(sw.opts.OutputRoot, total, sw.opts.Progress); err != nil {
-			return err // a fresh writer for each attempt of the transaction
-		}
-		err = sw.chunks(true, func(c []Run, f []manifest.Files, runs []store.Run) error {
-			chunk, files = c, f
-			return yield(runs)
-		})
-		// Every file is written before Stream returns, success or not:
-		// never after the registry's transaction (and its lock) ends.
-		if err != nil {
-			w.stop()
+	return st.Update(ctx, func(tx store.PlanTx) error {
+		if err := tx.Check(head); err != nil {
 			return err
 		}
-		return w.wait()
-	}
-	batch.Chunk = func(start int, planned []store.PlannedRun) error {
+		w, err := newWriter(ctx, sw.opts.OutputRoot, len(statuses), sw.opts.Progress)
+		if err != nil {
+			return err
+		}
+		if err := sw.write(ctx, tx, w, statuses); err != nil {
+			w.stop() // never a file written after the transaction ends
+			sw.undo(w)
+			return err
+		}
+		return nil
+	})
+}
+
+// write is the second pass: the sweep's rows and files, a chunk at a time,
+// then the sync. An interruption during the sync still rolls back.
+func (sw *sweep) write(ctx context.Context, tx store.PlanTx, w *writer, statuses []runStatus) error {
+	start := 0
+	err := sw.chunks(true, func(chunk []Run, files []manifest.Files, rows []store.Run) error {
+		planned, err := tx.AddRuns(rows)
+		if err != nil {
+			return err
+		}
 		resumed := make([]bool, len(planned))
 		for i, p := range planned {
 			statuses[start+i] = statusOf(p)
 			resumed[i] = p.Resumed
 		}
-		// The files go to disk on the other core while the next chunk's
-		// rows go to the registry (the slices are the generator's: copied).
-		return w.submit(writeJob{start: start, runs: slices.Clone(chunk), files: slices.Clone(files), resumed: resumed})
+		// The slices are the generator's: copied.
+		j := writeJob{start: start, runs: slices.Clone(chunk), files: slices.Clone(files), resumed: resumed}
+		start += len(planned)
+		return w.submit(j)
+	})
+	if err != nil {
+		return err
 	}
-	batch.BeforeCommit = func(store.PlanResult) error { return w.finish() }
-	_, err := st.Plan(ctx, batch)
-	return err
+	if err := w.finish(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // chunkSize is how many runs go to the registry (and then to disk) at a
@@ -375,25 +417,35 @@ func (sw *sweep) chunks(files bool, fn func([]Run, []manifest.Files, []store.Run
 
 // dryRun finds each run's registry status, checking the names in a
 // transaction that is rolled back; no file is touched.
-func (sw *sweep) dryRun(ctx context.Context, batch store.PlanBatch, statuses []runStatus) error {
+func (sw *sweep) dryRun(ctx context.Context, head store.PlanHead, statuses []runStatus) error {
 	st := sw.opts.Store
 	if st == nil {
 		return nil // no registry yet: every run is new
 	}
 	errDry := errors.New("dry run")
-	batch.Stream = func(yield func([]store.Run) error) error {
-		return sw.chunks(false, func(_ []Run, _ []manifest.Files, rows []store.Run) error { return yield(rows) })
-	}
-	batch.Chunk = func(start int, planned []store.PlannedRun) error {
-		for i, p := range planned {
-			statuses[start+i] = statusOf(p)
+	err := st.Update(ctx, func(tx store.PlanTx) error {
+		if err := tx.Check(head); err != nil {
+			return err
 		}
-		return nil
-	}
-	batch.BeforeCommit = func(store.PlanResult) error { return errDry }
-	_, err := st.Plan(ctx, batch)
+		start := 0
+		err := sw.chunks(false, func(_ []Run, _ []manifest.Files, rows []store.Run) error {
+			planned, err := tx.AddRuns(rows)
+			if err != nil {
+				return err
+			}
+			for i, p := range planned {
+				statuses[start+i] = statusOf(p)
+			}
+			start += len(planned)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return errDry // roll back
+	})
 	switch {
-	case errors.Is(err, errDry):
+	case err == errDry:
 		return nil
 	case errors.Is(err, store.ErrReadOnly):
 		// A registry this user may only read: look each run up.
@@ -521,14 +573,20 @@ func resolveAll(opts Options, sel Selection) (map[[2]string]*combo, []Invalid, e
 }
 
 func addNames(names map[string]store.NameUse, r *vocab.Resolution) {
-	names["format:"+r.Format.Name] = store.NameUse{
-		Kind: store.KindFormat, Name: r.Format.Name, Fingerprint: r.Format.Fingerprint(),
-		Definition: vocab.Definition(r.Format.Meaning()), Aliases: r.Format.Aliases,
-	}
-	names["granularity:"+r.Granularity.Name] = store.NameUse{
-		Kind: store.KindGranularity, Name: r.Granularity.Name, Fingerprint: r.Granularity.Fingerprint(),
-		Definition: vocab.Definition(r.Granularity.Meaning()), Aliases: r.Granularity.Aliases,
-	}
+	names["format:"+r.Format.Name] = formatUse(r.Format)
+	names["granularity:"+r.Granularity.Name] = granularityUse(r.Granularity)
+}
+
+// formatUse is a format as name stability sees it.
+func formatUse(f *vocab.Format) store.NameUse {
+	return store.NameUse{Kind: store.KindFormat, Name: f.Name, Fingerprint: f.Fingerprint(),
+		Definition: vocab.Definition(f.Meaning()), Aliases: f.Aliases}
+}
+
+// granularityUse is a granularity as name stability sees it.
+func granularityUse(g *vocab.Granularity) store.NameUse {
+	return store.NameUse{Kind: store.KindGranularity, Name: g.Name, Fingerprint: g.Fingerprint(),
+		Definition: vocab.Definition(g.Meaning()), Aliases: g.Aliases}
 }
 
 func sortedNames(m map[string]store.NameUse) []store.NameUse {

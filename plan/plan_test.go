@@ -52,6 +52,11 @@ func (f *fixture) writeVocab(rel, content string) {
 
 func (f *fixture) plan(args []string, mod func(*Options)) (*Result, error) {
 	f.t.Helper()
+	return f.planCtx(context.Background(), args, mod)
+}
+
+func (f *fixture) planCtx(ctx context.Context, args []string, mod func(*Options)) (*Result, error) {
+	f.t.Helper()
 	v, err := vocab.Load(vocab.Dirs{Granularity: filepath.Join(f.conf, "quant_granularity"), Format: filepath.Join(f.conf, "quant_pair")})
 	if err != nil {
 		f.t.Fatal(err)
@@ -68,7 +73,7 @@ func (f *fixture) plan(args []string, mod func(*Options)) (*Result, error) {
 	if mod != nil {
 		mod(&opts)
 	}
-	return Plan(context.Background(), opts, sel)
+	return Plan(ctx, opts, sel)
 }
 
 // snapshot maps every file under root to its content.
@@ -482,54 +487,138 @@ func TestPlanWriterFailureRollsBack(t *testing.T) {
 	}
 }
 
-// streamFailing is a registry whose transaction fails at a chunk of the
-// plan's stream (as a database error would) and that looks at the disk the
-// moment the stream returns.
-type streamFailing struct {
+// chunkFailing is a registry whose plan transaction fails at one of the
+// plan's chunks, as a database error or an interruption would, after
+// calling at (when set).
+type chunkFailing struct {
 	store.Store
 	failAt int
-	seen   func()
+	at     func() error
+}
+
+func (s chunkFailing) Update(ctx context.Context, fn func(store.PlanTx) error) error {
+	return s.Store.Update(ctx, func(tx store.PlanTx) error {
+		return fn(&failingTx{PlanTx: tx, s: s})
+	})
+}
+
+type failingTx struct {
+	store.PlanTx
+	s chunkFailing
+	n int
 }
 
 var errChunk = errors.New("the database went away")
 
-func (s streamFailing) Plan(ctx context.Context, b store.PlanBatch) (store.PlanResult, error) {
-	inner := b.Stream
-	b.Stream = func(yield func([]store.Run) error) error {
-		n := 0
-		err := inner(func(runs []store.Run) error {
-			if n++; n == s.failAt {
-				return errChunk
+func (t *failingTx) AddRuns(runs []store.Run) ([]store.PlannedRun, error) {
+	if t.n++; t.n == t.s.failAt {
+		if t.s.at != nil {
+			if err := t.s.at(); err != nil {
+				return nil, err
 			}
-			return yield(runs)
-		})
-		s.seen()
-		return err
+		}
+		return nil, errChunk
 	}
-	return s.Store.Plan(ctx, b)
+	return t.PlanTx.AddRuns(runs)
 }
 
-// TestPlanWritesNothingAfterItsTransaction: when the registry fails in the
-// middle of a sweep, the writer has stopped by the time the stream returns:
-// nothing is written once the transaction (and its lock) is gone.
-func TestPlanWritesNothingAfterItsTransaction(t *testing.T) {
+// waitFiles waits until root holds at least n files.
+func waitFiles(t *testing.T, root string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); len(snapshot(t, root)) < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d files under %s, want %d", len(snapshot(t, root)), root, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestPlanFailureRemovesWhatItWrote: when the registry fails in the middle
+// of a sweep (the writer a chunk or two behind), the writer stops, and the
+// run directories the plan created are removed with their parents: by the
+// time Plan returns, the disk is as before, and stays so.
+func TestPlanFailureRemovesWhatItWrote(t *testing.T) {
 	f := newFixture(t)
-	var atReturn map[string]string
-	failing := streamFailing{Store: f.store, failAt: 3, seen: func() { atReturn = snapshot(t, f.root) }}
-	args := []string{"quant_pair=int8,fp8", "quant_granularity=w_group64", "seed=range(0," + strconv.Itoa(2*chunkSize) + ")"}
-	_, err := f.plan(args, func(o *Options) { o.Store = failing })
+	first, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group128", "seed=range(0,3)"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, f.root)
+	failing := chunkFailing{Store: f.store, failAt: 3, at: func() error {
+		waitFiles(t, f.root, len(before)+2*chunkSize) // the first chunk is on disk
+		return nil
+	}}
+	args := []string{"quant_pair=int8,fp8", "quant_granularity=w_group64,w_group128", "seed=range(0," + strconv.Itoa(2*chunkSize) + ")"}
+	_, err = f.plan(args, func(o *Options) { o.Store = failing })
 	if !errors.Is(err, errChunk) {
 		t.Fatalf("plan: %v, want the registry's error", err)
 	}
+	if after := snapshot(t, f.root); len(after) != len(before) {
+		t.Fatalf("%d files after the failed plan, want the %d from before", len(after), len(before))
+	}
 	time.Sleep(100 * time.Millisecond) // a writer still running would go on writing
-	after := snapshot(t, f.root)
-	// The writer finishes the chunk it is on (the first, at least) and drops
-	// what is queued.
-	if len(atReturn) < 2*chunkSize || len(atReturn) > 2*2*chunkSize || len(after) != len(atReturn) {
-		t.Fatalf("%d files when the stream returned, %d later; want the first chunk's %d (or both chunks'), then no more", len(atReturn), len(after), 2*chunkSize)
+	if after := snapshot(t, f.root); len(after) != len(before) {
+		t.Fatalf("%d files once the failed plan returned, want %d", len(after), len(before))
+	}
+	if _, err := os.Stat(filepath.Join(f.root, "Qwen3-8B", "int8", "w_group64")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a parent directory the failed plan made is left: %v", err)
+	}
+	for _, r := range first.Runs {
+		if _, err := os.Stat(filepath.Join(r.Dir, manifest.ManifestFile)); err != nil {
+			t.Errorf("a registered run's files were removed: %v", err)
+		}
+	}
+	if n, _ := f.store.CountRuns(context.Background(), store.RunFilter{}); n != len(first.Runs) {
+		t.Errorf("%d runs recorded, want the first plan's %d", n, len(first.Runs))
+	}
+}
+
+// TestPlanInterrupted: a plan whose context is cancelled mid-sweep (qrun:
+// SIGINT or SIGTERM) says so with an *InterruptedError (errors.Is
+// context.Canceled), records nothing and leaves no directory of its own;
+// the same plan then converges. Interrupted while it lists the runs, the
+// plan stays recorded and says so.
+func TestPlanInterrupted(t *testing.T) {
+	f := newFixture(t)
+	args := []string{"quant_pair=int8,fp8", "quant_granularity=w_group64", "seed=range(0," + strconv.Itoa(3*chunkSize) + ")"}
+	ctx, cancel := context.WithCancel(context.Background())
+	interrupt := chunkFailing{Store: f.store, failAt: 4, at: func() error {
+		waitFiles(t, f.root, 2*chunkSize)
+		cancel()
+		return ctx.Err()
+	}}
+	_, err := f.planCtx(ctx, args, func(o *Options) { o.Store = interrupt })
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || ie.Recorded || !errors.Is(err, context.Canceled) || err.Error() != "interrupted; nothing was recorded" {
+		t.Fatalf("plan: %v, want an interruption with nothing recorded", err)
+	}
+	if after := snapshot(t, f.root); len(after) != 0 {
+		t.Fatalf("%d files left by the interrupted plan", len(after))
+	}
+	if ents, _ := os.ReadDir(f.root); len(ents) != 0 {
+		t.Fatalf("the interrupted plan left %v under the root", ents)
 	}
 	if n, _ := f.store.CountRuns(context.Background(), store.RunFilter{}); n != 0 {
-		t.Errorf("%d runs recorded by a failed plan", n)
+		t.Fatalf("%d runs recorded by an interrupted plan", n)
+	}
+	res, err := f.plan(args, nil)
+	if err != nil || res.Created != 6*chunkSize {
+		t.Fatalf("re-plan: %v, %+v", err, res)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	listed := 0
+	_, err = f.planCtx(ctx, args, func(o *Options) {
+		o.Emit = func(Run) error {
+			if listed++; listed == 10 {
+				cancel()
+			}
+			return nil
+		}
+	})
+	if !errors.As(err, &ie) || !ie.Recorded || listed != 10 {
+		t.Fatalf("interrupted while listing: %v after %d runs, want the plan recorded", err, listed)
 	}
 }
 

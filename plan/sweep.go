@@ -1,9 +1,13 @@
 package plan
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -172,7 +176,7 @@ func (sw *sweep) files(r *Run, c *combo) (manifest.Files, error) {
 // check is the first pass: every run's identity and directory, no two runs
 // in one directory, and what is on disk on the way to each and where it
 // goes. It returns the names the runs use and their count.
-func (sw *sweep) check() ([]store.NameUse, int, error) {
+func (sw *sweep) check(ctx context.Context) ([]store.NameUse, int, error) {
 	names := map[string]store.NameUse{}
 	type dirKey [16]byte
 	dirs := map[dirKey]string{} // a 128-bit hash of each directory → its run id
@@ -183,6 +187,9 @@ func (sw *sweep) check() ([]store.NameUse, int, error) {
 		return nil, 0, err
 	}
 	err = sw.each(func(_ int, r *Run, c *combo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if c != last {
 			addNames(names, c.res)
 			last = c
@@ -214,14 +221,17 @@ func (sw *sweep) check() ([]store.NameUse, int, error) {
 // writer writes a plan's run directories inside the registry's
 // transaction, a chunk at a time, in a goroutine of its own: while it
 // writes one chunk's files, the next chunk's rows go to the registry. It
-// stops at its first error, which the next submit (or finish) returns, so
-// the plan rolls back. See manifest.Batch for durability.
+// stops at its first error (a cancelled context is one), which the next
+// submit (or finish) returns, so the plan rolls back; it remembers which
+// run directories it created, for undo. See manifest.Batch for durability.
 type writer struct {
+	ctx      context.Context
 	root     string
 	maker    *layout.Maker
 	batch    *manifest.Batch
 	total    int
 	progress func(done, total int)
+	created  []uint64 // bit i: the writer created run i's directory (read once it has exited)
 
 	jobs   chan writeJob
 	exited chan struct{}
@@ -241,13 +251,13 @@ type writeJob struct {
 
 var errStopped = errors.New("plan: writer stopped")
 
-func newWriter(root string, total int, progress func(done, total int)) (*writer, error) {
+func newWriter(ctx context.Context, root string, total int, progress func(done, total int)) (*writer, error) {
 	maker, err := layout.NewMaker(root)
 	if err != nil {
 		return nil, err
 	}
-	w := &writer{root: root, maker: maker, batch: manifest.NewBatch(), total: total, progress: progress,
-		jobs: make(chan writeJob, 1), exited: make(chan struct{})}
+	w := &writer{ctx: ctx, root: root, maker: maker, batch: manifest.NewBatch(), total: total, progress: progress,
+		created: make([]uint64, (total+63)/64), jobs: make(chan writeJob, 1), exited: make(chan struct{})}
 	go w.loop()
 	return w, nil
 }
@@ -304,7 +314,7 @@ func (w *writer) stop() {
 	w.wait()
 }
 
-// finish waits for every file (Stream already did), then makes them all
+// finish waits for every file to be written, then makes them all
 // durable, with one sync of the output root's file system, before the
 // registry commits.
 func (w *writer) finish() error {
@@ -327,6 +337,9 @@ func (w *writer) finish() error {
 func (w *writer) write(j writeJob) error {
 	for i := range j.runs {
 		r := &j.runs[i]
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
 		if w.progress != nil {
 			w.progress(j.start+i, w.total)
 		}
@@ -335,6 +348,8 @@ func (w *writer) write(j writeJob) error {
 			return err
 		}
 		if created {
+			n := j.start + i
+			w.created[n/64] |= 1 << (n % 64)
 			if err := w.batch.WriteNew(r.Dir, j.files[i]); err != nil {
 				return err
 			}
@@ -364,6 +379,31 @@ func (w *writer) write(j writeJob) error {
 		}
 	}
 	return nil
+}
+
+// undo removes what a stopped writer created, once its plan rolled back:
+// each run directory it made, with the files it wrote there (a directory
+// holding anything else is left), then the parent directories it made,
+// when empty. Directories that existed before keep what the writer wrote
+// in them: a registered run's missing files, or the files of a run no
+// registry holds, which the next plan of it rewrites. Best effort: what
+// can't be removed is left for qrun doctor.
+func (sw *sweep) undo(w *writer) {
+	if slices.IndexFunc(w.created, func(b uint64) bool { return b != 0 }) >= 0 {
+		sw.each(func(i int, r *Run, _ *combo) error {
+			if w.created[i/64]&(1<<(i%64)) != 0 {
+				manifest.RemoveStrays(r.Dir)
+				os.Remove(filepath.Join(r.Dir, manifest.ManifestFile))
+				os.Remove(filepath.Join(r.Dir, manifest.RecipeFile))
+				os.Remove(r.Dir) // only when empty
+			}
+			return nil
+		})
+	}
+	made := w.maker.Made()
+	for i := len(made) - 1; i >= 0; i-- {
+		os.Remove(made[i]) // only when empty
+	}
 }
 
 // roleValue is a role's resolved attributes as plain values (stages as a

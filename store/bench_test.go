@@ -30,7 +30,7 @@ func benchStores(b *testing.B, f func(b *testing.B, s Store)) {
 }
 
 // benchBatch is a plan of n new runs (seeds from first on) with ~1 KiB
-// manifests, streamed in chunks of 256 as qrun plan does.
+// manifests; benchPlan records it in chunks of 256 as qrun plan does.
 func benchBatch(first, n int) PlanBatch {
 	var seeds []string
 	for i := range n / 4 {
@@ -41,7 +41,11 @@ func benchBatch(first, n int) PlanBatch {
 	for i := range b.Runs {
 		b.Runs[i].Files = &RunFiles{Manifest: manifest, Recipe: []byte("recipe\n")}
 	}
-	return streamOf(b, 256)
+	return b
+}
+
+func benchPlan(ctx context.Context, s Store, b PlanBatch) error {
+	return planChunks(ctx, s, b, 256, nil, nil)
 }
 
 // BenchmarkPlanInsert: a plan of 1,024 new runs (rows, events, files) into
@@ -49,7 +53,7 @@ func benchBatch(first, n int) PlanBatch {
 func BenchmarkPlanInsert(b *testing.B) {
 	benchStores(b, func(b *testing.B, s Store) {
 		for i := 0; b.Loop(); i++ {
-			if _, err := s.Plan(context.Background(), benchBatch(i*256, 1024)); err != nil {
+			if err := benchPlan(context.Background(), s, benchBatch(i*256, 1024)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -60,11 +64,11 @@ func BenchmarkPlanInsert(b *testing.B) {
 // BenchmarkReplan: the same 1,024 runs planned again (all resumed).
 func BenchmarkReplan(b *testing.B) {
 	benchStores(b, func(b *testing.B, s Store) {
-		if _, err := s.Plan(context.Background(), benchBatch(0, 1024)); err != nil {
+		if err := benchPlan(context.Background(), s, benchBatch(0, 1024)); err != nil {
 			b.Fatal(err)
 		}
 		for b.Loop() {
-			if _, err := s.Plan(context.Background(), benchBatch(0, 1024)); err != nil {
+			if err := benchPlan(context.Background(), s, benchBatch(0, 1024)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -76,7 +80,7 @@ func BenchmarkQueries(b *testing.B) {
 	benchStores(b, func(b *testing.B, s Store) {
 		ctx := context.Background()
 		for i := range 20 {
-			if _, err := s.Plan(ctx, benchBatch(i*256, 1024)); err != nil {
+			if err := benchPlan(ctx, s, benchBatch(i*256, 1024)); err != nil {
 				b.Fatal(err)
 			}
 		}

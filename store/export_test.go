@@ -65,7 +65,7 @@ func TestExportVerdictsAreStoredAndFiltered(t *testing.T) {
 			t.Errorf("unknown verdict filter: %v", err)
 		}
 		bad := withVerdicts(sweep([]string{qwen}, []def{int8F}, []def{perOut}), ExportVerdict{Verdict: "maybe"})
-		if _, err := s.Plan(ctx, bad); err == nil || !strings.Contains(err.Error(), `unknown export verdict "maybe"`) {
+		if _, err := Plan(ctx, s, bad); err == nil || !strings.Contains(err.Error(), `unknown export verdict "maybe"`) {
 			t.Errorf("a run with an unknown verdict: %v", err)
 		}
 	})

@@ -77,7 +77,7 @@ func helperMain(mode string) int {
 	defer s.Close()
 	switch mode {
 	case "plan":
-		r, err := s.Plan(ctx, a.Batch)
+		r, err := Plan(ctx, s, a.Batch)
 		switch {
 		case errors.Is(err, ErrBlocked):
 			res.Blocked, res.Err, code = true, err.Error(), exitBlocked
@@ -95,7 +95,7 @@ func helperMain(mode string) int {
 			fmt.Fprintln(os.Stderr, err)
 			return exitError
 		}
-		_, err = s.Plan(ctx, a.Batch)
+		_, err = Plan(ctx, s, a.Batch)
 		res.ErrReadOnly = errors.Is(err, ErrReadOnly)
 		if err != nil {
 			res.Err = err.Error()
@@ -203,7 +203,7 @@ func sweep(models []string, formats, grans []def, params ...string) PlanBatch {
 	if len(params) == 0 {
 		params = []string{"{}"}
 	}
-	b := PlanBatch{Layout: layoutA}
+	b := PlanBatch{PlanHead: PlanHead{Layout: layoutA}}
 	for _, f := range formats {
 		b.Names = append(b.Names, f.use(KindFormat))
 	}
@@ -239,11 +239,38 @@ func openTest(t *testing.T, path string) *SQLite {
 
 func mustPlan(t *testing.T, s Store, b PlanBatch) PlanResult {
 	t.Helper()
-	res, err := s.Plan(context.Background(), b)
+	res, err := Plan(context.Background(), s, b)
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}
 	return res
+}
+
+// planChunks records b through Update the way qrun plan does: Check, then
+// AddRuns size runs at a time, each chunk's runs as planned handed to each
+// (when set) with the index of its first run; then last (when set), inside
+// the transaction. An error of either rolls the plan back.
+func planChunks(ctx context.Context, s Store, b PlanBatch, size int, each func(start int, planned []PlannedRun) error, last func(PlanTx) error) error {
+	return s.Update(ctx, func(tx PlanTx) error {
+		if err := tx.Check(b.PlanHead); err != nil {
+			return err
+		}
+		for i := 0; i < len(b.Runs); i += size {
+			planned, err := tx.AddRuns(b.Runs[i:min(i+size, len(b.Runs))])
+			if err != nil {
+				return err
+			}
+			if each != nil {
+				if err := each(i, planned); err != nil {
+					return err
+				}
+			}
+		}
+		if last != nil {
+			return last(tx)
+		}
+		return nil
+	})
 }
 
 // snapshot is the whole content of a registry, to prove a refused plan

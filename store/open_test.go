@@ -230,7 +230,7 @@ func testReadOnlyOptionAllowsReads(t *testing.T, bk backend) {
 	if names, err := ro.Names(ctx, ""); err != nil || len(names) != 3 {
 		t.Fatalf("names = %v, %v", names, err)
 	}
-	_, err = ro.Plan(ctx, sweep([]string{qwen}, []def{nvfp4F}, []def{g64}))
+	_, err = Plan(ctx, ro, sweep([]string{qwen}, []def{nvfp4F}, []def{g64}))
 	if !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("plan on read-only: %v", err)
 	}
@@ -382,7 +382,7 @@ func testBusyRegistry(t *testing.T, bk backend) {
 	}
 	defer short.Close()
 	start = time.Now()
-	_, err = short.Plan(ctx, sweep([]string{qwen}, []def{fp8F}, []def{g64}))
+	_, err = Plan(ctx, short, sweep([]string{qwen}, []def{fp8F}, []def{g64}))
 	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "is busy") {
 		t.Fatalf("err = %v, want ErrBusy", err)
 	}
@@ -403,7 +403,7 @@ func testBusyRegistry(t *testing.T, bk backend) {
 	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	start = time.Now()
-	if _, err := s.Plan(cctx, sweep([]string{qwen}, []def{fp8F}, []def{g64})); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := Plan(cctx, s, sweep([]string{qwen}, []def{fp8F}, []def{g64})); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("plan with a cancelled context: %v", err)
 	}
 	if d := time.Since(start); d > maxBusyTimeout+time.Second {

@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -88,6 +91,11 @@ func TestPlanResumeIsIdempotent(t *testing.T) {
 	})
 }
 
+// The tests of blocked names below are wiring tests: the rule itself is
+// CheckNames's (stability_test.go); these check that a plan reads the
+// registered names it needs (by name, alias and fingerprint), counts the
+// runs of each violation, and writes nothing when blocked.
+
 func TestMeaningChangedIsBlocked(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		ctx := context.Background()
@@ -96,7 +104,7 @@ func TestMeaningChangedIsBlocked(t *testing.T) {
 		before := snapshot(t, s)
 
 		edited := def{g64.name, "weights: {block_sizes: {-1: 32, type: static}}\n"}
-		_, err := s.Plan(ctx, sweep([]string{qwen}, []def{int8F}, []def{edited}))
+		_, err := Plan(ctx, s, sweep([]string{qwen}, []def{int8F}, []def{edited}))
 		if !errors.Is(err, ErrBlocked) {
 			t.Fatalf("err = %v, want ErrBlocked", err)
 		}
@@ -129,7 +137,7 @@ func TestRenameInDisguiseIsBlocked(t *testing.T) {
 		before := snapshot(t, s)
 
 		renamed := def{"w_g64", g64.text}
-		_, err := s.Plan(context.Background(), sweep([]string{qwen}, []def{int8F}, []def{renamed}))
+		_, err := Plan(context.Background(), s, sweep([]string{qwen}, []def{int8F}, []def{renamed}))
 		var be *BlockedError
 		if !errors.As(err, &be) || !errors.Is(err, ErrBlocked) {
 			t.Fatalf("err = %v, want a *BlockedError", err)
@@ -178,21 +186,6 @@ func TestDeclaredAliasAllowsRename(t *testing.T) {
 	})
 }
 
-func TestRenameInDisguiseWithinOnePlan(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		s := bk.new(t)
-		twin := def{"w_g64", g64.text}
-		_, err := s.Plan(context.Background(), sweep([]string{qwen}, []def{int8F}, []def{g64, twin}))
-		var be *BlockedError
-		if !errors.As(err, &be) || be.Reason != RenameInDisguise || be.Name != "w_g64" || be.Registered != g64.name {
-			t.Fatalf("err = %v", err)
-		}
-		if n, _ := s.CountRuns(context.Background(), RunFilter{}); n != 0 {
-			t.Fatalf("%d runs written", n)
-		}
-	})
-}
-
 func TestLayoutChangeIsBlocked(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		s := bk.new(t)
@@ -204,7 +197,7 @@ func TestLayoutChangeIsBlocked(t *testing.T) {
 		for i := range b.Runs {
 			b.Runs[i].Dir = "/elsewhere/" + b.Runs[i].ID
 		}
-		_, err := s.Plan(context.Background(), b)
+		_, err := Plan(context.Background(), s, b)
 		var be *BlockedError
 		if !errors.As(err, &be) || !errors.Is(err, ErrBlocked) {
 			t.Fatalf("err = %v, want a *BlockedError", err)
@@ -243,7 +236,7 @@ func TestPlanIsAllOrNothing(t *testing.T) {
 
 		edited := def{g64.name, "weights: {block_sizes: {-1: 48, type: static}}\n"}
 		b := sweep([]string{qwen, "Qwen/Qwen3-4B"}, []def{fp8F, nvfp4F}, []def{g128, edited, perOut})
-		_, err := s.Plan(ctx, b)
+		_, err := Plan(ctx, s, b)
 		if !errors.Is(err, ErrBlocked) {
 			t.Fatalf("err = %v, want ErrBlocked", err)
 		}
@@ -255,7 +248,7 @@ func TestPlanIsAllOrNothing(t *testing.T) {
 		twin := def{"w_g64", g64.text}
 		b = sweep([]string{qwen}, []def{fp8F}, []def{edited, twin})
 		b.Layout = layoutB
-		_, err = s.Plan(ctx, b)
+		_, err = Plan(ctx, s, b)
 		got := Blocked(err)
 		if len(got) != 3 || got[0].Reason != LayoutChanged || got[1].Reason != MeaningChanged || got[2].Reason != RenameInDisguise {
 			t.Fatalf("blocked = %v", err)
@@ -270,7 +263,7 @@ func TestPlanIsAllOrNothing(t *testing.T) {
 		// A conflict after valid runs also writes nothing.
 		b = sweep([]string{qwen}, []def{fp8F}, []def{g128, perOut})
 		b.Runs[1].Dir = "/out/Qwen3-8B/int8/w_group64" // already int8 × w_group64's
-		if _, err := s.Plan(ctx, b); !errors.Is(err, ErrConflict) {
+		if _, err := Plan(ctx, s, b); !errors.Is(err, ErrConflict) {
 			t.Fatalf("err = %v, want ErrConflict", err)
 		}
 		if snapshot(t, s) != before {
@@ -290,7 +283,7 @@ func TestRetiredNameIsBlocked(t *testing.T) {
 		if err := s.Retire(ctx, KindGranularity, "nope"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("retire unknown: %v", err)
 		}
-		_, err := s.Plan(ctx, sweep([]string{"Qwen/Qwen3-4B"}, []def{int8F}, []def{g64}))
+		_, err := Plan(ctx, s, sweep([]string{"Qwen/Qwen3-4B"}, []def{int8F}, []def{g64}))
 		var be *BlockedError
 		if !errors.As(err, &be) || be.Reason != RetiredName || be.Runs != 1 {
 			t.Fatalf("err = %v", err)
@@ -313,14 +306,14 @@ func TestPlanConflicts(t *testing.T) {
 		moved := b
 		moved.Runs = slices.Clone(b.Runs)
 		moved.Runs[0].Dir = "/moved"
-		_, err := s.Plan(ctx, moved)
+		_, err := Plan(ctx, s, moved)
 		if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "already registered in /out/Qwen3-8B/int8/w_group64") {
 			t.Fatalf("same id, other dir: %v", err)
 		}
 
 		other := sweep([]string{qwen}, []def{int8F}, []def{g64}, `{"seed":1}`)
 		other.Runs[0].Dir = b.Runs[0].Dir
-		_, err = s.Plan(ctx, other)
+		_, err = Plan(ctx, s, other)
 		if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "already belongs to run "+b.Runs[0].ID) {
 			t.Fatalf("same dir, other id: %v", err)
 		}
@@ -347,7 +340,7 @@ func TestPlanValidatesTheBatch(t *testing.T) {
 		for name, mutate := range cases {
 			b := good()
 			mutate(&b)
-			if _, err := s.Plan(context.Background(), b); err == nil || errors.Is(err, ErrBlocked) {
+			if _, err := Plan(context.Background(), s, b); err == nil || errors.Is(err, ErrBlocked) {
 				t.Errorf("%s: err = %v", name, err)
 			}
 		}
@@ -394,47 +387,123 @@ func TestMarkAppendsEvents(t *testing.T) {
 	})
 }
 
-func TestBeforeCommit(t *testing.T) {
+// TestUpdateRollsBackOnTheFunctionsError: the function sees its rows
+// inside the transaction; its error rolls everything back and comes back
+// as it is (errors.Is and errors.As see it; nothing rewords it); a blocked
+// Check stops it before a row is written; its success commits.
+func TestUpdateRollsBackOnTheFunctionsError(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		ctx := context.Background()
 		s := bk.new(t)
 		mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
 		before := snapshot(t, s)
 
-		// It sees the plan's result inside the transaction; its error rolls
-		// the plan back and comes back as it is.
 		errDry := errors.New("dry run")
-		var seen PlanResult
 		b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64})
-		b.BeforeCommit = func(r PlanResult) error { seen = r; return errDry }
-		if _, err := s.Plan(ctx, b); err != errDry {
-			t.Fatalf("err = %v, want the callback's own", err)
+		var seen []PlannedRun
+		var registered []Name
+		err := planChunks(ctx, s, b, 1, func(_ int, p []PlannedRun) error {
+			seen = append(seen, p...)
+			return nil
+		}, func(tx PlanTx) error {
+			registered = slices.Clone(tx.Registered())
+			return errDry
+		})
+		if err != errDry {
+			t.Fatalf("err = %v, want the function's own", err)
 		}
-		if seen.Created != 1 || seen.Resumed != 1 || len(seen.Registered) != 1 || !seen.Runs[0].Resumed {
-			t.Fatalf("callback saw %+v", seen)
+		if len(seen) != 2 || !seen[0].Resumed || seen[1].Resumed || len(registered) != 1 ||
+			registered[0].Name != fp8F.name || registered[0].FirstRun != b.Runs[1].ID {
+			t.Fatalf("the function saw %+v, registered %+v", seen, registered)
 		}
 		if snapshot(t, s) != before {
-			t.Fatal("a plan whose callback failed changed the registry")
+			t.Fatal("a plan whose function failed changed the registry")
 		}
 
-		// A blocked plan never calls it.
+		full := &fs.PathError{Op: "write", Path: "/out/x", Err: syscall.ENOSPC}
+		wrapped := fmt.Errorf("write the run directories: %w", full)
+		err = planChunks(ctx, s, b, 2, nil, func(PlanTx) error { return wrapped })
+		var pe *fs.PathError
+		if err != wrapped || !errors.As(err, &pe) || pe != full || !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("err = %v, want the function's wrapped error as it is", err)
+		}
+
+		// A blocked plan stops at Check.
 		called := false
 		edited := def{g64.name, "weights: {axis: 1}\n"}
-		b = sweep([]string{qwen}, []def{fp8F}, []def{edited})
-		b.BeforeCommit = func(PlanResult) error { called = true; return nil }
-		if _, err := s.Plan(ctx, b); !errors.Is(err, ErrBlocked) || called {
+		err = planChunks(ctx, s, sweep([]string{qwen}, []def{fp8F}, []def{edited}), 1,
+			func(int, []PlannedRun) error { called = true; return nil }, nil)
+		if !errors.Is(err, ErrBlocked) || called {
 			t.Fatalf("err = %v, called = %v", err, called)
+		}
+		if snapshot(t, s) != before {
+			t.Fatal("a blocked plan changed the registry")
+		}
+
+		// Runs come after Check, which comes once.
+		err = s.Update(ctx, func(tx PlanTx) error {
+			_, err := tx.AddRuns(b.Runs)
+			return err
+		})
+		if err == nil || !strings.Contains(err.Error(), "Check the plan before adding runs") {
+			t.Fatalf("runs before Check: %v", err)
+		}
+		err = s.Update(ctx, func(tx PlanTx) error {
+			if err := tx.Check(b.PlanHead); err != nil {
+				return err
+			}
+			return tx.Check(b.PlanHead)
+		})
+		if err == nil || !strings.Contains(err.Error(), "Check is called once") {
+			t.Fatalf("Check twice: %v", err)
 		}
 
 		// Its success commits.
 		b = sweep([]string{qwen}, []def{fp8F}, []def{g64})
-		b.BeforeCommit = func(PlanResult) error { called = true; return nil }
-		if res := mustPlan(t, s, b); res.Created != 1 || !called {
-			t.Fatalf("res = %+v, called = %v", res, called)
+		if err := planChunks(ctx, s, b, 1, nil, func(PlanTx) error { called = true; return nil }); err != nil || !called {
+			t.Fatalf("err = %v, called = %v", err, called)
+		}
+		if n, _ := s.CountRuns(ctx, RunFilter{}); n != 2 {
+			t.Fatalf("%d runs, want 2", n)
 		}
 		models, err := s.Models(ctx)
 		if err != nil || !slices.Equal(models, []string{qwen}) {
 			t.Fatalf("models = %v, %v", models, err)
+		}
+	})
+}
+
+// TestUpdateCancelled: a context cancelled while the function runs fails
+// its next call on the transaction, and nothing is recorded; once the
+// function has returned nil, the commit goes ahead.
+func TestUpdateCancelled(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		s := bk.new(t)
+		mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
+		before := snapshot(t, s)
+		b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64, g128}, `{"seed":1}`, `{"seed":2}`)
+
+		ctx, cancel := context.WithCancel(context.Background())
+		err := planChunks(ctx, s, b, 2, func(start int, _ []PlannedRun) error {
+			if start == 2 {
+				cancel() // a signal, while the runs go in
+			}
+			return nil
+		}, nil)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+		if snapshot(t, s) != before {
+			t.Fatal("a cancelled plan changed the registry")
+		}
+
+		ctx, cancel = context.WithCancel(context.Background())
+		defer cancel()
+		if err := planChunks(ctx, s, b, 2, nil, func(PlanTx) error { cancel(); return nil }); err != nil {
+			t.Fatalf("cancelled after the function's work: %v", err)
+		}
+		if n, _ := s.CountRuns(context.Background(), RunFilter{}); n != len(b.Runs)+1 {
+			t.Fatalf("%d runs, want %d: the plan committed", n, len(b.Runs)+1)
 		}
 	})
 }
@@ -468,7 +537,7 @@ func TestRunFilesAreKeptAndRecipesShared(t *testing.T) {
 	})
 }
 
-// Plans are serialised: while one plan is inside BeforeCommit (its rows
+// Plans are serialised: while one plan's function is running (its rows
 // written, not committed), another plan of the same new name with another
 // definition waits for it, then sees its registration and is blocked. This
 // is the one-winner rule of the process race tests, made deterministic.
@@ -482,18 +551,19 @@ func TestPlansAreSerialised(t *testing.T) {
 
 		inside, release := make(chan struct{}), make(chan struct{})
 		batchA := sweep([]string{qwen}, []def{int8F}, []def{first})
-		batchA.BeforeCommit = func(PlanResult) error {
-			close(inside)
-			<-release
-			return nil
-		}
 		doneA := make(chan error, 1)
-		go func() { _, err := a.Plan(ctx, batchA); doneA <- err }()
+		go func() {
+			doneA <- planChunks(ctx, a, batchA, 1, nil, func(PlanTx) error {
+				close(inside)
+				<-release
+				return nil
+			})
+		}()
 		<-inside
 
 		doneB := make(chan error, 1)
 		go func() {
-			_, err := b.Plan(ctx, sweep([]string{"Qwen/Qwen3-4B"}, []def{int8F}, []def{second}))
+			_, err := Plan(ctx, b, sweep([]string{"Qwen/Qwen3-4B"}, []def{int8F}, []def{second}))
 			doneB <- err
 		}()
 		select {
@@ -526,7 +596,7 @@ func TestFirstPlanConflictsWithinTheBatch(t *testing.T) {
 		twin := b.Runs[0]
 		twin.ID = "0123456789ab"
 		b.Runs = append(b.Runs, twin)
-		if _, err := s.Plan(context.Background(), b); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "belongs to runs") {
+		if _, err := Plan(context.Background(), s, b); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "belongs to runs") {
 			t.Fatalf("two runs in one directory: %v", err)
 		}
 		if n, _ := s.CountRuns(context.Background(), RunFilter{}); n != 0 {
@@ -534,56 +604,39 @@ func TestFirstPlanConflictsWithinTheBatch(t *testing.T) {
 		}
 		b = sweep([]string{qwen}, []def{int8F}, []def{g64})
 		b.Runs = append(b.Runs, b.Runs[0])
-		res, err := s.Plan(context.Background(), b)
+		res, err := Plan(context.Background(), s, b)
 		if err != nil || res.Created != 1 || res.Resumed != 1 {
 			t.Fatalf("exact repeat: %+v %v", res, err)
 		}
 	})
 }
 
-// streamOf turns a batch's Runs into a Stream of chunks of at most size.
-func streamOf(b PlanBatch, size int) PlanBatch {
-	runs := b.Runs
-	b.Runs = nil
-	b.Stream = func(yield func([]Run) error) error {
-		for i := 0; i < len(runs); i += size {
-			if err := yield(runs[i:min(i+size, len(runs))]); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return b
-}
-
-// TestPlanStream: a plan given as a stream of chunks records what the same
-// plan given whole records; each chunk is handed to Chunk, with its place
-// in the plan, once written; the result counts the runs without listing
-// them; the caller's errors come back as they are, with nothing recorded.
-func TestPlanStream(t *testing.T) {
+// TestUpdateStreamsChunks: a plan added a chunk at a time records what the
+// same plan added whole records, each chunk's runs as planned coming back
+// from AddRuns, and each new name with the first run using it; a re-plan
+// resumes every run as registered; the function's errors come back as
+// they are, with nothing recorded.
+func TestUpdateStreamsChunks(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		ctx := context.Background()
 		s := bk.new(t)
-		whole := sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64}, `{"seed":1}`, `{"seed":2}`, `{"seed":3}`)
-		want := whole.Runs
+		b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64}, `{"seed":1}`, `{"seed":2}`, `{"seed":3}`)
+		want := b.Runs
 
-		b := streamOf(whole, 4)
 		var starts []int
 		var got []PlannedRun
-		b.Chunk = func(start int, runs []PlannedRun) error {
+		collect := func(start int, runs []PlannedRun) error {
 			starts = append(starts, start)
 			got = append(got, runs...)
 			return nil
 		}
-		res, err := s.Plan(ctx, b)
+		var registered []Name
+		err := planChunks(ctx, s, b, 4, collect, func(tx PlanTx) error { registered = slices.Clone(tx.Registered()); return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Created != 6 || res.Resumed != 0 || res.Runs != nil || len(res.Registered) != 3 {
-			t.Fatalf("result %+v, want 6 created, none listed, 3 names registered", res)
-		}
-		if !slices.Equal(starts, []int{0, 4}) || len(got) != 6 {
-			t.Fatalf("chunks start at %v with %d runs, want [0 4] and 6", starts, len(got))
+		if !slices.Equal(starts, []int{0, 4}) || len(got) != 6 || len(registered) != 3 {
+			t.Fatalf("chunks start at %v with %d runs, %d names registered; want [0 4], 6 and 3", starts, len(got), len(registered))
 		}
 		for i, p := range got {
 			if p.ID != want[i].ID || p.Resumed || p.Status != StatusPlanned {
@@ -591,14 +644,13 @@ func TestPlanStream(t *testing.T) {
 			}
 		}
 		if n, _ := s.Name(ctx, KindFormat, "fp8"); n.FirstRun != want[3].ID {
-			t.Errorf("fp8's first run %q, want %s (the first of the stream using it)", n.FirstRun, want[3].ID)
+			t.Errorf("fp8's first run %q, want %s (the first of the plan using it)", n.FirstRun, want[3].ID)
 		}
 
-		// The same stream again: every run resumed, as registered.
+		// The same plan again: every run resumed, as registered.
 		got = nil
-		res, err = s.Plan(ctx, b)
-		if err != nil || res.Created != 0 || res.Resumed != 6 {
-			t.Fatalf("re-plan: %+v %v", res, err)
+		if err := planChunks(ctx, s, b, 4, collect, nil); err != nil {
+			t.Fatalf("re-plan: %v", err)
 		}
 		for i, p := range got {
 			if !p.Resumed || p.Dir != want[i].Dir || p.CreatedAt.IsZero() {
@@ -606,49 +658,28 @@ func TestPlanStream(t *testing.T) {
 			}
 		}
 
-		// The caller's errors, as they are; nothing of the plan recorded.
-		more := streamOf(sweep([]string{qwen}, []def{int8F}, []def{g128}, `{"seed":1}`, `{"seed":2}`), 1)
+		// The function's errors, as they are; nothing of the plan recorded.
+		more := sweep([]string{qwen}, []def{int8F}, []def{g128}, `{"seed":1}`, `{"seed":2}`)
 		errStop := errors.New("stop")
-		inner := more.Stream
-		calls := 0
-		bad := more
-		bad.Stream = func(yield func([]Run) error) error {
-			return inner(func(runs []Run) error {
-				if calls++; calls == 2 {
-					return errStop
-				}
-				return yield(runs)
-			})
-		}
-		if _, err := s.Plan(ctx, bad); err != errStop {
-			t.Errorf("stream's own error: %v, want it as it is", err)
-		}
-		bad = more
-		bad.Chunk = func(start int, _ []PlannedRun) error {
+		err = planChunks(ctx, s, more, 1, func(start int, _ []PlannedRun) error {
 			if start == 1 {
 				return errStop
 			}
 			return nil
-		}
-		if _, err := s.Plan(ctx, bad); err != errStop {
-			t.Errorf("chunk's error: %v, want it as it is", err)
+		}, nil)
+		if err != errStop {
+			t.Errorf("the function's error: %v, want it as it is", err)
 		}
 		undefined := more
 		undefined.Names = undefined.Names[:1] // the granularity is missing
-		if _, err := s.Plan(ctx, undefined); err == nil || !strings.Contains(err.Error(), "which the plan does not define") {
-			t.Errorf("a streamed run using an undefined name: %v", err)
+		if err := planChunks(ctx, s, undefined, 1, nil, nil); err == nil || !strings.Contains(err.Error(), "which the plan does not define") {
+			t.Errorf("a run using an undefined name: %v", err)
 		}
 		if n, _ := s.CountRuns(ctx, RunFilter{}); n != 6 {
 			t.Errorf("%d runs after refused plans, want 6", n)
 		}
 		if _, err := s.Name(ctx, KindGranularity, "w_group128"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("w_group128 registered by a refused plan: %v", err)
-		}
-
-		both := more
-		both.Runs = whole.Runs
-		if _, err := s.Plan(ctx, both); err == nil || !strings.Contains(err.Error(), "not both") {
-			t.Errorf("Runs and Stream together: %v", err)
 		}
 	})
 }

@@ -44,12 +44,12 @@ const maxReconnects = 3
 // it, through search_path) shared by every node of a cluster, with the
 // SQLite registry's semantics exactly.
 //
-// Writers that check the whole registry before writing (Plan, Retire, a
+// Writers that check the whole registry before writing (Update, Retire, a
 // copy) hold a transaction-scoped advisory lock from their first statement
 // to commit or rollback, so they are serialised like SQLite's immediate
-// transactions, and BeforeCommit runs with that lock held. Their reads run
-// at READ COMMITTED after the lock is granted, so each sees everything the
-// previous holder committed. Mark locks its one run row. Unique keys back
+// transactions, and Update's function runs with that lock held. Their
+// reads run at READ COMMITTED after the lock is granted, so each sees
+// everything the previous holder committed. Mark locks its one run row. Unique keys back
 // all of it: a run id, a directory and a (kind, name) can be inserted once.
 type Postgres struct {
 	registry
@@ -300,7 +300,7 @@ func (p *Postgres) rebind(query string) string { return dollarPlaceholders(query
 // first, so that every later statement sees what the previous holder
 // committed.
 func (p *Postgres) beginWrite(ctx context.Context, whole bool) (*sql.Tx, error) {
-	tx, err := p.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	tx, err := p.db.BeginTx(context.WithoutCancel(ctx), &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +386,7 @@ func (p *Postgres) Check(ctx context.Context) ([]string, error) {
 // at most the lock timeout, then ErrBusy), or after a lost connection (at
 // most maxReconnects times: the server rolled the transaction back, and op
 // runs whole again on a new connection). A connection lost during COMMIT
-// leaves the outcome unknown: Plan and Import run again, as they are
+// leaves the outcome unknown: Update and Import run again, as they are
 // idempotent (a plan that did commit is then found registered); Mark, which
 // is not, marks its commit with uncertainCommit and is not retried. Other
 // errors come back at once, the server's turned into messages.
@@ -401,10 +401,6 @@ func (p *Postgres) retry(ctx context.Context, op func() error) error {
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
-		}
-		var he hookError
-		if errors.As(err, &he) {
-			return err
 		}
 		var uc uncertainCommit
 		if errors.As(err, &uc) && connectionLost(err) {

@@ -141,7 +141,7 @@ func TestPostgresConnectFailures(t *testing.T) {
 }
 
 // killPlanner terminates, from another connection, the backend holding the
-// registry's write lock (a plan inside BeforeCommit), and waits until it is
+// registry's write lock (a plan inside its Update), and waits until it is
 // gone.
 func killPlanner(t *testing.T, killer *sql.DB) {
 	var killed bool
@@ -156,10 +156,11 @@ func killPlanner(t *testing.T, killer *sql.DB) {
 }
 
 // A connection dropped inside a plan, after its rows are written and before
-// its commit: the server rolls the whole plan back, and Plan runs it again
-// on a new connection (BeforeCommit included, as its contract says). When
-// the connection keeps dropping, Plan fails with one line and nothing of
-// the plan is recorded.
+// its commit: the server rolls the whole plan back, and Update runs the
+// function again on a new connection. When the connection keeps dropping,
+// Update fails with one line and nothing of the plan is recorded. A
+// connection dropped before the runs go in is retried alike, whatever the
+// function makes of the error AddRuns gave it.
 func TestPostgresConnectionDroppedMidPlan(t *testing.T) {
 	ctx := context.Background()
 	loc := postgresBackend.fresh(t)
@@ -175,12 +176,11 @@ func TestPostgresConnectionDroppedMidPlan(t *testing.T) {
 	// Killed every time: never half-recorded.
 	var calls atomic.Int32
 	b := sweep([]string{qwen, "Qwen/Qwen3-4B"}, []def{int8F, fp8F}, []def{g64, g128, perOut})
-	b.BeforeCommit = func(PlanResult) error {
+	err = planChunks(ctx, s, b, 4, nil, func(PlanTx) error {
 		calls.Add(1)
 		killPlanner(t, killer)
 		return nil
-	}
-	_, err = s.Plan(ctx, b)
+	})
 	if err == nil {
 		t.Fatal("plan succeeded on a connection killed at every try")
 	}
@@ -189,26 +189,58 @@ func TestPostgresConnectionDroppedMidPlan(t *testing.T) {
 		t.Errorf("message %q", err)
 	}
 	if n := calls.Load(); n != maxReconnects+1 {
-		t.Errorf("BeforeCommit called %d times, want %d (one try and %d more)", n, maxReconnects+1, maxReconnects)
+		t.Errorf("the function ran %d times, want %d (one try and %d more)", n, maxReconnects+1, maxReconnects)
 	}
 	if after := snapshot(t, s); after != before {
 		t.Fatalf("a plan whose connection was killed changed the registry:\n%s\nwant\n%s", after, before)
 	}
 
-	// Killed once: the plan is retried and recorded exactly once.
+	// Killed once, before the runs go in: the function's own wrapping of
+	// AddRuns's error does not hide it; the plan is retried.
 	calls.Store(0)
-	b.BeforeCommit = func(PlanResult) error {
+	err = s.Update(ctx, func(tx PlanTx) error {
+		if err := tx.Check(b.PlanHead); err != nil {
+			return err
+		}
+		if calls.Add(1) == 1 {
+			killPlanner(t, killer)
+		}
+		if _, err := tx.AddRuns(b.Runs[:4]); err != nil {
+			return fmt.Errorf("my own words: %w", err)
+		}
+		return errors.New("stop here")
+	})
+	if calls.Load() != 2 || err == nil || err.Error() != "stop here" {
+		t.Fatalf("calls %d, err %v; want 2 and the second attempt's own error", calls.Load(), err)
+	}
+
+	// Killed once, before the commit: the plan is retried and recorded
+	// exactly once.
+	calls.Store(0)
+	var created, resumed int
+	err = planChunks(ctx, s, b, 4, func(start int, planned []PlannedRun) error {
+		if start == 0 {
+			created, resumed = 0, 0 // a new attempt
+		}
+		for _, p := range planned {
+			if p.Resumed {
+				resumed++
+			} else {
+				created++
+			}
+		}
+		return nil
+	}, func(PlanTx) error {
 		if calls.Add(1) == 1 {
 			killPlanner(t, killer)
 		}
 		return nil
-	}
-	res, err := s.Plan(ctx, b)
+	})
 	if err != nil {
 		t.Fatalf("plan after one dropped connection: %v", err)
 	}
-	if calls.Load() != 2 || res.Created != len(b.Runs)-1 || res.Resumed != 1 {
-		t.Fatalf("calls %d, created %d, resumed %d; want 2, %d, 1", calls.Load(), res.Created, res.Resumed, len(b.Runs)-1)
+	if calls.Load() != 2 || created != len(b.Runs)-1 || resumed != 1 {
+		t.Fatalf("calls %d, created %d, resumed %d; want 2, %d, 1", calls.Load(), created, resumed, len(b.Runs)-1)
 	}
 	var runs, events int
 	rawDB(s).QueryRow(`SELECT count(*), (SELECT count(*) FROM events) FROM runs`).Scan(&runs, &events)
@@ -305,7 +337,7 @@ func TestPostgresReadOnlyUser(t *testing.T) {
 	if n, err := ro.CountRuns(ctx, RunFilter{}); err != nil || n != 2 {
 		t.Fatalf("count = %d, %v", n, err)
 	}
-	_, err := ro.Plan(ctx, sweep([]string{qwen}, []def{fp8F}, []def{g64}))
+	_, err := Plan(ctx, ro, sweep([]string{qwen}, []def{fp8F}, []def{g64}))
 	if !errors.Is(err, ErrReadOnly) || !strings.Contains(err.Error(), "user "+reader+" is not allowed") {
 		t.Fatalf("plan: %v, want ErrReadOnly", err)
 	}

@@ -28,10 +28,14 @@ type dialect interface {
 	retry(ctx context.Context, op func() error) error
 	// beginWrite starts a write transaction. With whole, it holds the
 	// registry's write lock, which serialises it with every other such
-	// transaction until commit or rollback (Plan, Retire, Import: they check
+	// transaction until commit or rollback (Update, Retire, Import: they check
 	// the whole registry before writing). Without, it only needs the rows
 	// it reads with lockRow (Mark: one run) — SQLite takes its one write
-	// lock either way.
+	// lock either way. ctx bounds the wait for the lock and every
+	// statement, but not the transaction: a cancelled ctx fails the next
+	// statement, and a transaction whose work is done still commits
+	// (database/sql would roll it back on its own as ctx ends, between the
+	// last statement and the commit).
 	beginWrite(ctx context.Context, whole bool) (*sql.Tx, error)
 	// lockRow is the suffix of a SELECT that locks the rows it reads until
 	// the transaction ends ("" where every write transaction is serialised).

@@ -9,174 +9,236 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 )
 
-// Plan records a plan in one write transaction holding the registry's write
-// lock (see Store.Plan). Checks come first and write nothing; writes follow
-// only when every check passed, and the commit makes them visible at once.
-func (r *registry) Plan(ctx context.Context, b PlanBatch) (PlanResult, error) {
-	if b.Stream != nil && b.Runs != nil {
-		return PlanResult{}, errors.New("plan: give the runs either as Runs or as Stream, not both")
-	}
-	b.Runs = slices.Clone(b.Runs) // validate fills defaults in
-	if err := b.validate(); err != nil {
-		return PlanResult{}, err
-	}
+// Update runs fn in a write transaction holding the registry's write lock
+// (see Store.Update). The retry wraps the whole attempt: a fresh
+// transaction, fn, the commit. The database errors met through tx are
+// remembered, so that whatever fn makes of them, the attempt fails with
+// the database's own error, which the backend retries or explains; fn's
+// other errors come back as they are, never retried nor reworded.
+func (r *registry) Update(ctx context.Context, fn func(PlanTx) error) error {
 	if r.readOnly {
-		return PlanResult{}, r.d.readOnlyErr()
+		return r.d.readOnlyErr()
 	}
-	at := b.At
-	if at.IsZero() {
-		at = time.Now()
-	}
-	var res PlanResult
+	var fnErr error
 	err := r.d.retry(ctx, func() error {
-		var err error
-		res, err = r.plan(ctx, &b, at.UTC())
-		return err
-	})
-	if he, ok := err.(hookError); ok {
-		return PlanResult{}, he.err // as it is: never retried nor reworded
-	}
-	return res, err
-}
-
-// hookError carries the caller's errors (BeforeCommit's, Chunk's, Stream's
-// own) through the retry loop untouched: it has no Unwrap, so nothing
-// mistakes it for a database error.
-type hookError struct{ err error }
-
-func (e hookError) Error() string { return e.err.Error() }
-
-func (r *registry) plan(ctx context.Context, b *PlanBatch, at time.Time) (PlanResult, error) {
-	tx, err := r.begin(ctx, true) // SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock
-	if err != nil {
-		return PlanResult{}, err
-	}
-	defer tx.Rollback()
-
-	var blocked []error
-	if b.Stream != nil || len(b.Runs) > 0 {
-		be, err := checkLayout(ctx, tx, b.Layout)
+		fnErr = nil
+		tx, err := r.begin(ctx, true) // SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock
 		if err != nil {
-			return PlanResult{}, err
-		}
-		if be != nil {
-			blocked = append(blocked, be)
-		}
-	}
-	fresh, bes, err := checkNames(ctx, tx, b.Names)
-	if err != nil {
-		return PlanResult{}, err
-	}
-	blocked = append(blocked, bes...)
-	if len(blocked) == 1 {
-		return PlanResult{}, blocked[0]
-	}
-	if len(blocked) > 1 {
-		return PlanResult{}, errors.Join(blocked...)
-	}
-
-	w, err := newRunWriter(ctx, tx, at)
-	if err != nil {
-		return PlanResult{}, err
-	}
-	defer w.Close()
-	var res PlanResult
-	fps := b.nameFingerprints()
-	first := map[nameKey]string{} // each name's first run in the batch
-	done := 0
-	var planned []PlannedRun
-	var dbErr error // the last database error, told apart from the caller's
-	add := func(chunk []Run) error {
-		if len(chunk) == 0 {
-			return nil
-		}
-		if done == 0 {
-			if err := insertLayout(ctx, tx, b.Layout, at); err != nil {
-				dbErr = err
-				return err
-			}
-		}
-		checked := chunk
-		if b.Stream != nil { // Runs were validated as a whole
-			checked = make([]Run, len(chunk))
-			for i := range chunk {
-				checked[i] = chunk[i]
-				if err := b.checkRun(&checked[i], fps); err != nil {
-					return err
-				}
-			}
-		}
-		for _, run := range checked {
-			for _, k := range []nameKey{{KindFormat, run.Format}, {KindGranularity, run.Granularity}} {
-				if _, ok := first[k]; !ok {
-					first[k] = run.ID
-				}
-			}
-		}
-		var err error
-		if planned, err = w.addChunk(ctx, checked, planned[:0]); err != nil {
-			if !errors.Is(err, ErrConflict) {
-				dbErr = err
-			}
 			return err
 		}
-		for _, p := range planned {
-			if p.Resumed {
-				res.Resumed++
-			} else {
-				res.Created++
-			}
+		defer tx.Rollback()
+		t := &planTx{ctx: ctx, tx: tx}
+		defer t.close()
+		err = fn(t)
+		switch {
+		case t.dbErr != nil:
+			return t.dbErr
+		case err != nil:
+			fnErr = err
+			return nil // rolled back by the deferred Rollback; nothing to retry
 		}
-		if b.Stream == nil {
-			res.Runs = append(res.Runs, planned...)
-		}
-		if b.Chunk != nil {
-			if err := b.Chunk(done, planned); err != nil {
-				return hookError{err}
-			}
-		}
-		done += len(chunk)
-		return nil
+		return tx.Commit()
+	})
+	if fnErr != nil {
+		return fnErr
 	}
-	if b.Stream != nil {
-		err = b.Stream(add)
-	} else if len(b.Runs) > 0 {
-		err = add(b.Runs)
-	}
-	if err != nil {
-		var he hookError
-		if errors.As(err, &he) || err == dbErr || errors.Is(err, ErrConflict) {
-			return PlanResult{}, err
-		}
-		return PlanResult{}, hookError{err} // Stream's own error, or the caller's mistake
-	}
-	for _, n := range fresh {
-		reg := Name{Kind: n.Kind, Name: n.Name, Fingerprint: n.Fingerprint, Definition: n.Definition,
-			FirstRun: first[nameKey{n.Kind, n.Name}], CreatedAt: at}
-		if err := insertName(ctx, tx, reg); err != nil {
-			return PlanResult{}, err
-		}
-		res.Registered = append(res.Registered, reg)
-	}
-	if b.BeforeCommit != nil {
-		if err := b.BeforeCommit(res); err != nil {
-			return PlanResult{}, hookError{err}
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return PlanResult{}, err
-	}
-	return res, nil
+	return err
 }
+
+// planTx is the PlanTx of a registry's write transaction.
+type planTx struct {
+	ctx   context.Context
+	tx    wtx
+	head  *PlanHead
+	at    time.Time
+	fps   map[nameKey]string  // the plan's names → their fingerprints
+	fresh map[nameKey]NameUse // the plan's new names, until a run registers them
+	w     *runWriter
+	// registered lists the names registered so far; planned holds the
+	// last chunk's runs as planned (its array reused).
+	registered []Name
+	planned    []PlannedRun
+	// dbErr is the first database error: the transaction is lost, every
+	// later call fails with it, and Update with it.
+	dbErr error
+}
+
+func (t *planTx) close() {
+	if t.w != nil {
+		t.w.Close()
+	}
+}
+
+// db remembers a database error.
+func (t *planTx) db(err error) error {
+	if t.dbErr == nil {
+		t.dbErr = err
+	}
+	return err
+}
+
+func (t *planTx) Check(h PlanHead) error {
+	if t.dbErr != nil {
+		return t.dbErr
+	}
+	if t.head != nil {
+		return errors.New("plan: Check is called once, before the runs are added")
+	}
+	if err := h.validate(); err != nil {
+		return err
+	}
+	var blocked []error
+	be, err := checkLayout(t.ctx, t.tx, h.Layout)
+	if err != nil {
+		return t.db(err)
+	}
+	if be != nil {
+		blocked = append(blocked, be)
+	}
+	registered, err := registeredFor(t.ctx, t.tx, h.Names)
+	if err != nil {
+		return t.db(err)
+	}
+	fresh, violations := CheckNames(h.Names, registered, ScopePlan)
+	for _, v := range violations {
+		if v.Runs, err = runsUsing(t.ctx, t.tx, v.Kind, v.Registered); err != nil {
+			return t.db(err)
+		}
+		blocked = append(blocked, v)
+	}
+	if len(blocked) == 1 {
+		return blocked[0]
+	}
+	if len(blocked) > 1 {
+		return errors.Join(blocked...)
+	}
+	t.head = &h
+	t.at = h.At
+	if t.at.IsZero() {
+		t.at = time.Now()
+	}
+	t.at = t.at.UTC()
+	t.fps = h.nameFingerprints()
+	t.fresh = make(map[nameKey]NameUse, len(fresh))
+	for _, u := range fresh {
+		t.fresh[nameKey{u.Kind, u.Name}] = u
+	}
+	return nil
+}
+
+func (t *planTx) AddRuns(runs []Run) ([]PlannedRun, error) {
+	if t.dbErr != nil {
+		return nil, t.dbErr
+	}
+	if t.head == nil {
+		return nil, errors.New("plan: Check the plan before adding runs")
+	}
+	if len(runs) == 0 {
+		return nil, nil
+	}
+	checked := make([]Run, len(runs)) // checkRun fills defaults in
+	for i := range runs {
+		checked[i] = runs[i]
+		if err := t.head.checkRun(&checked[i], t.fps); err != nil {
+			return nil, err
+		}
+	}
+	if t.w == nil {
+		if err := insertLayout(t.ctx, t.tx, t.head.Layout, t.at); err != nil {
+			return nil, t.db(err)
+		}
+		w, err := newRunWriter(t.ctx, t.tx, t.at)
+		if err != nil {
+			return nil, t.db(err)
+		}
+		t.w = w
+	}
+	var err error
+	if t.planned, err = t.w.addChunk(t.ctx, checked, t.planned[:0]); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+		return nil, t.db(err)
+	}
+	// A new name is registered with the first run using it (its row goes
+	// in after the run's, which it refers to).
+	for _, run := range checked {
+		if len(t.fresh) == 0 {
+			break
+		}
+		for _, k := range []nameKey{{KindFormat, run.Format}, {KindGranularity, run.Granularity}} {
+			u, ok := t.fresh[k]
+			if !ok {
+				continue
+			}
+			n := Name{Kind: u.Kind, Name: u.Name, Fingerprint: u.Fingerprint, Definition: u.Definition,
+				FirstRun: run.ID, CreatedAt: t.at}
+			if err := insertName(t.ctx, t.tx, n); err != nil {
+				return nil, t.db(err)
+			}
+			delete(t.fresh, k)
+			t.registered = append(t.registered, n)
+		}
+	}
+	return t.planned, nil
+}
+
+func (t *planTx) Registered() []Name { return t.registered }
 
 type nameKey struct {
 	kind Kind
 	name string
+}
+
+// registeredFor reads the registered names that name stability needs for
+// uses (see CheckNames): those named by a use or one of its aliases, and
+// those of a use's kind with its fingerprint. Ordered by kind and name.
+func registeredFor(ctx context.Context, tx wtx, uses []NameUse) ([]Name, error) {
+	var out []Name
+	for _, k := range []Kind{KindFormat, KindGranularity} {
+		var names, fps []any
+		for _, u := range uses {
+			if u.Kind != k {
+				continue
+			}
+			names = append(names, u.Name)
+			for _, a := range u.Aliases {
+				names = append(names, a)
+			}
+			fps = append(fps, u.Fingerprint)
+		}
+		if len(names) == 0 {
+			continue
+		}
+		args := append(append([]any{string(k)}, names...), fps...)
+		rows, err := tx.QueryContext(ctx, `SELECT `+nameCols+` FROM names WHERE kind = ? AND (name IN (`+
+			placeholders(len(names))+`) OR fingerprint IN (`+placeholders(len(fps))+`)) ORDER BY name`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			n, err := scanName(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, n)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// placeholders is "?, ?, …" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 // checkLayout blocks a layout other than the one existing runs were planned
@@ -218,81 +280,6 @@ func insertLayout(ctx context.Context, tx wtx, l Layout, at time.Time) error {
 		INSERT INTO layouts (fingerprint, template, created_at) VALUES (?, ?, ?)
 		ON CONFLICT (fingerprint) DO NOTHING`, l.Fingerprint, l.Template, at.UnixNano())
 	return err
-}
-
-// checkNames checks every name of the batch against the registry and
-// against the batch's other new names, returning the names to register and
-// every violation.
-func checkNames(ctx context.Context, tx wtx, uses []NameUse) (fresh []NameUse, blocked []error, err error) {
-	newByFP := map[nameKey]string{} // (kind, fingerprint) → new name earlier in the batch
-	for _, u := range uses {
-		reg, err := getName(ctx, tx, u.Kind, u.Name)
-		switch {
-		case err == nil:
-			if reg.Retired || reg.Fingerprint != u.Fingerprint {
-				be := &BlockedError{Reason: MeaningChanged, Kind: u.Kind, Name: u.Name, Registered: reg.Name,
-					OldFingerprint: reg.Fingerprint, OldDefinition: reg.Definition,
-					NewFingerprint: u.Fingerprint, NewDefinition: u.Definition, FirstRun: reg.FirstRun}
-				if reg.Retired {
-					be.Reason = RetiredName
-				}
-				if be.Runs, err = runsUsing(ctx, tx, u.Kind, u.Name); err != nil {
-					return nil, nil, err
-				}
-				blocked = append(blocked, be)
-			}
-			continue
-		case !errors.Is(err, ErrNotFound):
-			return nil, nil, err
-		}
-		twin, err := twinOf(ctx, tx, u)
-		if err != nil {
-			return nil, nil, err
-		}
-		if twin != nil {
-			be := &BlockedError{Reason: RenameInDisguise, Kind: u.Kind, Name: u.Name, Registered: twin.Name,
-				OldFingerprint: twin.Fingerprint, OldDefinition: twin.Definition,
-				NewFingerprint: u.Fingerprint, NewDefinition: u.Definition, FirstRun: twin.FirstRun}
-			if be.Runs, err = runsUsing(ctx, tx, u.Kind, twin.Name); err != nil {
-				return nil, nil, err
-			}
-			blocked = append(blocked, be)
-			continue
-		}
-		k := nameKey{u.Kind, u.Fingerprint}
-		if other, ok := newByFP[k]; ok && !slices.Contains(u.Aliases, other) {
-			blocked = append(blocked, &BlockedError{Reason: RenameInDisguise, Kind: u.Kind, Name: u.Name,
-				Registered: other, OldFingerprint: u.Fingerprint, NewFingerprint: u.Fingerprint,
-				OldDefinition: u.Definition, NewDefinition: u.Definition})
-			continue
-		}
-		if _, ok := newByFP[k]; !ok {
-			newByFP[k] = u.Name
-		}
-		fresh = append(fresh, u)
-	}
-	return fresh, blocked, nil
-}
-
-// twinOf returns a registered name of u's kind with u's fingerprint that u
-// does not declare among its aliases, or nil.
-func twinOf(ctx context.Context, tx wtx, u NameUse) (*Name, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT `+nameCols+` FROM names
-		WHERE kind = ? AND fingerprint = ? ORDER BY created_at, name`, string(u.Kind), u.Fingerprint)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		n, err := scanName(rows)
-		if err != nil {
-			return nil, err
-		}
-		if !slices.Contains(u.Aliases, n.Name) {
-			return &n, nil
-		}
-	}
-	return nil, rows.Err()
 }
 
 func insertName(ctx context.Context, tx wtx, n Name) error {
@@ -548,7 +535,7 @@ func (w *runWriter) runsByID(ctx context.Context, ids []string) (map[string]Run,
 		args[i] = id
 	}
 	// Not prepared: its length varies from chunk to chunk.
-	rows, err := w.tx.QueryContext(ctx, `SELECT `+runCols+` FROM runs WHERE id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")+`)`, args...)
+	rows, err := w.tx.QueryContext(ctx, `SELECT `+runCols+` FROM runs WHERE id IN (`+placeholders(len(ids))+`)`, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -23,9 +23,12 @@ import (
 // another process holding the registry's write lock.
 const DefaultLockTimeout = time.Minute
 
-// maxBusyTimeout bounds SQLite's own wait inside one statement, which
-// nothing interrupts; longer waits are retried with backoff by the store,
-// which notices a cancelled context (Ctrl-C) between attempts.
+// maxBusyTimeout bounds SQLite's own wait for a lock inside one statement,
+// which a cancelled context does not cut short; longer waits are retried
+// with backoff by the store, which gives up between attempts once the
+// context is cancelled. (qrun cancels it on SIGINT and SIGTERM: a plan
+// interrupted that way rolls back, and removes what it wrote, within about
+// this long.)
 const maxBusyTimeout = time.Second
 
 // gooseTable is goose's version table.
@@ -67,7 +70,7 @@ var (
 
 // OpenSQLite opens the registry at path, creating it and its folder when
 // missing, and brings its schema up to date under a lock shared by every
-// process. A file that isn't writable is opened read-only (reads work, Plan
+// process. A file that isn't writable is opened read-only (reads work, Update
 // and Mark fail with ErrReadOnly). It refuses a file that isn't a SQLite
 // database, another program's database, a registry written by a newer qrun
 // (ErrSchemaTooNew), and a network file system unless allowed.
@@ -374,7 +377,7 @@ func (s *SQLite) rebind(query string) string { return query }
 // beginWrite starts an immediate transaction (_txlock in the DSN): it holds
 // SQLite's one write lock from BEGIN, whole or not.
 func (s *SQLite) beginWrite(ctx context.Context, whole bool) (*sql.Tx, error) {
-	return s.db.BeginTx(ctx, nil)
+	return s.db.BeginTx(context.WithoutCancel(ctx), nil)
 }
 
 // lockRow is empty: every write transaction already holds the write lock.

@@ -24,12 +24,16 @@ import (
 
 // Store is a qrun registry.
 type Store interface {
-	// Plan records a whole plan in one write transaction: name stability
-	// and layout checks, name registration, new runs and their 'plan'
-	// events. All or nothing: when it returns an error, nothing was
-	// written. A violation of name stability is a *BlockedError (several
-	// are joined; see Blocked); errors.Is(err, ErrBlocked) reports both.
-	Plan(ctx context.Context, b PlanBatch) (PlanResult, error)
+	// Update runs fn in one write transaction that holds the registry's
+	// write lock, and commits it when fn returns nil: the way a plan is
+	// recorded, through tx (see PlanTx; Plan does it for a batch held
+	// whole). An error of fn rolls everything back and comes back as it
+	// is. When the database asks for it (SQLite busy, a PostgreSQL
+	// serialisation failure or lost connection), the transaction is rolled
+	// back and fn runs again from the start, so fn must be re-runnable and
+	// keep nothing of an attempt that failed. A cancelled ctx fails fn's
+	// next call on tx; once fn has returned nil, the commit goes ahead.
+	Update(ctx context.Context, fn func(tx PlanTx) error) error
 
 	// Mark sets a run's status and/or records metrics, appending one
 	// 'status' event (when status is not empty) and one 'metric' event
@@ -37,7 +41,7 @@ type Store interface {
 	Mark(ctx context.Context, id string, status Status, metrics map[string]float64, note string) error
 
 	// Retire marks a registered name retired: it stays reserved and keeps
-	// its runs, and Plan refuses it from then on.
+	// its runs, and a plan using it is refused from then on.
 	Retire(ctx context.Context, kind Kind, name string) error
 
 	// Run returns the run with this id, or an error wrapping ErrNotFound.
@@ -131,7 +135,7 @@ type Run struct {
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 
-	// Files are the bytes written into the run directory. Plan stores them
+	// Files are the bytes written into the run directory. AddRuns stores them
 	// with a new run (they are not read back into Run; see RunFiles).
 	Files *RunFiles
 }
@@ -223,49 +227,96 @@ type NameUse struct {
 	Aliases []string
 }
 
-// PlanBatch is everything one invocation of qrun plan records.
-type PlanBatch struct {
+// PlanTx is a plan's write transaction, given to the function Update runs.
+// A plan calls Check once, then AddRuns a chunk at a time; a name is
+// registered the first time a run uses it.
+type PlanTx interface {
+	// Check checks the plan's layout and names against the registry
+	// before anything is written (name stability, see CheckNames) and
+	// returns every violation: a *BlockedError, several joined (see
+	// Blocked). It comes first: AddRuns takes only runs under this layout
+	// using these names, with their fingerprints.
+	Check(h PlanHead) error
+	// AddRuns records a chunk of the plan's runs, in sweep order: each new
+	// run with its 'plan' event and its files, and each new name of the
+	// plan with the first run using it. A run already registered in the
+	// same directory is resumed; a run id registered with another
+	// directory, or a directory registered for another run, is an error
+	// wrapping ErrConflict. It returns the runs as planned, valid until
+	// the next call. Status, CreatedAt and UpdatedAt are set by the
+	// store; LayoutFP is the plan's when empty.
+	AddRuns(runs []Run) ([]PlannedRun, error)
+	// Registered lists the names the transaction has registered so far.
+	Registered() []Name
+}
+
+// PlanHead is what every run of a plan shares.
+type PlanHead struct {
 	// Layout is the layout template the directories come from.
 	Layout Layout
 	// Names are the names the runs use, each (kind, name) once; every
 	// run's format and granularity must be among them, with the
 	// fingerprint the run carries.
 	Names []NameUse
-	// Runs in sweep order. Status, CreatedAt and UpdatedAt are set by the
-	// store; LayoutFP is Layout.Fingerprint when empty.
-	Runs []Run
-	// Stream, for a sweep too large to hold at once, replaces Runs (give
-	// one or the other): it calls yield with the plan's runs in sweep
-	// order, a chunk at a time, and returns yield's error as it is. Each
-	// chunk is checked and written, and handed to Chunk, before yield
-	// returns, so that nothing of a chunk need be kept afterwards; the
-	// result then counts the runs but does not list them. Stream runs
-	// again if the transaction has to be retried, and must yield the same
-	// runs.
-	Stream func(yield func([]Run) error) error `json:"-"`
-	// Chunk, when set, is called after each chunk's rows are written (not
-	// committed), with the registry's write lock held, with the index of
-	// the chunk's first run in the plan and the chunk's runs as planned
-	// (valid only during the call): the place to write a sweep's run
-	// directories chunk by chunk. An error rolls the plan back and is
-	// returned as it is.
-	Chunk func(start int, runs []PlannedRun) error `json:"-"`
 	// At is the plan's time (created_at of new runs and names); zero for
 	// now.
 	At time.Time
-	// BeforeCommit, when set, is called once every check has passed and
-	// the plan's rows are written but not committed, with the registry's
-	// write lock held: the place to write the run directories, so that a
-	// blocked plan writes no file and a committed plan has its files. An
-	// error rolls the whole plan back and is returned as it is (a dry run
-	// returns its own sentinel). It runs again if the transaction has to
-	// be retried, so it must be idempotent.
-	BeforeCommit func(PlanResult) error `json:"-"`
+}
+
+// PlanBatch is a plan held whole in memory (see Plan).
+type PlanBatch struct {
+	PlanHead
+	Runs []Run // in sweep order
+}
+
+// Plan records a batch in one Update: Check, then AddRuns. All or
+// nothing: when it returns an error, nothing was written. A violation of
+// name stability is a *BlockedError (several are joined; see Blocked);
+// errors.Is(err, ErrBlocked) reports both. A sweep too large to hold
+// streams through Update itself.
+func Plan(ctx context.Context, s Store, b PlanBatch) (PlanResult, error) {
+	runs := slices.Clone(b.Runs) // validate fills defaults in
+	if err := b.PlanHead.validate(); err != nil {
+		return PlanResult{}, err
+	}
+	fps := b.nameFingerprints()
+	for i := range runs {
+		if err := b.checkRun(&runs[i], fps); err != nil {
+			return PlanResult{}, err
+		}
+	}
+	var res PlanResult
+	err := s.Update(ctx, func(tx PlanTx) error {
+		res = PlanResult{}
+		if err := tx.Check(b.PlanHead); err != nil {
+			return err
+		}
+		if len(runs) > 0 {
+			planned, err := tx.AddRuns(runs)
+			if err != nil {
+				return err
+			}
+			res.Runs = slices.Clone(planned)
+		}
+		for _, p := range res.Runs {
+			if p.Resumed {
+				res.Resumed++
+			} else {
+				res.Created++
+			}
+		}
+		res.Registered = slices.Clone(tx.Registered())
+		return nil
+	})
+	if err != nil {
+		return PlanResult{}, err
+	}
+	return res, nil
 }
 
 // PlanResult is what Plan recorded.
 type PlanResult struct {
-	Runs       []PlannedRun // one per batch run, in batch order (none for a Stream)
+	Runs       []PlannedRun // one per batch run, in batch order
 	Created    int          // runs inserted
 	Resumed    int          // runs that were already registered
 	Registered []Name       // names registered by this plan
@@ -319,6 +370,9 @@ const (
 	// LayoutChanged: the layout template changed while runs exist under
 	// the old one.
 	LayoutChanged BlockReason = "layout changed"
+	// Missing: a registered name is missing from the vocabulary (deleted
+	// or renamed; see ScopeVocabulary).
+	Missing BlockReason = "missing"
 	// DefinitionConflict: a copy (Import) would bring in a name that the
 	// target registry holds with another definition. Old is the target's
 	// definition, New the source's.
@@ -346,6 +400,10 @@ type BlockedError struct {
 func (e *BlockedError) Error() string {
 	switch e.Reason {
 	case MeaningChanged:
+		if e.Registered != "" && e.Registered != e.Name {
+			return fmt.Sprintf("%s %s, now an alias of %s, is registered with another definition (%s, used by %s); %s's definition is %s: a used name never changes meaning; restore its definition, or give the new one a new name",
+				e.Kind, e.Registered, e.Name, e.OldFingerprint, plural(e.Runs, "run"), e.Name, e.NewFingerprint)
+		}
 		return fmt.Sprintf("%s %s is registered with another definition (%s, used by %s); its definition now is %s: a used name never changes meaning; restore its definition, or give the new one a new name",
 			e.Kind, e.Name, e.OldFingerprint, plural(e.Runs, "run"), e.NewFingerprint)
 	case RenameInDisguise:
@@ -357,6 +415,8 @@ func (e *BlockedError) Error() string {
 			e.Kind, e.Name, e.NewFingerprint, where, e.Registered, e.Registered, e.Name)
 	case RetiredName:
 		return fmt.Sprintf("%s %s is retired (used by %s) and can't be planned", e.Kind, e.Name, plural(e.Runs, "run"))
+	case Missing:
+		return fmt.Sprintf("%s %s is registered (used by %s) but missing from the vocabulary: restore it, or keep it with retired: true", e.Kind, e.Name, plural(e.Runs, "run"))
 	case DefinitionConflict:
 		return fmt.Sprintf("%s %s is registered in the target with another definition (%s, used by %s there) than in the source (%s): the registries disagree on what it means, and a used name never changes meaning: nothing is copied",
 			e.Kind, e.Name, e.OldFingerprint, plural(e.Runs, "run"), e.NewFingerprint)
@@ -403,15 +463,14 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-// validate checks a batch for the caller's mistakes before any database
-// work: every name defined once, every run (of Runs; Stream's are checked as
-// they come) complete and consistent with the names it uses.
-func (b *PlanBatch) validate() error {
-	if (b.Stream != nil || len(b.Runs) > 0) && (b.Layout.Fingerprint == "" || b.Layout.Template == "") {
+// validate checks a plan's head for the caller's mistakes before any
+// database work: a layout, every name defined once.
+func (h *PlanHead) validate() error {
+	if h.Layout.Fingerprint == "" || h.Layout.Template == "" {
 		return errors.New("plan: the layout template and its fingerprint are required")
 	}
 	seen := map[nameKey]bool{}
-	for _, n := range b.Names {
+	for _, n := range h.Names {
 		if !n.Kind.valid() {
 			return fmt.Errorf("plan: unknown name kind %q", n.Kind)
 		}
@@ -423,35 +482,29 @@ func (b *PlanBatch) validate() error {
 		}
 		seen[nameKey{n.Kind, n.Name}] = true
 	}
-	fps := b.nameFingerprints()
-	for i := range b.Runs {
-		if err := b.checkRun(&b.Runs[i], fps); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
-// nameFingerprints maps each name of the batch to its fingerprint.
-func (b *PlanBatch) nameFingerprints() map[nameKey]string {
-	fps := make(map[nameKey]string, len(b.Names))
-	for _, n := range b.Names {
+// nameFingerprints maps each name of the plan to its fingerprint.
+func (h *PlanHead) nameFingerprints() map[nameKey]string {
+	fps := make(map[nameKey]string, len(h.Names))
+	for _, n := range h.Names {
 		fps[nameKey{n.Kind, n.Name}] = n.Fingerprint
 	}
 	return fps
 }
 
 // checkRun fills in a run's defaults and checks it is complete and
-// consistent with the batch's layout and names.
-func (b *PlanBatch) checkRun(r *Run, fps map[nameKey]string) error {
+// consistent with the plan's layout and names.
+func (h *PlanHead) checkRun(r *Run, fps map[nameKey]string) error {
 	if r.LayoutFP == "" {
-		r.LayoutFP = b.Layout.Fingerprint
+		r.LayoutFP = h.Layout.Fingerprint
 	}
 	if err := r.validate(); err != nil {
 		return err
 	}
-	if r.LayoutFP != b.Layout.Fingerprint {
-		return fmt.Errorf("plan: run %s has layout %s, not the plan's %s", r.ID, r.LayoutFP, b.Layout.Fingerprint)
+	if r.LayoutFP != h.Layout.Fingerprint {
+		return fmt.Errorf("plan: run %s has layout %s, not the plan's %s", r.ID, r.LayoutFP, h.Layout.Fingerprint)
 	}
 	for _, u := range []struct {
 		k     Kind

@@ -55,7 +55,7 @@ func main() {
 	start := time.Now()
 	base := time.Now().Add(-time.Duration(*n) * time.Second)
 	for done := 0; done < *n; {
-		b := store.PlanBatch{Layout: store.Layout{Fingerprint: tmpl.Fingerprint(), Template: tmpl.String()}, Names: names, At: base.Add(time.Duration(done) * time.Second)}
+		b := store.PlanBatch{PlanHead: store.PlanHead{Layout: store.Layout{Fingerprint: tmpl.Fingerprint(), Template: tmpl.String()}, Names: names, At: base.Add(time.Duration(done) * time.Second)}}
 		for i := 0; i < 10000 && done < *n; i, done = i+1, done+1 {
 			f, g := formats[done%combos/len(grans)], grans[done%len(grans)]
 			seed := done / combos
@@ -69,7 +69,7 @@ func main() {
 				Params: fmt.Sprintf(`{"seed":%d}`, seed), Dir: dir, FormatFP: r.Format.Fingerprint(),
 				GranularityFP: r.Granularity.Fingerprint(), ConfigFP: r.Fingerprint(), ModelOpt: "0.46"})
 		}
-		if _, err := st.Plan(ctx, b); err != nil {
+		if _, err := store.Plan(ctx, st, b); err != nil {
 			log.Fatal(err)
 		}
 	}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/qrun-dev/qrun/plan"
 	"github.com/qrun-dev/qrun/store"
 	"github.com/qrun-dev/qrun/vocab"
 )
@@ -18,6 +20,9 @@ const (
 	exitUsage     = 2
 	exitBlocked   = 3
 	exitSelection = 4
+	// exitInterrupted: stopped by SIGINT or SIGTERM (128 + SIGINT's 2, as
+	// a shell reports a process its Ctrl-C ended).
+	exitInterrupted = 130
 )
 
 // version is set by the build (-ldflags "-X main.version=…").
@@ -102,10 +107,10 @@ func wrapArgs(c *cobra.Command) {
 
 // run executes the command line and returns the exit code. Errors are
 // classified here, once (SPEC §7).
-func run(args []string, io *IOStreams) int {
+func run(ctx context.Context, args []string, io *IOStreams) int {
 	root := newRootCmd(io)
 	root.SetArgs(joinJSONFieldArgs(root, args))
-	cmd, err := root.ExecuteC()
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -119,6 +124,12 @@ func run(args []string, io *IOStreams) int {
 		}
 	}
 	code := classify(err)
+	if code == exitError && ctx.Err() != nil {
+		code = exitInterrupted // whatever the command made of its cancelled context
+	}
+	if code == exitInterrupted {
+		err = interrupted(err)
+	}
 	printError(io, err)
 	if code == exitUsage && cmd != nil {
 		fmt.Fprintf(io.ErrOut, "\n%s", cmd.UsageString())
@@ -167,8 +178,20 @@ func classify(err error) int {
 		return exitBlocked
 	case errors.Is(err, vocab.ErrInvalidSelection):
 		return exitSelection
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
 	}
 	return exitError
+}
+
+// interrupted is the one line of a command stopped by a signal: a plan's
+// own, which says what became of it, else "interrupted".
+func interrupted(err error) error {
+	var pe *plan.InterruptedError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return errors.New("interrupted")
 }
 
 // printError writes one line per problem, each prefixed with "qrun: ". A

@@ -31,8 +31,9 @@ import (
 // started by the first test that needs it) is stopped at the end.
 func TestMain(m *testing.M) {
 	testscript.Main(stopSharedAfter{m}, map[string]func(){
-		"qrun": func() { os.Exit(run(os.Args[1:], defaultIO())) },
-		"lsr":  func() { os.Exit(lsr(os.Args[1:])) },
+		"qrun":      func() { os.Exit(runMain()) },
+		"signalled": func() { os.Exit(signalledMain()) },
+		"lsr":       func() { os.Exit(lsr(os.Args[1:])) },
 	})
 }
 
