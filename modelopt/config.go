@@ -3,6 +3,7 @@ package modelopt
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -86,6 +87,7 @@ func (e Entry) Value() map[any]any {
 type Config struct {
 	DenyAll     bool    // ModelOpt's _base_disable_all first: {quantizer_name: '*', enable: false}
 	Entries     []Entry // the format's own entries, in order
+	KV          []Entry // a KV-cache preset's entries, after the format's (SPEC §12)
 	DefaultTail bool    // ModelOpt's _default_disabled_quantizer_cfg last (lm_head, routers, …)
 	Algorithm   any     // a method name, null, or a mapping with "method"
 }
@@ -96,6 +98,12 @@ func (c Config) Clone() Config {
 	out.Entries = make([]Entry, len(c.Entries))
 	for i, e := range c.Entries {
 		out.Entries[i] = e.Clone()
+	}
+	if c.KV != nil {
+		out.KV = make([]Entry, len(c.KV))
+		for i, e := range c.KV {
+			out.KV[i] = e.Clone()
+		}
 	}
 	out.Algorithm = Clone(c.Algorithm)
 	return out
@@ -169,13 +177,17 @@ func DefaultTail(target Version) []Entry {
 var denyAll = Entry{QuantizerName: "*", Enable: &off}
 
 // List returns the config as ModelOpt ≥ 0.44 applies it: deny-all, the
-// entries, the tail.
+// entries, the KV cache's, the tail (where ModelOpt's own shipped recipes
+// put a KV preset).
 func (c Config) List() []Entry {
 	var out []Entry
 	if c.DenyAll {
 		out = append(out, denyAll.Clone())
 	}
 	for _, e := range c.Entries {
+		out = append(out, e.Clone())
+	}
+	for _, e := range c.KV {
 		out = append(out, e.Clone())
 	}
 	if c.DefaultTail {
@@ -395,7 +407,7 @@ func (c Config) Validate(target Version) error {
 	if c.DenyAll {
 		first = 2 // entries are numbered as the user's list has them
 	}
-	for i, e := range c.Entries {
+	for i, e := range append(slices.Clip(c.Entries), c.KV...) {
 		if err := e.validate(target); err != nil {
 			return fmt.Errorf("quant_cfg entry %d (%s): %w", i+first, e.QuantizerName, err)
 		}

@@ -3,6 +3,7 @@ package modelopt
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -104,22 +105,34 @@ func adaptToTarget(c Config, target Version) (Config, []Note, error) {
 		return nil
 	}
 	for i := range out.Entries {
-		e := &out.Entries[i]
-		if e.Cfg != nil {
-			if err := fix(e.Cfg); err != nil {
-				return c, nil, err
-			}
+		if err := fixEntry(&out.Entries[i], fix); err != nil {
+			return c, nil, err
 		}
-		for _, s := range e.Stages {
-			if err := fix(s); err != nil {
-				return c, nil, err
-			}
+	}
+	for i := range out.KV {
+		if err := fixEntry(&out.KV[i], fix); err != nil {
+			return c, nil, err
 		}
 	}
 	if dropped {
 		notes = append(notes, Note(fmt.Sprintf("effective_bits dropped: ModelOpt %s does not accept it (autoquant metadata only)", target)))
 	}
 	return out, notes, nil
+}
+
+// fixEntry applies fix to an entry's attributes (each stage's).
+func fixEntry(e *Entry, fix func(Attrs) error) error {
+	if e.Cfg != nil {
+		if err := fix(e.Cfg); err != nil {
+			return err
+		}
+	}
+	for _, s := range e.Stages {
+		if err := fix(s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func entryNode(e Entry) *yaml.Node {
@@ -185,7 +198,7 @@ func legacyQuantCfg(c Config) (*yaml.Node, error) {
 		n.Content = append(n.Content, ToNode(e.QuantizerName), val)
 		return nil
 	}
-	for _, e := range c.Entries {
+	for _, e := range append(slices.Clip(c.Entries), c.KV...) {
 		if err := add(e); err != nil {
 			return nil, err
 		}

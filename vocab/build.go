@@ -30,7 +30,7 @@ func (v *Vocabulary) readBuiltin(k Kind, name string) {
 // and reports whether there was any.
 func (v *Vocabulary) readBuiltins() bool {
 	read := false
-	for _, k := range []Kind{KindGranularity, KindFormat} {
+	for _, k := range Kinds {
 		for _, name := range slices.Sorted(maps.Keys(v.unread[k])) {
 			if v.unread[k][name] {
 				v.readBuiltin(k, name)
@@ -81,14 +81,22 @@ func (v *Vocabulary) addTop(k Kind, p string, top *yamlfile.Top, builtin bool) e
 	var raw map[any]any
 	var g *Granularity
 	var f *Format
+	var kv *KVCache
 	var err error
-	if k == KindGranularity {
+	switch k {
+	case KindGranularity:
 		g, err = granularityFrom(p, top)
 		if err != nil {
 			return err
 		}
 		e, raw = &g.Entry, g.raw
-	} else {
+	case KindKVCache:
+		kv, err = kvCacheFrom(p, top)
+		if err != nil {
+			return err
+		}
+		e, raw = &kv.Entry, kv.raw
+	default:
 		f, err = formatFrom(p, top)
 		if err != nil {
 			return err
@@ -107,13 +115,18 @@ func (v *Vocabulary) addTop(k Kind, p string, top *yamlfile.Top, builtin bool) e
 		}
 		return &FileError{Path: p, Msg: fmt.Sprintf("duplicate %s %s: already defined in %s", k, e.Name, old.Source)}
 	}
-	other := KindFormat
-	if k == KindFormat {
-		other = KindGranularity
-	}
-	for _, n := range append([]string{e.Name}, e.Aliases...) {
-		if v.known(other, n) {
-			return &FileError{Path: p, Msg: fmt.Sprintf("%s is already a %s name; a name means one thing across formats and granularities: choose another", n, other)}
+	// A name means one thing across formats and granularities (both are
+	// selected with the same kind of words); KV-cache settings are their own
+	// axis, named after ModelOpt's KV presets (fp8, nvfp4, …).
+	if k != KindKVCache {
+		other := KindFormat
+		if k == KindFormat {
+			other = KindGranularity
+		}
+		for _, n := range append([]string{e.Name}, e.Aliases...) {
+			if v.known(other, n) {
+				return &FileError{Path: p, Msg: fmt.Sprintf("%s is already a %s name; a name means one thing across formats and granularities: choose another", n, other)}
+			}
 		}
 	}
 	if owner, ok := v.aliases[k][e.Name]; ok {
@@ -136,23 +149,31 @@ func (v *Vocabulary) addTop(k Kind, p string, top *yamlfile.Top, builtin bool) e
 	for _, a := range e.Aliases {
 		v.aliases[k][a] = e.Name
 	}
-	if g != nil {
+	switch {
+	case g != nil:
 		v.granularities[e.Name] = g
-	} else {
+	case kv != nil:
+		v.kvcaches[e.Name] = kv
+	default:
 		v.formats[e.Name] = f
 	}
 	return nil
 }
 
 func (v *Vocabulary) entry(k Kind, name string) *Entry {
-	if k == KindFormat {
+	switch k {
+	case KindFormat:
 		if f, ok := v.formats[name]; ok {
 			return &f.Entry
 		}
-		return nil
-	}
-	if g, ok := v.granularities[name]; ok {
-		return &g.Entry
+	case KindKVCache:
+		if c, ok := v.kvcaches[name]; ok {
+			return &c.Entry
+		}
+	default:
+		if g, ok := v.granularities[name]; ok {
+			return &g.Entry
+		}
 	}
 	return nil
 }
@@ -167,8 +188,11 @@ func (v *Vocabulary) known(k Kind, name string) bool {
 }
 
 func (v *Vocabulary) rawOf(k Kind, name string) map[any]any {
-	if k == KindFormat {
+	switch k {
+	case KindFormat:
 		return v.formats[name].raw
+	case KindKVCache:
+		return v.kvcaches[name].raw
 	}
 	return v.granularities[name].raw
 }

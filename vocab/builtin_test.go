@@ -13,7 +13,7 @@ import (
 func unread(v *Vocabulary) int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return len(v.unread[KindGranularity]) + len(v.unread[KindFormat])
+	return len(v.unread[KindGranularity]) + len(v.unread[KindFormat]) + len(v.unread[KindKVCache])
 }
 
 // The built-ins are read on first use: loading reads none, a lookup by
@@ -54,7 +54,7 @@ func TestBuiltinsReadOnFirstUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(v.Entries(KindGranularity)) + len(v.Entries(KindFormat)); n != all || unread(v) != 0 {
+	if n := len(v.Entries(KindGranularity)) + len(v.Entries(KindFormat)) + len(v.Entries(KindKVCache)); n != all || unread(v) != 0 {
 		t.Fatalf("Entries listed %d of %d, %d unread", n, all, unread(v))
 	}
 	for _, f := range v.formats {

@@ -52,6 +52,18 @@ func (e *FileError) Error() string {
 type Dirs struct {
 	Granularity string // e.g. conf/quant_granularity
 	Format      string // e.g. conf/quant_pair
+	KVCache     string // e.g. conf/quant_kv_cache
+}
+
+// dir is the folder of a kind's files.
+func (d Dirs) dir(k Kind) string {
+	switch k {
+	case KindFormat:
+		return d.Format
+	case KindKVCache:
+		return d.KVCache
+	}
+	return d.Granularity
 }
 
 var (
@@ -125,7 +137,7 @@ func osFiles(dir string) ([]string, error) {
 // read, since a user's name must not be any built-in's name or alias.
 func load(src fileSource, dirs Dirs) (*Vocabulary, error) {
 	v := newVocabulary()
-	for _, k := range []Kind{KindGranularity, KindFormat} {
+	for _, k := range Kinds {
 		ents, err := builtinFS.ReadDir("builtin/" + k.Group())
 		if err != nil {
 			return nil, err
@@ -136,11 +148,8 @@ func load(src fileSource, dirs Dirs) (*Vocabulary, error) {
 	}
 	var errs []error
 	if src != nil {
-		for _, k := range []Kind{KindGranularity, KindFormat} {
-			dir := dirs.Granularity
-			if k == KindFormat {
-				dir = dirs.Format
-			}
+		for _, k := range Kinds {
+			dir := dirs.dir(k)
 			files, err := src(dir)
 			if err != nil {
 				return nil, err
@@ -318,6 +327,49 @@ func formatFrom(p string, top *yamlfile.Top) (*Format, error) {
 	}
 	f.raw, f.lines = rawOf(fields), linesOf(fields)
 	return f, nil
+}
+
+// kvCacheFrom reads a KV-cache setting from a file's top-level fields:
+//
+//	name: fp8_cast
+//	quant_cfg: [{quantizer_name: '*[kv]_bmm_quantizer', cfg: {...}}]   # [] for none
+//	algorithm: max        # optional: recorded, never merged into a format's
+func kvCacheFrom(p string, top *yamlfile.Top) (*KVCache, error) {
+	c := &KVCache{Entry: Entry{Kind: KindKVCache, Source: p}}
+	fields, err := readFields(p, top, KindKVCache, []string{"name", "description", "quant_cfg", "algorithm", "aliases", "retired"})
+	if err != nil {
+		return nil, err
+	}
+	if err := readCommon(p, fields, &c.Entry); err != nil {
+		return nil, err
+	}
+	qc, ok := fields.get("quant_cfg")
+	if !ok {
+		return nil, &FileError{p, top.Line, "missing quant_cfg: a KV-cache setting is a list of quant_cfg entries for the K/V quantizers (*[kv]_bmm_quantizer), or [] for none"}
+	}
+	if qc.val != nil {
+		entries, err := modelopt.ParseEntries(qc.val)
+		if err != nil {
+			return nil, &FileError{p, qc.line, err.Error()}
+		}
+		for i, e := range entries {
+			if e.QuantizerName == "*" || strings.HasSuffix(e.QuantizerName, "weight_quantizer") || strings.HasSuffix(e.QuantizerName, "input_quantizer") {
+				return nil, &FileError{p, qc.line, fmt.Sprintf("quant_cfg entry %d (%s): a KV-cache setting configures the attention's K/V quantizers (*[kv]_bmm_quantizer, *k_bmm_quantizer, …), not a format's weights or inputs", i+1, e.QuantizerName)}
+			}
+		}
+		if err := (modelopt.Config{Entries: entries}).Validate(modelopt.DefaultTarget); err != nil {
+			return nil, &FileError{p, qc.line, err.Error()}
+		}
+		c.Entries = entries
+	}
+	if a, ok := fields.get("algorithm"); ok {
+		if err := modelopt.ValidateAlgorithm(a.val); err != nil {
+			return nil, &FileError{p, a.line, err.Error()}
+		}
+		c.Algorithm = a.val
+	}
+	c.raw, c.lines = rawOf(fields), linesOf(fields)
+	return c, nil
 }
 
 // field is one top-level key of a vocabulary file.

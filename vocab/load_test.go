@@ -24,7 +24,42 @@ func project(t *testing.T, files map[string]string) (*Vocabulary, error) {
 			t.Fatal(err)
 		}
 	}
-	return Load(Dirs{Granularity: filepath.Join(dir, "quant_granularity"), Format: filepath.Join(dir, "quant_pair")})
+	return Load(Dirs{Granularity: filepath.Join(dir, "quant_granularity"), Format: filepath.Join(dir, "quant_pair"), KVCache: filepath.Join(dir, "quant_kv_cache")})
+}
+
+// TestKVCacheFiles: a user's KV-cache setting is a file in its group
+// folder, checked like the others; its names are its own axis (a kv_cache
+// may share a format's name, as ModelOpt's fp8 KV preset does).
+func TestKVCacheFiles(t *testing.T) {
+	v, err := project(t, map[string]string{
+		"quant_kv_cache/int8_kv.yaml": "name: int8_kv\ndescription: int8 K and V\nquant_cfg:\n  - {quantizer_name: '*[kv]_bmm_quantizer', cfg: {num_bits: 8, axis: null}}\naliases: [kv8]\n",
+		"quant_kv_cache/w8.yaml":      "name: w8\nquant_cfg: []\n",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := v.KVCache("kv8")
+	if err != nil || kv.Name != "int8_kv" || kv.Builtin || len(kv.Entries) != 1 {
+		t.Fatalf("alias kv8: %+v, %v", kv, err)
+	}
+	r, err := v.ResolveKV("int8", "default", "kv8")
+	if err != nil || r.KVCacheTyped != "kv8" || r.Export(modelopt.V046).KVCacheQuantAlgo != "INT8" {
+		t.Fatalf("int8 × kv8: %v", err)
+	}
+	for _, c := range []struct {
+		name, content, want string
+	}{
+		{"k.yaml", "name: k\n", "k.yaml:1: missing quant_cfg"},
+		{"k.yaml", "name: k\nquant_cfg:\n  - {quantizer_name: '*weight_quantizer', cfg: {num_bits: 4}}\n", "a KV-cache setting configures the attention's K/V quantizers"},
+		{"k.yaml", "name: k\nquant_cfg:\n  - {quantizer_name: '*[kv]_bmm_quantizer', cfg: {num_bits: e4m3}}\n", "num_bits e4m3 is a string"},
+		{"k.yaml", "name: k\nformat_name: k\nquant_cfg: []\n", `unknown key "format_name"`},
+		{"fp8.yaml", "name: fp8\nquant_cfg: []\n", "kv_cache fp8 is built in and never changes"},
+	} {
+		_, err := project(t, map[string]string{"quant_kv_cache/" + c.name: c.content})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.content, err, c.want)
+		}
+	}
 }
 
 func TestLoadErrors(t *testing.T) {

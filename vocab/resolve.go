@@ -21,7 +21,11 @@ type Resolution struct {
 	// typed an alias; empty otherwise.
 	FormatTyped      string
 	GranularityTyped string
-	Config           modelopt.Config
+	// KVCache is the KV-cache setting (the none setting when there is
+	// none); KVCacheTyped the alias typed, if any.
+	KVCache      *KVCache
+	KVCacheTyped string
+	Config       modelopt.Config
 
 	fp      string            // the config's fingerprint, once computed
 	runtime *modelopt.Runtime // the config on ModelOpt's quantizers, for its verdict
@@ -31,9 +35,32 @@ type Resolution struct {
 // entry is replaced in place by complete attributes; locked roles, disabled
 // or missing roles, and results ModelOpt would reject are invalid selections.
 func (v *Vocabulary) Resolve(formatName, granularityName string) (*Resolution, error) {
+	return v.ResolveKV(formatName, granularityName, NoKVCache)
+}
+
+// ResolveKV is Resolve with a KV-cache setting (SPEC §12): its entries go
+// after the format's, before the default-disabled tail; none adds nothing.
+func (v *Vocabulary) ResolveKV(formatName, granularityName, kvName string) (*Resolution, error) {
+	kv, err := v.KVCache(kvName)
+	if err != nil {
+		return nil, err
+	}
+	if kv.Retired {
+		return nil, selectionErr("kv_cache %s is retired: it stays reserved for its past runs and cannot be planned again", kv.Name)
+	}
 	r, err := v.resolveChecked(formatName, granularityName)
 	if err != nil {
 		return nil, err
+	}
+	r.KVCache = kv
+	if kvName != kv.Name {
+		r.KVCacheTyped = kvName
+	}
+	if !kv.None() {
+		r.Config.KV = slices.Clone(kv.Entries)
+		if err := r.Config.Validate(modelopt.DefaultTarget); err != nil {
+			return nil, selectionErr("kv_cache %s does not apply to format %s: %v", kv.Name, r.Format.Name, err)
+		}
 	}
 	r.runtime = modelopt.NewRuntime(r.Config)
 	if ce := r.runtime.Crash(); ce != nil {
@@ -225,7 +252,18 @@ func (r *Resolution) Export(target modelopt.Version) modelopt.Verdict {
 
 // Description is the recipe's metadata description.
 func (r *Resolution) Description() string {
+	if r.KVCache != nil && !r.KVCache.None() {
+		return fmt.Sprintf("qrun: format %s x granularity %s x kv_cache %s", r.Format.Name, r.Granularity.Name, r.KVCache.Name)
+	}
 	return fmt.Sprintf("qrun: format %s x granularity %s", r.Format.Name, r.Granularity.Name)
+}
+
+// KVCacheName is the resolution's KV-cache setting's name.
+func (r *Resolution) KVCacheName() string {
+	if r.KVCache == nil {
+		return NoKVCache
+	}
+	return r.KVCache.Name
 }
 
 // Fingerprint identifies the resolved config (target-neutral).
@@ -241,6 +279,7 @@ func (r *Resolution) Fingerprint() string {
 const (
 	fpGranularity = "qrun/granularity/1\x00"
 	fpFormat      = "qrun/format/1\x00"
+	fpKVCache     = "qrun/kv_cache/1\x00"
 	fpConfig      = "qrun/config/1\x00"
 )
 
@@ -284,16 +323,34 @@ func (f *Format) Fingerprint() string {
 }
 
 func configMeaning(c modelopt.Config) map[any]any {
-	entries := []any{}
-	for _, e := range c.Entries {
-		entries = append(entries, e.Value())
-	}
-	return map[any]any{
+	m := map[any]any{
 		"deny_all":     c.DenyAll,
-		"entries":      entries,
+		"entries":      entryValues(c.Entries),
 		"default_tail": c.DefaultTail,
 		"algorithm":    c.Algorithm,
 	}
+	if len(c.KV) > 0 { // none keeps every config fingerprint from before the axis
+		m["kv_cache"] = entryValues(c.KV)
+	}
+	return m
+}
+
+func entryValues(entries []modelopt.Entry) []any {
+	out := []any{}
+	for _, e := range entries {
+		out = append(out, e.Value())
+	}
+	return out
+}
+
+// Meaning is what a KV-cache setting means: its entries. Its algorithm is
+// not meaning: it is never merged into a format's.
+func (c *KVCache) Meaning() map[any]any { return map[any]any{"entries": entryValues(c.Entries)} }
+
+// Fingerprint is the sha256 of the KV-cache setting's canonical meaning.
+func (c *KVCache) Fingerprint() string {
+	c.fpOnce.Do(func() { c.fp = digest(fpKVCache, c.Meaning()) })
+	return c.fp
 }
 
 // ConfigFingerprint identifies a resolved config.

@@ -23,15 +23,28 @@ type Kind string
 const (
 	KindGranularity Kind = "granularity"
 	KindFormat      Kind = "format"
+	// KindKVCache names a KV-cache setting (SPEC §12): the quant_cfg entries
+	// of ModelOpt's KV-cache presets, or none.
+	KindKVCache Kind = "kv_cache"
 )
+
+// Kinds lists every kind, in the order qrun reads and lists them.
+var Kinds = []Kind{KindGranularity, KindFormat, KindKVCache}
 
 // Group is the kind's Hydra config group (and vocabulary folder name).
 func (k Kind) Group() string {
-	if k == KindFormat {
+	switch k {
+	case KindFormat:
 		return "quant_pair"
+	case KindKVCache:
+		return "quant_kv_cache"
 	}
 	return "quant_granularity"
 }
+
+// NoKVCache is the KV-cache value that quantizes nothing: the KV cache as
+// qrun's recipes had it before the axis existed.
+const NoKVCache = "none"
 
 // NameKey is the key that holds the name in a vocabulary file.
 func (k Kind) NameKey() string {
@@ -118,10 +131,28 @@ func (f *Format) Locked(r modelopt.Role) bool {
 	return false
 }
 
+// KVCache is a KV-cache setting: quant_cfg entries for the attention's
+// K/V quantizers (*[kv]_bmm_quantizer), placed after a format's entries.
+// Its algorithm, if any, is kept for the record and never merged into the
+// format's, as hf_ptq does with ModelOpt's KV presets.
+type KVCache struct {
+	Entry
+	Entries   []modelopt.Entry
+	Algorithm any
+
+	raw    map[any]any
+	fp     string
+	fpOnce sync.Once
+}
+
+// None reports whether the setting quantizes nothing.
+func (c *KVCache) None() bool { return len(c.Entries) == 0 }
+
 // Vocabulary is the set of names in effect: built-ins plus the user's files.
 type Vocabulary struct {
 	granularities map[string]*Granularity
 	formats       map[string]*Format
+	kvcaches      map[string]*KVCache
 	aliases       map[Kind]map[string]string // alias → canonical name
 	// unread are the built-ins whose files are not read yet, by kind and
 	// name (builtin/<group>/<name>.yaml): a lookup reads the one it needs,
@@ -136,8 +167,9 @@ func newVocabulary() *Vocabulary {
 	return &Vocabulary{
 		granularities: map[string]*Granularity{},
 		formats:       map[string]*Format{},
-		aliases:       map[Kind]map[string]string{KindGranularity: {}, KindFormat: {}},
-		unread:        map[Kind]map[string]bool{KindGranularity: {}, KindFormat: {}},
+		kvcaches:      map[string]*KVCache{},
+		aliases:       map[Kind]map[string]string{KindGranularity: {}, KindFormat: {}, KindKVCache: {}},
+		unread:        map[Kind]map[string]bool{KindGranularity: {}, KindFormat: {}, KindKVCache: {}},
 	}
 }
 
@@ -165,6 +197,14 @@ func (v *Vocabulary) Formats() []*Format {
 	return out
 }
 
+// KVCaches returns every KV-cache setting, sorted by name.
+func (v *Vocabulary) KVCaches() []*KVCache {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.readBuiltins()
+	return byName(v.kvcaches)
+}
+
 // Entries returns the entries of a kind, sorted by name — names, aliases,
 // descriptions, sources — without building a definition.
 func (v *Vocabulary) Entries(k Kind) []Entry {
@@ -172,11 +212,16 @@ func (v *Vocabulary) Entries(k Kind) []Entry {
 	defer v.mu.Unlock()
 	v.readBuiltins()
 	var out []Entry
-	if k == KindFormat {
+	switch k {
+	case KindFormat:
 		for _, f := range byName(v.formats) {
 			out = append(out, f.Entry)
 		}
-	} else {
+	case KindKVCache:
+		for _, c := range byName(v.kvcaches) {
+			out = append(out, c.Entry)
+		}
+	default:
 		for _, g := range byName(v.granularities) {
 			out = append(out, g.Entry)
 		}
@@ -203,14 +248,13 @@ func (v *Vocabulary) Names(k Kind) []string {
 func (v *Vocabulary) names(k Kind) []string {
 	v.readBuiltins()
 	var out []string
-	if k == KindFormat {
-		for n := range v.formats {
-			out = append(out, n)
-		}
-	} else {
-		for n := range v.granularities {
-			out = append(out, n)
-		}
+	switch k {
+	case KindFormat:
+		out = slices.AppendSeq(out, maps.Keys(v.formats))
+	case KindKVCache:
+		out = slices.AppendSeq(out, maps.Keys(v.kvcaches))
+	default:
+		out = slices.AppendSeq(out, maps.Keys(v.granularities))
 	}
 	for a := range v.aliases[k] {
 		out = append(out, a)
@@ -285,6 +329,17 @@ func (v *Vocabulary) Format(name string) (*Format, error) {
 	f := v.formats[c]
 	v.readyFormat(f)
 	return f, nil
+}
+
+// KVCache looks a KV-cache setting up by name or alias.
+func (v *Vocabulary) KVCache(name string) (*KVCache, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c, _, ok := v.canonical(KindKVCache, name)
+	if !ok {
+		return nil, v.unknown(KindKVCache, name)
+	}
+	return v.kvcaches[c], nil
 }
 
 // Lookup finds a name of either kind.
