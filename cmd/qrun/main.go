@@ -16,19 +16,24 @@ func main() {
 }
 
 // runMain runs qrun with the process's arguments and streams, under a
-// context that SIGINT and SIGTERM cancel: a command stops, undoes what it
-// had not recorded, and exits 130 (see run).
+// context that SIGINT and SIGTERM cancel once a command that writes has
+// started (see catchSignals): it stops, undoes what it had not recorded,
+// and exits 130 (see run).
 func runMain() int {
-	ctx, stop := notifySignals()
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	ctx = context.WithValue(ctx, signalCatcher{}, func() { notifySignals(ctx, cancel) })
 	return run(ctx, os.Args[1:], defaultIO())
 }
 
-// notifySignals returns a context that the first SIGINT or SIGTERM
-// cancels; by then both have their default action again, so that a second
-// one ends the process at once, whatever it is doing.
-func notifySignals() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancelCause(context.Background())
+// signalCatcher is the context key of the function that makes SIGINT and
+// SIGTERM cancel the command's context.
+type signalCatcher struct{}
+
+// notifySignals makes the first SIGINT or SIGTERM cancel ctx; by then both
+// have their default action again, so that a second one ends the process
+// at once, whatever it is doing.
+func notifySignals(ctx context.Context, cancel context.CancelCauseFunc) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -37,10 +42,7 @@ func notifySignals() (context.Context, context.CancelFunc) {
 			signal.Stop(sigs)
 			cancel(fmt.Errorf("%v: %w", sig, context.Canceled))
 		case <-ctx.Done():
+			signal.Stop(sigs)
 		}
 	}()
-	return ctx, func() {
-		signal.Stop(sigs)
-		cancel(nil)
-	}
 }

@@ -119,8 +119,9 @@ func testSignalStopsAPlan(t *testing.T, dir, db string, sig syscall.Signal, open
 // second signal is for): it says when it is ready, and when its context is
 // cancelled, then goes on.
 func signalledMain() int {
-	ctx, stop := notifySignals()
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	notifySignals(ctx, cancel)
 	fmt.Println("ready")
 	<-ctx.Done()
 	fmt.Println("cancelled")
@@ -166,6 +167,36 @@ func TestSecondSignalEndsTheProcess(t *testing.T) {
 	}
 	if ws := ee.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGINT {
 		t.Fatalf("the process ended with %v, want the second SIGINT's default action", ee)
+	}
+}
+
+// TestOnlyWritingCommandsCatchSignals: a command that writes the registry
+// or run directories catches SIGINT and SIGTERM (its context is cancelled);
+// the others keep the default action, which ends them with the same exit
+// status, and start without signal handling.
+func TestOnlyWritingCommandsCatchSignals(t *testing.T) {
+	for _, c := range []struct {
+		args  []string
+		catch bool
+	}{
+		{[]string{"plan", "--help"}, false}, // help runs no command
+		{[]string{"--version"}, false},
+		{[]string{"resolve", "--format", "fp8"}, false},
+		{[]string{"vocab", "list"}, false},
+		{[]string{"runs"}, false},
+		{[]string{"plan", "--dry-run", "--model", "m/x", "--format", "fp8"}, true},
+		{[]string{"mark", "0123456789ab", "running"}, true},
+		{[]string{"doctor"}, true},
+		{[]string{"db", "copy", "--from", "a", "--to", "b"}, true},
+	} {
+		caught := false
+		ctx := context.WithValue(context.Background(), signalCatcher{}, func() { caught = true })
+		dir := t.TempDir()
+		t.Chdir(dir)
+		run(ctx, c.args, &IOStreams{In: strings.NewReader(""), Out: &strings.Builder{}, ErrOut: &strings.Builder{}})
+		if caught != c.catch {
+			t.Errorf("qrun %s: catches signals %v, want %v", strings.Join(c.args, " "), caught, c.catch)
+		}
 	}
 }
 
