@@ -106,7 +106,7 @@ url() { echo "postgres:///$1?host=$cluster&port=$port&user=qrun"; }
 sql() { "$pg/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$cluster" -p "$port" -U qrun -d "${2:-postgres}" -c "$1"; }
 setting() { sql "SHOW $1"; }
 
-formats=int8,int8_smoothquant,fp8,w4a8_int
+formats=int8,fp8_per_channel_per_token,fp8,w4a8_int
 grans=default,w_per_tensor,w_per_out_channel,w_per_in_channel,w_group64,w_group128,a_per_token_dynamic,a_per_tensor_static
 sweep=(plan --model Qwen/Qwen3-8B "quant_pair=$formats" "quant_granularity=$grans" 'seed=range(0,313)')
 

@@ -35,7 +35,7 @@ bin=${QRUN_BIN:-$disk/bin/qrun}
 [[ $bin == */* ]] || bin=$(command -v "$bin") # QRUN_BIN=qrun: the one on PATH
 (cd "$root" && go build -trimpath -o "$disk/bin/floor" ./bench/floor && go build -trimpath -o "$disk/bin/gen" ./bench/gen && go build -trimpath -o "$disk/bin/cobra" ./bench/cobra)
 
-formats=int8,int8_smoothquant,fp8,w4a8_int
+formats=int8,fp8_per_channel_per_token,fp8,w4a8_int
 grans=default,w_per_tensor,w_per_out_channel,w_per_in_channel,w_group64,w_group128,a_per_token_dynamic,a_per_tensor_static
 
 # timeit NAME REPEAT -- COMMAND… : runs COMMAND (in a fresh folder each time

@@ -31,7 +31,7 @@ func main() {
 	}
 	defer st.Close()
 	v := vocab.Builtin()
-	formats := []string{"int8", "int8_smoothquant", "fp8", "w4a8_int"}
+	formats := []string{"int8", "fp8_per_channel_per_token", "fp8", "w4a8_int"}
 	grans := []string{"default", "w_per_tensor", "w_per_out_channel", "w_per_in_channel", "w_group64", "w_group128", "a_per_token_dynamic", "a_per_tensor_static"}
 	tmpl := layout.MustParseTemplate(layout.DefaultTemplate)
 	var names []store.NameUse
