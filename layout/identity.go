@@ -231,7 +231,34 @@ type Identity struct {
 	Model       string
 	Format      string
 	Granularity string
-	Params      []Param
+	// KVCache is the canonical KV-cache setting; "" or NoKVCache for none,
+	// which leaves the identity what it was before the axis existed.
+	KVCache string
+	Params  []Param
+}
+
+// NoKVCache is the KV-cache setting that quantizes nothing.
+const NoKVCache = "none"
+
+// KVCacheKey is the key a KV-cache setting other than none takes among the
+// params, in the run id's encoding and in a {params} segment; no user
+// parameter may use it.
+const KVCacheKey = "kv_cache"
+
+func (id Identity) kvCache() string {
+	if id.KVCache == "" {
+		return NoKVCache
+	}
+	return id.KVCache
+}
+
+// identityParams are the params with the KV-cache setting among them (when
+// it is not none), in the order given.
+func (id Identity) identityParams() []Param {
+	if kv := id.kvCache(); kv != NoKVCache {
+		return append(slices.Clip(id.Params), Param{Key: KVCacheKey, Value: StringValue(kv)})
+	}
+	return id.Params
 }
 
 // CleanModelID removes what does not change which model an id names:
@@ -318,8 +345,14 @@ func (id Identity) Validate() error {
 	if err := checkText("granularity", id.Granularity); err != nil {
 		return err
 	}
+	if err := checkText("kv_cache", id.kvCache()); err != nil {
+		return err
+	}
 	seen := make(map[string]bool, len(id.Params))
 	for _, p := range id.Params {
+		if p.Key == KVCacheKey {
+			return fmt.Errorf("%w: param %q is the KV-cache axis: select it with --kv-cache or quant_kv_cache=NAME", ErrInvalidIdentity, p.Key)
+		}
 		if len(p.Key) > maxKey || !validKey(p.Key) {
 			return fmt.Errorf("%w: param key %q is not a Hydra key: use letters, digits, _ and - (dotted for nested keys, e.g. calib.size), at most %d characters", ErrInvalidIdentity, p.Key, maxKey)
 		}
@@ -385,6 +418,10 @@ const RunIDLen = 12
 // identity's canonical encoding. Deterministic: the same selection has the
 // same id in every database, on every machine, forever.
 //
+// A KV-cache setting other than none is encoded as a param kv_cache with
+// the setting's name as a string; none adds nothing, so that every run id
+// from before the axis stays what it was.
+//
 // The encoding, of id.Canonical(), is the domain string
 // "qrun/run-id/1\x00", then the model id, the format and the granularity,
 // then the number of params and, for each in key order, its key, its kind's
@@ -395,6 +432,7 @@ const RunIDLen = 12
 //
 // RunID does not validate; Dir does.
 func RunID(id Identity) string {
+	id.Params = id.identityParams()
 	c := id.Canonical()
 	h := sha256.New()
 	h.Write([]byte(runIDDomain))

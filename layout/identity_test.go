@@ -227,3 +227,50 @@ func TestValidKeyMatchesTheGrammar(t *testing.T) {
 		}
 	}
 }
+
+// TestKVCacheIdentity: kv_cache none (or unset) leaves the run id and the
+// directory exactly as before the axis existed; another setting is part of
+// the id and goes to {kv_cache}, else into the params segment; no user
+// param may be called kv_cache (SPEC §12).
+func TestKVCacheIdentity(t *testing.T) {
+	base := Identity{Model: "Qwen/Qwen3-8B", Format: "fp8", Granularity: "default"}
+	seed := base
+	seed.Params = []Param{{Key: "seed", Value: IntValue(1)}}
+	none := base
+	none.KVCache = NoKVCache
+	if RunID(none) != RunID(base) {
+		t.Errorf("kv_cache none changed the run id")
+	}
+	// The id of an identity from before the axis, pinned.
+	if got := RunID(base); got != "13c1c72557eb" { // computed by qrun before the axis existed
+		t.Errorf("run id of Qwen/Qwen3-8B × fp8 × default = %s; ids of existing runs never change", got)
+	}
+	cast := base
+	cast.KVCache = "fp8_cast"
+	if RunID(cast) == RunID(base) {
+		t.Errorf("kv_cache fp8_cast has the id of none")
+	}
+	def := MustParseTemplate(DefaultTemplate)
+	for _, c := range []struct {
+		tmpl Template
+		id   Identity
+		want string
+	}{
+		{def, base, "Qwen3-8B/fp8/default"},
+		{def, none, "Qwen3-8B/fp8/default"},
+		{def, cast, "Qwen3-8B/fp8/default/kv_cache=fp8_cast"},
+		{def, Identity{Model: "m/x", Format: "fp8", Granularity: "default", KVCache: "fp8_cast", Params: []Param{{Key: "seed", Value: IntValue(1)}, {Key: "calib_size", Value: IntValue(512)}}}, "x/fp8/default/calib_size=512,kv_cache=fp8_cast,seed=1"},
+		{MustParseTemplate("{model}/{format}/{granularity}/{kv_cache}"), cast, "Qwen3-8B/fp8/default/fp8_cast"},
+		{MustParseTemplate("{model}/{format}/{granularity}/{kv_cache}"), base, "Qwen3-8B/fp8/default/none"},
+		{MustParseTemplate("{model}/{kv_cache}/{format}/{granularity}"), seed, "Qwen3-8B/none/fp8/default/seed=1"},
+	} {
+		if got := strings.Join(c.tmpl.Segments(c.id), "/"); got != c.want {
+			t.Errorf("%s with %+v: %s, want %s", c.tmpl, c.id, got, c.want)
+		}
+	}
+	bad := base
+	bad.Params = []Param{{Key: "kv_cache", Value: StringValue("fp8")}}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "is the KV-cache axis") {
+		t.Errorf("a param called kv_cache: %v", err)
+	}
+}

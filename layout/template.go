@@ -19,9 +19,10 @@ const (
 	PlaceholderGranularity = "granularity"
 	PlaceholderParams      = "params"
 	PlaceholderRunID       = "run_id"
+	PlaceholderKVCache     = "kv_cache"
 )
 
-var placeholders = []string{PlaceholderModel, PlaceholderFormat, PlaceholderGranularity, PlaceholderParams, PlaceholderRunID}
+var placeholders = []string{PlaceholderModel, PlaceholderFormat, PlaceholderGranularity, PlaceholderParams, PlaceholderRunID, PlaceholderKVCache}
 
 // DefaultTemplate is the layout template when none is set (SPEC §4).
 const DefaultTemplate = "{model}/{format}/{granularity}"
@@ -84,7 +85,7 @@ func ParseTemplate(text string) (Template, error) {
 		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") && strings.Count(seg, "{") == 1 && strings.Count(seg, "}") == 1 {
 			name := seg[1 : len(seg)-1]
 			if !isPlaceholder(name) {
-				return bad("unknown placeholder %s; known: {model}, {format}, {granularity}, {params}, {run_id}", seg)
+				return bad("unknown placeholder %s; known: {model}, {format}, {granularity}, {kv_cache}, {params}, {run_id}", seg)
 			}
 			if seen[name] {
 				return bad("placeholder %s appears twice", seg)
@@ -126,6 +127,16 @@ func isPlaceholder(name string) bool {
 	return false
 }
 
+// has reports whether the template holds a placeholder.
+func (t Template) has(ph string) bool {
+	for _, p := range t.partsOrDefault() {
+		if p.ph == ph {
+			return true
+		}
+	}
+	return false
+}
+
 func (t Template) partsOrDefault() []part {
 	if t.parts == nil {
 		return defaultParts
@@ -150,11 +161,16 @@ func (t Template) Fingerprint() string {
 }
 
 // Segments returns the path segments of the identity's run directory
-// under this template. The identity is not validated (Dir does that).
+// under this template. The identity is not validated (Dir does that). A
+// KV-cache setting other than none goes to the {kv_cache} segment where the
+// template has one, else into the {params} segment as kv_cache=NAME.
 func (t Template) Segments(id Identity) []string {
 	parts := t.partsOrDefault()
 	out := make([]string, 0, len(parts)+1)
 	hasParams := false
+	if !t.has(PlaceholderKVCache) {
+		id.Params = id.identityParams()
+	}
 	for _, p := range parts {
 		switch p.ph {
 		case "":
@@ -167,6 +183,8 @@ func (t Template) Segments(id Identity) []string {
 			out = append(out, Segment(id.Granularity))
 		case PlaceholderRunID:
 			out = append(out, Segment(RunID(id)))
+		case PlaceholderKVCache:
+			out = append(out, Segment(id.kvCache()))
 		case PlaceholderParams:
 			hasParams = true
 			if len(id.Params) > 0 {
