@@ -22,7 +22,7 @@ func BenchmarkPlanSweep(b *testing.B) {
 		base = b.TempDir()
 	}
 	sel, err := ParseSelection(Flags{Models: []string{"Qwen/Qwen3-8B"}}, []string{
-		"quant_pair=int8,int8_smoothquant,fp8,w4a8_int",
+		"quant_pair=int8,fp8_per_channel_per_token,fp8,w4a8_int",
 		"quant_granularity=default,w_per_tensor,w_per_out_channel,w_per_in_channel,w_group64,w_group128,a_per_token_dynamic,a_per_tensor_static",
 		"seed=range(0,313)"}, groups, nil)
 	if err != nil {

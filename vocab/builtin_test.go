@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -46,23 +47,18 @@ func TestBuiltinsReadOnFirstUse(t *testing.T) {
 	if c, viaAlias, ok := v.Canonical(KindFormat, "int8_sq"); c != "int8_smoothquant" || !viaAlias || !ok {
 		t.Fatalf("Canonical(int8_sq) = %q, %v, %v", c, viaAlias, ok)
 	}
-	if n := unread(v); n != 0 {
-		t.Fatalf("%d built-ins unread after an alias lookup, want none", n)
+	if n := unread(v); n != all-3 {
+		t.Fatalf("%d built-ins unread after an alias lookup, want %d: the headers know every alias", n, all-3)
 	}
-	// Reading is not building: a listing builds no definition.
+	// A listing reads the headers alone.
 	v, err = load(nil, Dirs{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(v.Entries(KindGranularity)) + len(v.Entries(KindFormat)) + len(v.Entries(KindKVCache)); n != all || unread(v) != 0 {
+	if n := len(v.Entries(KindGranularity)) + len(v.Entries(KindFormat)) + len(v.Entries(KindKVCache)); n != all || unread(v) != all {
 		t.Fatalf("Entries listed %d of %d, %d unread", n, all, unread(v))
 	}
-	for _, f := range v.formats {
-		if f.Config.Entries != nil {
-			t.Errorf("listing the entries built format %s", f.Name)
-		}
-	}
-	// A user's file needs every built-in's names and aliases.
+	// A user's file reads the built-ins it meets: its name or aliases.
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "w_group32.yaml"), []byte("name: w_group32\nweights:\n  block_sizes: {-1: 32, type: static}\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -70,8 +66,47 @@ func TestBuiltinsReadOnFirstUse(t *testing.T) {
 	if v, err = Load(Dirs{Granularity: dir}); err != nil {
 		t.Fatal(err)
 	}
-	if n := unread(v); n != 0 {
-		t.Fatalf("%d built-ins unread with a user's file, want none", n)
+	if n := unread(v); n != all {
+		t.Fatalf("%d built-ins unread with a user's file that meets none, want all %d", n, all)
+	}
+	copied, _ := builtinFS.ReadFile("builtin/quant_granularity/w_group64.yaml")
+	if err := os.WriteFile(filepath.Join(dir, "w_group64.yaml"), copied, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if v, err = Load(Dirs{Granularity: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if n := unread(v); n != all-1 {
+		t.Fatalf("%d built-ins unread with a user's copy of w_group64, want %d", n, all-1)
+	}
+}
+
+// TestBuiltinHeadersEqualTheirFiles: the header of every built-in read from
+// its first lines (name, description, aliases, retired) is what its whole
+// file says.
+func TestBuiltinHeadersEqualTheirFiles(t *testing.T) {
+	v, err := load(nil, Dirs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.mu.Lock()
+	v.readHeaders()
+	headers := v.headers
+	v.mu.Unlock()
+	for _, k := range Kinds {
+		for _, e := range v.Entries(k) { // every one read below, whole
+			_ = e
+		}
+		v.mu.Lock()
+		v.readBuiltins()
+		v.mu.Unlock()
+		for _, full := range v.Entries(k) {
+			h := headers[k][full.Name]
+			h.lines, full.lines = nil, nil
+			if h.Name != full.Name || h.Description != full.Description || !slices.Equal(h.Aliases, full.Aliases) || h.Retired != full.Retired || h.Kind != full.Kind || !h.Builtin {
+				t.Errorf("%s %s: header %+v, file %+v", k, full.Name, h, full)
+			}
+		}
 	}
 }
 

@@ -155,7 +155,7 @@ func load(src fileSource, dirs Dirs) (*Vocabulary, error) {
 				return nil, err
 			}
 			if len(files) > 0 {
-				v.readBuiltins()
+				v.readHeaders() // a user's name must be no built-in's name or alias
 			}
 			for _, p := range files {
 				b, err := readLimited(p)

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/qrun-dev/qrun/modelopt"
@@ -158,6 +159,9 @@ type Vocabulary struct {
 	// name (builtin/<group>/<name>.yaml): a lookup reads the one it needs,
 	// anything that needs every name reads them all (see readBuiltin).
 	unread map[Kind]map[string]bool
+	// headers are every built-in's name, description, aliases and retired
+	// flag, read from the first lines of its file (see readHeaders).
+	headers map[Kind]map[string]Entry
 	// mu guards reading and building the built-ins on first use: a
 	// Vocabulary may be shared (Builtin's is).
 	mu sync.Mutex
@@ -210,8 +214,11 @@ func (v *Vocabulary) KVCaches() []*KVCache {
 func (v *Vocabulary) Entries(k Kind) []Entry {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.readBuiltins()
+	v.readHeaders()
 	var out []Entry
+	for name := range v.unread[k] { // built-ins not read: their headers
+		out = append(out, v.headers[k][name])
+	}
 	switch k {
 	case KindFormat:
 		for _, f := range byName(v.formats) {
@@ -226,6 +233,7 @@ func (v *Vocabulary) Entries(k Kind) []Entry {
 			out = append(out, g.Entry)
 		}
 	}
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
@@ -246,8 +254,9 @@ func (v *Vocabulary) Names(k Kind) []string {
 }
 
 func (v *Vocabulary) names(k Kind) []string {
-	v.readBuiltins()
+	v.readHeaders()
 	var out []string
+	out = slices.AppendSeq(out, maps.Keys(v.unread[k]))
 	switch k {
 	case KindFormat:
 		out = slices.AppendSeq(out, maps.Keys(v.formats))
@@ -279,14 +288,15 @@ func (v *Vocabulary) canonical(k Kind, name string) (canonical string, viaAlias 
 	if v.unread[k][name] {
 		v.readBuiltin(k, name)
 	}
-	if c, isAlias := v.aliases[k][name]; isAlias {
-		return c, true, true
-	}
 	if v.entry(k, name) != nil {
 		return name, false, true
 	}
-	if v.readBuiltins() {
-		return v.canonical(k, name)
+	v.readHeaders() // any other name may be a built-in's alias
+	if c, isAlias := v.aliases[k][name]; isAlias {
+		if v.unread[k][c] {
+			v.readBuiltin(k, c)
+		}
+		return c, true, true
 	}
 	return name, false, false
 }
