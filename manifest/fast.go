@@ -166,10 +166,17 @@ func (m *Manifest) encodeFast() ([]byte, bool) {
 	w.b.WriteString("qrun_manifest: " + strconv.Itoa(SchemaVersion) + "\n")
 	w.field("", "run_id", m.RunID)
 	w.field("", "model", m.Model)
-	for _, n := range []struct {
+	names := []struct {
 		key string
 		n   Name
-	}{{"format", m.Format}, {"granularity", m.Granularity}} {
+	}{{"format", m.Format}, {"granularity", m.Granularity}}
+	if m.KVCache != nil {
+		names = append(names, struct {
+			key string
+			n   Name
+		}{"kv_cache", *m.KVCache})
+	}
+	for _, n := range names {
 		w.b.WriteString(n.key + ":\n")
 		w.field("  ", "name", n.n.Name)
 		if n.n.Typed != "" {

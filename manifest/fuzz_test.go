@@ -40,7 +40,10 @@ func FuzzFastEncoderMatchesYAML(f *testing.F) {
 		case 0:
 			m.Export = nil
 		case 1:
-			m.Export = &Export{Verdict: "mislabelled", QuantAlgo: s, Why: s, ModelOpt: m.ModelOpt}
+			m.Export = &Export{Verdict: "mislabelled", QuantAlgo: s, KVCacheQuantAlgo: s, Why: s, ModelOpt: m.ModelOpt}
+		}
+		if which&0x40 != 0 {
+			m.KVCache = &Name{Name: s, Typed: s, Fingerprint: s}
 		}
 
 		got, gerr := m.Encode()

@@ -38,10 +38,13 @@ type Param struct {
 
 // Manifest is what a run directory says about its run (SPEC §5).
 type Manifest struct {
-	RunID             string
-	Model             string
-	Format            Name
-	Granularity       Name
+	RunID       string
+	Model       string
+	Format      Name
+	Granularity Name
+	// KVCache is the run's KV-cache setting; nil for none, which leaves the
+	// manifest as it was before the KV-cache axis existed.
+	KVCache           *Name
 	Params            []Param // identity, sorted by key
 	Recorded          []Param // not part of the identity, sorted by key
 	ConfigFingerprint string
@@ -65,12 +68,20 @@ type Manifest struct {
 type Export struct {
 	Verdict   string // deployable, mislabelled, fails, unverified
 	QuantAlgo string // the checkpoint's quant_algo label, "" for none
-	Why       string
-	ModelOpt  string // the ModelOpt release the verdict is for
+	// KVCacheQuantAlgo is the checkpoint's kv_cache_quant_algo label, ""
+	// (and left out) when the KV cache is not quantized.
+	KVCacheQuantAlgo string
+	Why              string
+	ModelOpt         string // the ModelOpt release the verdict is for
 }
 
 func (e *Export) node() *yaml.Node {
-	return mapping("verdict", e.Verdict, "quant_algo", e.QuantAlgo, "why", e.Why, "modelopt", e.ModelOpt)
+	n := mapping("verdict", e.Verdict, "quant_algo", e.QuantAlgo)
+	if e.KVCacheQuantAlgo != "" {
+		n.Content = append(n.Content, scalar("kv_cache_quant_algo"), scalar(e.KVCacheQuantAlgo))
+	}
+	n.Content = append(n.Content, mapping("why", e.Why, "modelopt", e.ModelOpt).Content...)
+	return n
 }
 
 // Encode writes the manifest as YAML, keys in a fixed order, resolved
@@ -95,12 +106,17 @@ func (m *Manifest) encodeYAML() ([]byte, error) {
 		"model", m.Model,
 		"format", nameNode(m.Format),
 		"granularity", nameNode(m.Granularity),
+	)
+	if m.KVCache != nil {
+		doc.Content = append(doc.Content, scalar("kv_cache"), nameNode(*m.KVCache))
+	}
+	doc.Content = append(doc.Content, mapping(
 		"params", paramsNode(m.Params),
 		"recorded_params", paramsNode(m.Recorded),
 		"config_fingerprint", m.ConfigFingerprint,
 		"resolved", mapping("weights", modelopt.ToNode(m.Weights), "activations", modelopt.ToNode(m.Activations)),
 		"modelopt", mapping("target", m.ModelOpt, "notes", stringsNode(m.Notes), "recipe", RecipeFile),
-	)
+	).Content...)
 	if m.Export != nil {
 		doc.Content = append(doc.Content, scalar("export"), m.Export.node())
 	}

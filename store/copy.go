@@ -292,7 +292,8 @@ func (r *registry) importTx(ctx context.Context, snap *Snapshot) (ImportResult, 
 		x := rec.Run
 		if _, err := ins.ExecContext(ctx, x.ID, x.Model, x.Format, x.Granularity, x.Params, x.Dir,
 			x.FormatFP, x.GranularityFP, x.ConfigFP, x.LayoutFP, x.ModelOpt, string(x.Status),
-			x.CreatedAt.UnixNano(), x.UpdatedAt.UnixNano(), x.Export.Verdict, x.Export.QuantAlgo, x.Export.Why); err != nil {
+			x.CreatedAt.UnixNano(), x.UpdatedAt.UnixNano(), x.Export.Verdict, x.Export.QuantAlgo, x.Export.Why,
+			kvCacheOrNone(x.KVCache), x.KVCacheFP); err != nil {
 			return res, err
 		}
 		res.Added.Runs++
@@ -358,7 +359,7 @@ func targetRuns(ctx context.Context, tx wtx) (map[string]*held, error) {
 		var created, updated int64
 		if err := rows.Scan(&r.ID, &r.Model, &r.Format, &r.Granularity, &r.Params, &r.Dir, &r.FormatFP,
 			&r.GranularityFP, &r.ConfigFP, &r.LayoutFP, &r.ModelOpt, &status, &created, &updated,
-			&r.Export.Verdict, &r.Export.QuantAlgo, &r.Export.Why, (*flag)(&h.files)); err != nil {
+			&r.Export.Verdict, &r.Export.QuantAlgo, &r.Export.Why, &r.KVCache, &r.KVCacheFP, (*flag)(&h.files)); err != nil {
 			return nil, err
 		}
 		r.Status, r.CreatedAt, r.UpdatedAt = Status(status), fromNanos(created), fromNanos(updated)
@@ -397,6 +398,7 @@ func sameRun(a, b Run) string {
 		{"directory", a.Dir, b.Dir}, {"model", a.Model, b.Model}, {"format", a.Format, b.Format},
 		{"granularity", a.Granularity, b.Granularity}, {"params", a.Params, b.Params},
 		{"format fingerprint", a.FormatFP, b.FormatFP}, {"granularity fingerprint", a.GranularityFP, b.GranularityFP},
+		{"KV cache", kvCacheOrNone(a.KVCache), kvCacheOrNone(b.KVCache)}, {"KV-cache fingerprint", a.KVCacheFP, b.KVCacheFP},
 		{"config fingerprint", a.ConfigFP, b.ConfigFP}, {"layout", a.LayoutFP, b.LayoutFP},
 		{"ModelOpt target", a.ModelOpt, b.ModelOpt},
 	} {

@@ -134,6 +134,7 @@ func TestExportUpgradeGivesUnknown(t *testing.T) {
 			t.Fatal(err)
 		}
 		want.Export, want.LayoutFP = ExportVerdict{Verdict: ExportUnknown}, layoutA.Fingerprint
+		want.KVCache = NoKVCache // the schema-5 column's default for runs planned before it
 		got.CreatedAt, got.UpdatedAt, got.Status = want.CreatedAt, want.UpdatedAt, want.Status
 		if got != want {
 			t.Errorf("after the upgrade: %+v, want %+v", got, want)

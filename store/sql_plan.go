@@ -170,7 +170,7 @@ func (t *planTx) AddRuns(runs []Run) ([]PlannedRun, error) {
 		if len(t.fresh) == 0 {
 			break
 		}
-		for _, k := range []nameKey{{KindFormat, run.Format}, {KindGranularity, run.Granularity}} {
+		for _, k := range []nameKey{{KindFormat, run.Format}, {KindGranularity, run.Granularity}, {KindKVCache, run.KVCache}} {
 			u, ok := t.fresh[k]
 			if !ok {
 				continue
@@ -199,7 +199,7 @@ type nameKey struct {
 // those of a use's kind with its fingerprint. Ordered by kind and name.
 func registeredFor(ctx context.Context, tx wtx, uses []NameUse) ([]Name, error) {
 	var out []Name
-	for _, k := range []Kind{KindFormat, KindGranularity} {
+	for _, k := range []Kind{KindFormat, KindGranularity, KindKVCache} {
 		var names, fps []any
 		for _, u := range uses {
 			if u.Kind != k {
@@ -299,6 +299,8 @@ type planEvent struct {
 	Dir           string          `json:"dir"`
 	FormatFP      string          `json:"format_fp"`
 	GranularityFP string          `json:"granularity_fp"`
+	KVCache       string          `json:"kv_cache,omitempty"`
+	KVCacheFP     string          `json:"kv_cache_fp,omitempty"`
 	ConfigFP      string          `json:"config_fp"`
 	LayoutFP      string          `json:"layout_fp"`
 	ModelOpt      string          `json:"modelopt"`
@@ -409,7 +411,7 @@ func (w *runWriter) addChunk(ctx context.Context, runs []Run, out []PlannedRun) 
 		r := &runs[i]
 		args = append(args, r.ID, r.Model, r.Format, r.Granularity, r.Params, r.Dir,
 			r.FormatFP, r.GranularityFP, r.ConfigFP, r.LayoutFP, r.ModelOpt, string(StatusPlanned),
-			w.at.UnixNano(), w.at.UnixNano(), r.Export.Verdict, r.Export.QuantAlgo, r.Export.Why)
+			w.at.UnixNano(), w.at.UnixNano(), r.Export.Verdict, r.Export.QuantAlgo, r.Export.Why, r.KVCache, r.KVCacheFP)
 	}
 	ins, err := w.stmt(ctx, values(insertRunHead, runInsertCols, len(runs))+` ON CONFLICT DO NOTHING RETURNING id`)
 	if err != nil {
@@ -562,7 +564,7 @@ func (w *runWriter) addRest(ctx context.Context, planned []PlannedRun, fresh []i
 		r := &planned[i].Run
 		payload, err := json.Marshal(planEvent{Model: r.Model, Format: r.Format, Granularity: r.Granularity,
 			Params: json.RawMessage(r.Params), Dir: r.Dir, FormatFP: r.FormatFP, GranularityFP: r.GranularityFP,
-			ConfigFP: r.ConfigFP, LayoutFP: r.LayoutFP, ModelOpt: r.ModelOpt})
+			KVCache: kvCacheOrEmpty(r.KVCache), KVCacheFP: r.KVCacheFP, ConfigFP: r.ConfigFP, LayoutFP: r.LayoutFP, ModelOpt: r.ModelOpt})
 		if err != nil {
 			return err
 		}
@@ -713,6 +715,24 @@ func (r *registry) Retire(ctx context.Context, kind Kind, name string) error {
 	})
 }
 
+// kvCacheOrEmpty is the KV-cache setting as a plan event records it: none
+// is left out, so that a run without a KV cache is recorded as before the
+// axis existed.
+func kvCacheOrEmpty(kv string) string {
+	if kv == NoKVCache {
+		return ""
+	}
+	return kv
+}
+
+// kvCacheOrNone is the KV-cache setting as the registry stores it.
+func kvCacheOrNone(kv string) string {
+	if kv == "" {
+		return NoKVCache
+	}
+	return kv
+}
+
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
 func sha256Hex(b []byte) string {
@@ -723,9 +743,9 @@ func sha256Hex(b []byte) string {
 const (
 	insertRunHead = `INSERT INTO runs (id, model, format, granularity, params, dir, format_fp, granularity_fp,
 		                  config_fp, layout_fp, modelopt, status, created_at, updated_at,
-		                  export_verdict, export_quant_algo, export_why)`
-	runInsertCols   = 17
-	insertRunSQL    = insertRunHead + ` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		                  export_verdict, export_quant_algo, export_why, kv_cache, kv_cache_fp)`
+	runInsertCols   = 19
+	insertRunSQL    = insertRunHead + ` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	insertEventHead = `INSERT INTO events (run_id, kind, status, payload, at)`
 	insertRecipeSQL = `INSERT INTO recipes (sha256, body) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`
 	insertFilesHead = `INSERT INTO run_files (run_id, manifest, manifest_sha256, recipe_sha256)`

@@ -11,7 +11,8 @@ import (
 )
 
 const runCols = `id, model, format, granularity, params, dir, format_fp, granularity_fp,
-	config_fp, layout_fp, modelopt, status, created_at, updated_at, export_verdict, export_quant_algo, export_why`
+	config_fp, layout_fp, modelopt, status, created_at, updated_at, export_verdict, export_quant_algo, export_why,
+	kv_cache, kv_cache_fp`
 
 const nameCols = `kind, name, fingerprint, definition, first_run, created_at, retired`
 
@@ -24,7 +25,7 @@ func scanRun(row scanner) (Run, error) {
 	var created, updated int64
 	err := row.Scan(&r.ID, &r.Model, &r.Format, &r.Granularity, &r.Params, &r.Dir, &r.FormatFP,
 		&r.GranularityFP, &r.ConfigFP, &r.LayoutFP, &r.ModelOpt, &status, &created, &updated,
-		&r.Export.Verdict, &r.Export.QuantAlgo, &r.Export.Why)
+		&r.Export.Verdict, &r.Export.QuantAlgo, &r.Export.Why, &r.KVCache, &r.KVCacheFP)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Run{}, ErrNotFound
 	}
@@ -71,6 +72,8 @@ func runsUsing(ctx context.Context, q querier, kind Kind, name string) (int, err
 	case KindFormat:
 		col = "format"
 	case KindGranularity:
+	case KindKVCache:
+		col = "kv_cache"
 	default:
 		return 0, fmt.Errorf("unknown name kind %q", kind)
 	}
@@ -136,6 +139,7 @@ func (f RunFilter) where() (string, []any, error) {
 	in("granularity", f.Granularity)
 	in("format", f.Format)
 	in("model", f.Model)
+	in("kv_cache", f.KVCache)
 	in("status", f.Status)
 	in("export_verdict", f.Export)
 	if !f.Since.IsZero() {

@@ -89,9 +89,10 @@ type Kind string
 const (
 	KindFormat      Kind = "format"
 	KindGranularity Kind = "granularity"
+	KindKVCache     Kind = "kv_cache"
 )
 
-func (k Kind) valid() bool { return k == KindFormat || k == KindGranularity }
+func (k Kind) valid() bool { return k == KindFormat || k == KindGranularity || k == KindKVCache }
 
 // Status is where a run is in its life.
 type Status string
@@ -119,21 +120,25 @@ func (s Status) Valid() bool {
 // Run is one planned run: a model × format × granularity × parameters
 // selection and the directory it owns.
 type Run struct {
-	ID            string        // first 12 hex digits of the identity's sha256
-	Model         string        // the full model id (Qwen/Qwen3-8B)
-	Format        string        // canonical format name
-	Granularity   string        // canonical granularity name
-	Params        string        // canonical JSON object of the typed identity parameters; "{}" for none
-	Dir           string        // the run directory, as the caller records it
-	FormatFP      string        // fingerprint of the format's definition
-	GranularityFP string        // fingerprint of the granularity's definition
-	ConfigFP      string        // fingerprint of the resolved ModelOpt config
-	LayoutFP      string        // fingerprint of the layout template the directory came from
-	ModelOpt      string        // ModelOpt target version ("0.46")
-	Export        ExportVerdict // the export verdict for that target
-	Status        Status
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	ID            string // first 12 hex digits of the identity's sha256
+	Model         string // the full model id (Qwen/Qwen3-8B)
+	Format        string // canonical format name
+	Granularity   string // canonical granularity name
+	Params        string // canonical JSON object of the typed identity parameters; "{}" for none
+	Dir           string // the run directory, as the caller records it
+	FormatFP      string // fingerprint of the format's definition
+	GranularityFP string // fingerprint of the granularity's definition
+	// KVCache is the canonical KV-cache setting ("none", or "" for none:
+	// the registry stores "none"); KVCacheFP its fingerprint, "" for none.
+	KVCache   string
+	KVCacheFP string
+	ConfigFP  string        // fingerprint of the resolved ModelOpt config
+	LayoutFP  string        // fingerprint of the layout template the directory came from
+	ModelOpt  string        // ModelOpt target version ("0.46")
+	Export    ExportVerdict // the export verdict for that target
+	Status    Status
+	CreatedAt time.Time
+	UpdatedAt time.Time
 
 	// Files are the bytes written into the run directory. AddRuns stores them
 	// with a new run (they are not read back into Run; see RunFiles).
@@ -148,6 +153,10 @@ type ExportVerdict struct {
 	QuantAlgo string // the checkpoint's quant_algo label, "" for none
 	Why       string // what the label misdescribes, or why the export fails
 }
+
+// NoKVCache is the KV-cache setting that quantizes nothing: every run
+// planned before the KV-cache axis existed has it.
+const NoKVCache = "none"
 
 // ExportUnknown is the verdict of a run planned before qrun gave verdicts.
 const ExportUnknown = "unknown"
@@ -208,6 +217,7 @@ type RunFilter struct {
 	Granularity []string // canonical names
 	Format      []string // canonical names
 	Model       []string // full model ids
+	KVCache     []string // canonical KV-cache settings ("none" too)
 	Status      []string
 	Export      []string  // export verdicts
 	Since       time.Time // created at or after; zero for any time
@@ -509,7 +519,10 @@ func (h *PlanHead) checkRun(r *Run, fps map[nameKey]string) error {
 	for _, u := range []struct {
 		k     Kind
 		n, fp string
-	}{{KindFormat, r.Format, r.FormatFP}, {KindGranularity, r.Granularity, r.GranularityFP}} {
+	}{{KindFormat, r.Format, r.FormatFP}, {KindGranularity, r.Granularity, r.GranularityFP}, {KindKVCache, r.KVCache, r.KVCacheFP}} {
+		if u.k == KindKVCache && u.n == NoKVCache {
+			continue // none is no registered name
+		}
 		fp, ok := fps[nameKey{u.k, u.n}]
 		if !ok {
 			return fmt.Errorf("plan: run %s uses %s %s, which the plan does not define", r.ID, u.k, u.n)
@@ -536,6 +549,12 @@ func (r *Run) validate() error {
 	}
 	if r.Params == "" {
 		r.Params = "{}"
+	}
+	if r.KVCache == "" {
+		r.KVCache = NoKVCache
+	}
+	if (r.KVCache == NoKVCache) != (r.KVCacheFP == "") {
+		return fmt.Errorf("plan: run %s: KV-cache setting %s with fingerprint %q: none has no fingerprint, every other setting one", r.ID, r.KVCache, r.KVCacheFP)
 	}
 	if r.Export.Verdict == "" {
 		r.Export.Verdict = ExportUnknown
