@@ -46,6 +46,10 @@ type Store interface {
 
 	// Run returns the run with this id, or an error wrapping ErrNotFound.
 	Run(ctx context.Context, id string) (Run, error)
+	// RunIDsWithPrefix lists the ids starting with prefix (1 to 12
+	// lower-case hex digits), sorted, at most limit (0: all); see
+	// RunByPrefix.
+	RunIDsWithPrefix(ctx context.Context, prefix string, limit int) ([]string, error)
 	// RunByDir returns the run planned in dir (as recorded), or an error
 	// wrapping ErrNotFound.
 	RunByDir(ctx context.Context, dir string) (Run, error)

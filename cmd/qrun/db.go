@@ -21,7 +21,7 @@ func newCmdDB(io *IOStreams, g *globalOptions) *cobra.Command {
 		Short: "Registry maintenance: copy a solo registry into a team one",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usageErrorf("db needs a subcommand: copy")
+			return shapeErrorf("db needs a subcommand: copy")
 		},
 	}
 	cmd.AddCommand(newCmdDBCopy(io, g))

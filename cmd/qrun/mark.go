@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -222,6 +223,9 @@ func parseMetrics(args []string) (map[string]float64, []string, error) {
 				hint = " (use a dot as the decimal separator)"
 			} else if strings.HasSuffix(val, "%") {
 				hint = " (give the fraction or the number without %)"
+			}
+			if errors.Is(err, strconv.ErrRange) && math.IsInf(v, 0) {
+				return nil, nil, usageErrorf("--metric %s: %s is out of range for a float64 (at most about 1.8e308)", quoteValue(a), quoteValue(val))
 			}
 			if err == nil {
 				return nil, nil, usageErrorf("--metric %s: %s is not a finite number", quoteValue(a), quoteValue(val))

@@ -28,7 +28,8 @@ const (
 // version is set by the build (-ldflags "-X main.version=…").
 var version = "dev"
 
-// usageError is a mistake in how the command was called.
+// usageError is a mistake in how the command was called: the message, then
+// one line pointing at the command's --help (as gh does for a bad value).
 type usageError struct{ err error }
 
 func (e *usageError) Error() string { return e.err.Error() }
@@ -36,6 +37,18 @@ func (e *usageError) Unwrap() error { return e.err }
 
 func usageErrorf(format string, args ...any) error {
 	return &usageError{fmt.Errorf(format, args...)}
+}
+
+// shapeError is a usage error in the command line's shape — an unknown
+// command or flag, a flag without its value, the wrong number of
+// arguments — after which the command's whole usage is printed.
+type shapeError struct{ err error }
+
+func (e *shapeError) Error() string { return e.err.Error() }
+func (e *shapeError) Unwrap() error { return &usageError{e.err} }
+
+func shapeErrorf(format string, args ...any) error {
+	return &shapeError{fmt.Errorf(format, args...)}
 }
 
 // globalOptions are flags every command shares.
@@ -82,7 +95,14 @@ change that would make a used name mean something else.
 		catchSignals(c)
 		return nil
 	}
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{tidyFlagError(err)} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// pflag's value errors start "invalid argument"; the others are
+		// unknown flags and flags without their value.
+		if strings.HasPrefix(err.Error(), "invalid argument ") {
+			return &usageError{tidyFlagError(err)}
+		}
+		return &shapeError{err}
+	})
 	root.SetHelpCommand(newCmdHelp())
 	root.AddCommand(newCmdInit(io), newCmdVocab(io, g), newCmdResolve(io, g), writes(newCmdPlan(io, g)), newCmdRuns(io, g), newCmdShow(io, g), writes(newCmdMark(io, g)), newCmdCompare(io, g), writes(newCmdDoctor(io, g)), writes(newCmdDB(io, g)))
 	setUpCompletionCmd(root)
@@ -96,7 +116,7 @@ func wrapArgs(c *cobra.Command) {
 		inner := c.Args
 		c.Args = func(cmd *cobra.Command, args []string) error {
 			if err := inner(cmd, args); err != nil {
-				return &usageError{err}
+				return &shapeError{err}
 			}
 			return nil
 		}
@@ -147,9 +167,9 @@ func run(ctx context.Context, args []string, io *IOStreams) int {
 		if f := unknownGlobalFlag(root, args); f != "" && strings.HasPrefix(err.Error(), "unknown command ") {
 			// cobra takes the word after an unknown flag for its value and
 			// then complains about the next word as a command.
-			err = usageErrorf("unknown flag: %s", f)
+			err = shapeErrorf("unknown flag: %s", f)
 		} else {
-			err = &usageError{errors.New(tidySuggestions(err.Error()))}
+			err = &shapeError{errors.New(tidySuggestions(err.Error()))}
 		}
 	}
 	code := classify(err)
@@ -161,7 +181,12 @@ func run(ctx context.Context, args []string, io *IOStreams) int {
 	}
 	printError(io, err)
 	if code == exitUsage && cmd != nil {
-		fmt.Fprintf(io.ErrOut, "\n%s", cmd.UsageString())
+		var se *shapeError
+		if errors.As(err, &se) {
+			fmt.Fprintf(io.ErrOut, "\n%s", cmd.UsageString())
+		} else {
+			fmt.Fprintf(io.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		}
 	}
 	return code
 }
@@ -260,9 +285,9 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		if s := suggestionsFor(cmd, args[0]); len(s) > 0 {
 			msg += fmt.Sprintf("; did you mean %q?", s[0])
 		}
-		return &usageError{errors.New(msg)}
+		return &shapeError{errors.New(msg)}
 	}
-	return usageErrorf("%s takes no arguments, got %s", cmd.CommandPath(), quoteArgs(args))
+	return shapeErrorf("%s takes no arguments, got %s", cmd.CommandPath(), quoteArgs(args))
 }
 
 // oneArg accepts exactly one positional argument, described by what
@@ -324,6 +349,10 @@ func tidyFlagError(err error) error {
 		switch {
 		case strings.Contains(msg, "strconv.ParseBool"):
 			return fmt.Errorf("invalid value %q for %s: use true or false (or the flag alone for true)", val, flag)
+		case strings.Contains(msg, "strconv.ParseFloat") && strings.Contains(msg, "value out of range"):
+			return fmt.Errorf("invalid value %q for %s: out of range for a float64", val, flag)
+		case strings.Contains(msg, "value out of range"):
+			return fmt.Errorf("invalid value %q for %s: out of range for an integer", val, flag)
 		case strings.Contains(msg, "strconv."):
 			return fmt.Errorf("invalid value %q for %s: not a number", val, flag)
 		}
@@ -359,7 +388,7 @@ func newCmdHelp() *cobra.Command {
 						msg += fmt.Sprintf("; did you mean %q?", strings.TrimSpace(cmd.CommandPath()+" "+s[0]))
 					}
 				}
-				return &usageError{errors.New(msg)}
+				return &shapeError{errors.New(msg)}
 			}
 			cmd.InitDefaultHelpFlag()
 			cmd.InitDefaultVersionFlag()

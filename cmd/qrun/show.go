@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -60,8 +62,11 @@ type showJSON struct {
 	Events  []eventJSON        `json:"events"`
 }
 
-// findRun finds a run by id, or by its directory (as recorded, or through
-// the manifest it holds).
+// findRun finds a run by id, by a unique prefix of its id (4 or more hex
+// digits), or by its directory (as recorded, or through the manifest it
+// holds). A word that is both a run's directory on disk and an id prefix
+// is the directory; an ambiguous prefix is a usage error listing the
+// candidates.
 func findRun(ctx context.Context, st store.Store, target string) (store.Run, error) {
 	if st == nil {
 		return store.Run{}, fmt.Errorf("no registry yet: plan a run first (qrun plan)")
@@ -70,17 +75,48 @@ func findRun(ctx context.Context, st store.Store, target string) (store.Run, err
 	if err == nil || !errors.Is(err, store.ErrNotFound) {
 		return r, err
 	}
-	if abs, aerr := filepath.Abs(target); aerr == nil {
+	byDir := func() (store.Run, error) {
+		abs, err := filepath.Abs(target)
+		if err != nil {
+			return store.Run{}, store.ErrNotFound
+		}
 		if r, err := st.RunByDir(ctx, abs); err == nil || !errors.Is(err, store.ErrNotFound) {
 			return r, err
 		}
 		if id, merr := manifest.ReadIdentity(abs); merr == nil {
-			if r, err := st.Run(ctx, id.RunID); err == nil || !errors.Is(err, store.ErrNotFound) {
-				return r, err
+			return st.Run(ctx, id.RunID)
+		}
+		return store.Run{}, store.ErrNotFound
+	}
+	lookups := []func() (store.Run, error){byDir}
+	if store.IsRunIDPrefix(target) {
+		byPrefix := func() (store.Run, error) {
+			r, err := store.RunByPrefix(ctx, st, target)
+			var amb *store.AmbiguousError
+			if errors.As(err, &amb) {
+				return store.Run{}, &usageError{err}
 			}
+			return r, err
+		}
+		lookups = []func() (store.Run, error){byPrefix, byDir}
+		if isDir(target) {
+			lookups = []func() (store.Run, error){byDir, byPrefix}
 		}
 	}
+	for _, find := range lookups {
+		if r, err := find(); err == nil || !errors.Is(err, store.ErrNotFound) {
+			return r, err
+		}
+	}
+	if len(target) < store.MinPrefix && target != "" && strings.Trim(target, "0123456789abcdef") == "" {
+		return store.Run{}, &notFoundError{fmt.Sprintf("no run %s: give at least %d characters of a run id (qrun runs lists them), or a run directory", quoteValue(target), store.MinPrefix)}
+	}
 	return store.Run{}, &notFoundError{fmt.Sprintf("no run %s: give a run id (qrun runs lists them) or a run directory", quoteValue(target))}
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 // exportText is a registered verdict on one line.
