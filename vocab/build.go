@@ -200,6 +200,13 @@ func (v *Vocabulary) addTop(k Kind, p string, top *yamlfile.Top, builtin bool) e
 			if modelopt.Equal(raw, v.rawOf(k, e.Name)) {
 				return nil // the built-in as `vocab export` writes it
 			}
+			if modelopt.Equal(withoutDescription(raw), withoutDescription(v.rawOf(k, e.Name))) {
+				// Descriptions are not meaning (no fingerprint covers
+				// them): an exported built-in with the user's own words
+				// is the built-in, qrun's description kept.
+				v.notices = append(v.notices, fmt.Sprintf("%s: the description of built-in %s %s differs from qrun's; descriptions are not meaning, so qrun's is kept", p, k, e.Name))
+				return nil
+			}
 			return &FileError{Path: p, Msg: fmt.Sprintf("%s %s is built in and never changes; this file defines it differently: choose a new name, or restore the file with qrun vocab export", k, e.Name)}
 		}
 		return &FileError{Path: p, Msg: fmt.Sprintf("duplicate %s %s: already defined in %s", k, e.Name, old.Source)}
@@ -524,4 +531,15 @@ func roleAttrs(r modelopt.Role, m map[any]any) (modelopt.Attrs, error) {
 		return nil, fmt.Errorf("%s: %w", r, err)
 	}
 	return a, nil
+}
+
+// withoutDescription is a definition as read without its description.
+func withoutDescription(raw map[any]any) map[any]any {
+	out := make(map[any]any, len(raw))
+	for k, v := range raw {
+		if k != "description" {
+			out[k] = v
+		}
+	}
+	return out
 }

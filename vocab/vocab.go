@@ -165,7 +165,14 @@ type Vocabulary struct {
 	// mu guards reading and building the built-ins on first use: a
 	// Vocabulary may be shared (Builtin's is).
 	mu sync.Mutex
+	// notices are what loading accepted but a user should hear of, one
+	// line each (see Notices).
+	notices []string
 }
+
+// Notices are one-line remarks on the files loaded that changed nothing
+// (an exported built-in whose description the user edited), in file order.
+func (v *Vocabulary) Notices() []string { return v.notices }
 
 func newVocabulary() *Vocabulary {
 	return &Vocabulary{

@@ -213,7 +213,14 @@ func (g *globalOptions) loadVocab() (*vocab.Vocabulary, error) {
 	if err := checkVocabFolders(dirs); err != nil {
 		return nil, err
 	}
-	return vocab.Load(dirs)
+	v, err := vocab.Load(dirs)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range v.Notices() {
+		fmt.Fprintf(g.io.ErrOut, "qrun: note: %s\n", n)
+	}
+	return v, nil
 }
 
 // relToWD shortens a path below the working directory for messages

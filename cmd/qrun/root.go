@@ -58,11 +58,13 @@ type globalOptions struct {
 	// typed (which must exist) from the default (which may be absent).
 	confFlags interface{ Changed(string) bool }
 	pf        projectFlags
+	// io is where loading the vocabulary tells its notices.
+	io *IOStreams
 }
 
 // newRootCmd builds qrun's whole command tree.
 func newRootCmd(io *IOStreams) *cobra.Command {
-	g := &globalOptions{}
+	g := &globalOptions{io: io}
 	root := &cobra.Command{
 		Use:   "qrun",
 		Short: "Plan ModelOpt quantization sweeps with names that never change meaning",
