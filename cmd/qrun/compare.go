@@ -32,6 +32,7 @@ type compareOptions struct {
 	JSONFields  []string
 	CSV         bool
 	Markdown    bool
+	Baseline    string
 	where       map[string]string
 	allStatuses bool
 }
@@ -54,11 +55,16 @@ dimension that is neither rows nor columns must have one value (filter with
 
 Output: a table on a terminal, tab-separated with the header row in a pipe,
 --csv (numbers only, full precision), --md (a Markdown table for a report),
---json (one object per filled cell, with each run's value).`,
+--json (one object per filled cell, with each run's value).
+
+--baseline RUN or FORMAT/GRANULARITY adds each cell's difference to that
+baseline (a run by id or a unique prefix of 4+, or the aggregate of one
+format × granularity's runs) to the table, --md and --json: 10.9 (+0.6).`,
 		Example: `  qrun compare --metric acc
   qrun compare --metric wikitext_ppl --rows format --cols granularity --agg mean --md
   qrun compare --metric acc --rows granularity --cols seed --format w4a8_int
-  qrun compare --metric acc --json row,column,value,n`,
+  qrun compare --metric acc --json row,column,value,n
+  qrun compare --metric wikitext_ppl --md --baseline fp8/default`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkCompareOptions(opts); err != nil {
@@ -80,6 +86,7 @@ Output: a table on a terminal, tab-separated with the header row in a pipe,
 	addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, compareCellJSON{})
 	f.BoolVar(&opts.CSV, "csv", false, "print CSV (header row, numbers only)")
 	f.BoolVar(&opts.Markdown, "md", false, "print a Markdown table")
+	f.StringVar(&opts.Baseline, "baseline", "", "show each cell's difference to a `RUN` (id or 4+ prefix) or FORMAT/GRANULARITY")
 	completeNames(cmd, "format", g, vocab.KindFormat)
 	completeNames(cmd, "granularity", g, vocab.KindGranularity)
 	_ = cmd.RegisterFlagCompletionFunc("agg", cobra.FixedCompletions([]string{"last", "min", "max", "mean"}, cobra.ShellCompDirectiveNoFileComp))
@@ -107,6 +114,9 @@ func checkCompareOptions(opts *compareOptions) error {
 	}
 	if n > 1 {
 		return usageErrorf("--json, --csv and --md are different outputs: choose one")
+	}
+	if opts.CSV && opts.Baseline != "" {
+		return usageErrorf("--baseline with --csv: CSV holds the values only; use --md or --json for the differences")
 	}
 	if !compare.Agg(opts.Agg).Valid() {
 		return usageErrorf("--agg %s: use last, min, max or mean", quoteValue(opts.Agg))
@@ -170,6 +180,8 @@ type compareCellJSON struct {
 	Value     float64           `json:"value"`
 	N         int               `json:"n"`
 	Runs      []compareRunValue `json:"runs"`
+	// Delta is the value minus --baseline's, absent without one.
+	Delta *float64 `json:"delta,omitempty"`
 }
 
 func compareRun(ctx context.Context, opts *compareOptions) error {
@@ -239,6 +251,19 @@ func compareRun(ctx context.Context, opts *compareOptions) error {
 	if err != nil {
 		return &usageError{err} // the remedy is on the command line
 	}
+	var base *compare.Baseline
+	if opts.Baseline != "" {
+		if base, err = compare.FindBaseline(points, opts.Baseline, compare.Agg(opts.Agg)); err != nil {
+			return &usageError{err}
+		}
+		if !opts.JSON {
+			over := "run " + base.Runs[0]
+			if len(base.Runs) > 1 {
+				over = fmt.Sprintf("%s of %d runs", opts.Agg, len(base.Runs))
+			}
+			fmt.Fprintf(opts.IO.ErrOut, "baseline: %s = %s (%s)\n", opts.Baseline, compare.FormatValue(base.Value), over)
+		}
+	}
 	for _, s := range store.Statuses {
 		if n := excluded[s]; n > 0 {
 			fmt.Fprintf(opts.IO.ErrOut, "note: %s with %s left out (--status %s or all includes %s)\n",
@@ -250,17 +275,17 @@ func compareRun(ctx context.Context, opts *compareOptions) error {
 	}
 	switch {
 	case opts.JSON:
-		return writeJSONFields(opts.IO.Out, compareJSON(t), opts.JSONFields)
+		return writeJSONFields(opts.IO.Out, compareJSON(t, base), opts.JSONFields)
 	case opts.CSV:
 		return writeCompareCSV(opts, t)
 	case opts.Markdown:
-		return writeCompareMarkdown(opts, t)
+		return writeCompareMarkdown(opts, t, base)
 	}
 	tb := &table{header: append([]string{opts.Rows + ` \ ` + opts.Cols}, t.Cols...)}
 	for _, r := range t.Rows {
 		row := []string{r}
 		for _, c := range t.Cols {
-			row = append(row, cellText(t.Cell(r, c)))
+			row = append(row, cellText(t.Cell(r, c), base))
 		}
 		tb.add(row...)
 	}
@@ -303,18 +328,25 @@ func noPointsError(opts *compareOptions, seen map[string]bool, excluded map[stor
 	return fmt.Errorf("no %s run has metric %s (runs with it: %s); --status all compares them", strings.Join(opts.Statuses, " or "), quoteValue(opts.Metric), strings.Join(parts, ", "))
 }
 
-func cellText(c *compare.Cell) string {
+func cellText(c *compare.Cell, base *compare.Baseline) string {
 	if c == nil {
 		return ""
 	}
-	s := compare.FormatValue(c.Value)
+	var extra []string
 	if c.N > 1 {
-		s += fmt.Sprintf(" (n=%d)", c.N)
+		extra = append(extra, fmt.Sprintf("n=%d", c.N))
+	}
+	if base != nil {
+		extra = append(extra, compare.FormatDelta(base.Delta(c.Value)))
+	}
+	s := compare.FormatValue(c.Value)
+	if len(extra) > 0 {
+		s += " (" + strings.Join(extra, ", ") + ")"
 	}
 	return s
 }
 
-func compareJSON(t *compare.Table) []compareCellJSON {
+func compareJSON(t *compare.Table, base *compare.Baseline) []compareCellJSON {
 	out := []compareCellJSON{}
 	for _, r := range t.Rows {
 		for _, c := range t.Cols {
@@ -326,10 +358,15 @@ func compareJSON(t *compare.Table) []compareCellJSON {
 			for i, id := range cell.Runs {
 				runs[i] = compareRunValue{ID: id, Value: cell.Values[i]}
 			}
-			out = append(out, compareCellJSON{
+			j := compareCellJSON{
 				Row: r, Column: c, RowsBy: t.Options.Rows, ColumnsBy: t.Options.Cols,
 				Metric: t.Metric, Agg: string(t.Agg), Value: cell.Value, N: cell.N, Runs: runs,
-			})
+			}
+			if base != nil {
+				d := base.Delta(cell.Value)
+				j.Delta = &d
+			}
+			out = append(out, j)
 		}
 	}
 	return out
@@ -357,7 +394,7 @@ func writeCompareCSV(opts *compareOptions, t *compare.Table) error {
 	return w.Error()
 }
 
-func writeCompareMarkdown(opts *compareOptions, t *compare.Table) error {
+func writeCompareMarkdown(opts *compareOptions, t *compare.Table, base *compare.Baseline) error {
 	esc := strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ")
 	var b strings.Builder
 	cells := func(vals []string) {
@@ -368,6 +405,9 @@ func writeCompareMarkdown(opts *compareOptions, t *compare.Table) error {
 		b.WriteString("\n")
 	}
 	title := fmt.Sprintf("%s (%s): %s \\ %s", opts.Metric, opts.Agg, opts.Rows, opts.Cols)
+	if base != nil {
+		title += fmt.Sprintf(", Δ vs %s = %s", opts.Baseline, compare.FormatValue(base.Value))
+	}
 	cells(append([]string{title}, t.Cols...))
 	sep := []string{"---"}
 	for range t.Cols {
@@ -377,7 +417,7 @@ func writeCompareMarkdown(opts *compareOptions, t *compare.Table) error {
 	for _, r := range t.Rows {
 		row := []string{r}
 		for _, c := range t.Cols {
-			row = append(row, cellText(t.Cell(r, c)))
+			row = append(row, cellText(t.Cell(r, c), base))
 		}
 		cells(row)
 	}
