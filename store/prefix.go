@@ -56,24 +56,7 @@ func (r *registry) RunIDsWithPrefix(ctx context.Context, prefix string, limit in
 		q += ` LIMIT ?`
 		args = append(args, limit)
 	}
-	var out []string
-	err := r.d.retry(ctx, func() error {
-		out = out[:0]
-		rows, err := r.read().QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			out = append(out, id)
-		}
-		return rows.Err()
-	})
-	return out, err
+	return r.readStrings(ctx, q, args...)
 }
 
 // RunByPrefix returns the one run whose id is id or starts with it (see

@@ -207,20 +207,26 @@ const modelsSQL = `WITH RECURSIVE m (model) AS (
 	SELECT model FROM m WHERE model IS NOT NULL ORDER BY model`
 
 func (r *registry) Models(ctx context.Context) ([]string, error) {
+	return r.readStrings(ctx, modelsSQL)
+}
+
+// readStrings reads the one text column of q's rows (never nil), retried
+// as every read is.
+func (r *registry) readStrings(ctx context.Context, q string, args ...any) ([]string, error) {
 	out := []string{}
 	err := r.d.retry(ctx, func() error {
 		out = out[:0]
-		rows, err := r.read().QueryContext(ctx, modelsSQL)
+		rows, err := r.read().QueryContext(ctx, q, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var m string
-			if err := rows.Scan(&m); err != nil {
+			var v string
+			if err := rows.Scan(&v); err != nil {
 				return err
 			}
-			out = append(out, m)
+			out = append(out, v)
 		}
 		return rows.Err()
 	})
