@@ -69,32 +69,19 @@ func translate(pattern string) string {
 				b.WriteString(`\[`)
 				continue
 			}
-			body := p[i+1 : j]
-			var cls strings.Builder
-			neg := len(body) > 0 && body[0] == '!'
-			if neg {
-				body = body[1:]
-			}
-			for k := 0; k < len(body); k++ {
-				if k+2 < len(body) && body[k+1] == '-' {
-					lo, hi := body[k], body[k+2]
-					if lo <= hi {
-						cls.WriteString(regexp.QuoteMeta(string(lo)) + "-" + regexp.QuoteMeta(string(hi)))
-					}
-					k += 2
-					continue
-				}
-				cls.WriteString(regexp.QuoteMeta(string(body[k])))
+			cls, neg, ok := pyClass(p[i+1 : j])
+			if !ok {
+				return "(" // Python's re rejects it: not compared
 			}
 			switch {
-			case cls.Len() == 0 && neg:
+			case cls == "" && neg:
 				b.WriteString(".")
-			case cls.Len() == 0:
+			case cls == "":
 				b.WriteString("[^\\x{0}-\\x{10FFFF}]") // matches nothing
 			case neg:
-				b.WriteString("[^" + cls.String() + "]")
+				b.WriteString("[^" + cls + "]")
 			default:
-				b.WriteString("[" + cls.String() + "]")
+				b.WriteString("[" + cls + "]")
 			}
 			i = j
 		default:
@@ -105,8 +92,102 @@ func translate(pattern string) string {
 	return b.String()
 }
 
+// pyClass is a bracket's body as Python 3.11's fnmatch.translate makes it
+// (chunks split at range hyphens, empty ranges merged away) and as its re
+// then reads the class, written as a Go class; ok is false where Python's
+// re would reject the class.
+func pyClass(body []rune) (cls string, neg, ok bool) {
+	var chunks [][]rune
+	if !containsRune(body, '-') {
+		chunks = [][]rune{body}
+	} else {
+		start, k := 0, 1
+		if body[0] == '!' {
+			k = 2
+		}
+		for {
+			d := -1
+			for x := k; x < len(body); x++ {
+				if body[x] == '-' {
+					d = x
+					break
+				}
+			}
+			if d < 0 {
+				break
+			}
+			chunks = append(chunks, body[start:d])
+			start, k = d+1, d+3
+		}
+		if rest := body[start:]; len(rest) > 0 {
+			chunks = append(chunks, rest)
+		} else {
+			chunks[len(chunks)-1] = append(append([]rune(nil), chunks[len(chunks)-1]...), '-')
+		}
+		for k := len(chunks) - 1; k > 0; k-- {
+			a, c := chunks[k-1], chunks[k]
+			if len(a) == 0 || len(c) == 0 {
+				return "", false, false // Python raises IndexError
+			}
+			if a[len(a)-1] > c[0] {
+				chunks[k-1] = append(append([]rune(nil), a[:len(a)-1]...), c[1:]...)
+				chunks = append(chunks[:k], chunks[k+1:]...)
+			}
+		}
+	}
+	// The class as tokens: each chunk's characters, literal, and a range
+	// hyphen between chunks.
+	type tok struct {
+		r      rune
+		range_ bool
+	}
+	var toks []tok
+	for n, c := range chunks {
+		if n > 0 {
+			toks = append(toks, tok{'-', true})
+		}
+		for _, r := range c {
+			toks = append(toks, tok{r, false})
+		}
+	}
+	if len(toks) > 0 && toks[0] == (tok{'!', false}) {
+		neg, toks = true, toks[1:]
+	}
+	var b strings.Builder
+	for x := 0; x < len(toks); x++ {
+		if x+2 < len(toks) && toks[x+1].range_ {
+			lo, hi := toks[x].r, toks[x+2].r
+			if lo > hi {
+				return "", false, false // bad character range
+			}
+			b.WriteString(classChar(lo) + "-" + classChar(hi))
+			x += 2
+			continue
+		}
+		b.WriteString(classChar(toks[x].r))
+	}
+	return b.String(), neg, true
+}
+
+// classChar is r as a literal inside a Go character class.
+func classChar(r rune) string {
+	if strings.ContainsRune(`\-]^[`, r) {
+		return `\` + string(r)
+	}
+	return regexp.QuoteMeta(string(r))
+}
+
+func containsRune(rs []rune, r rune) bool {
+	for _, c := range rs {
+		if c == r {
+			return true
+		}
+	}
+	return false
+}
+
 func FuzzFnmatch(f *testing.F) {
-	for _, s := range [][2]string{{"*weight_quantizer", "a.weight_quantizer"}, {"*[kv]_bmm*", "x.k_bmm_quantizer"}, {"a[!b-d]?*", "aex"}, {"[]a]*", "]b"}, {"a[", "a["}} {
+	for _, s := range [][2]string{{"*weight_quantizer", "a.weight_quantizer"}, {"*[kv]_bmm*", "x.k_bmm_quantizer"}, {"a[!b-d]?*", "aex"}, {"[]a]*", "]b"}, {"a[", "a["}, {"[00---9]", "4"}, {"[00---9]", "-"}} {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, pattern, name string) {
