@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -161,7 +160,7 @@ func openRegistryAt(ctx context.Context, loc string, g *globalOptions, source bo
 // not, --allow-network-fs, QRUN_LOCK_TIMEOUT.
 func storeOptions(g *globalOptions, readOnly bool) (store.Options, error) {
 	opts := store.Options{ReadOnly: readOnly, AllowNetworkFS: g.pf.allowNetworkFS}
-	if v := os.Getenv("QRUN_LOCK_TIMEOUT"); v != "" {
+	if v := g.getenv("QRUN_LOCK_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return opts, fmt.Errorf("QRUN_LOCK_TIMEOUT=%q is not a duration such as 30s or 2m", v)

@@ -21,17 +21,30 @@ type IOStreams struct {
 	ErrIsTTY bool
 }
 
-func defaultIO() *IOStreams {
-	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, IsTTY: isTerminal(os.Stdout), ErrIsTTY: isTerminal(os.Stderr)}
+// Factory is what every command gets from the process it runs in: its
+// standard streams and its environment (the GitHub CLI's cmdutil.Factory,
+// reduced to what qrun needs). Tests build one over buffers and the
+// script's environment, and run commands in-process.
+type Factory struct {
+	IO     *IOStreams
+	Getenv func(string) string
+}
+
+// processFactory is the Factory of the qrun process.
+func processFactory() *Factory {
+	io := &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	if os.Getenv("QRUN_FORCE_TTY") == "1" {
+		io.IsTTY, io.ErrIsTTY = true, true
+	} else {
+		io.IsTTY, io.ErrIsTTY = isTerminal(os.Stdout), isTerminal(os.Stderr)
+	}
+	return &Factory{IO: io, Getenv: os.Getenv}
 }
 
 // isTerminal reports whether f is a terminal: a character device that
 // answers a terminal's ioctl (/dev/null is a character device too, and
 // output sent there is not for a person).
 func isTerminal(f *os.File) bool {
-	if os.Getenv("QRUN_FORCE_TTY") == "1" {
-		return true
-	}
 	_, err := unix.IoctlGetTermios(int(f.Fd()), ioctlGetTermios)
 	return err == nil
 }

@@ -7,7 +7,8 @@ import (
 
 // TestIsTerminal: /dev/null is a character device but no terminal (output
 // sent there gets the pipe form: no header, no progress); a pseudo-terminal
-// is one; QRUN_FORCE_TTY=1 makes anything one.
+// is one; QRUN_FORCE_TTY=1 makes qrun's output streams terminals whatever
+// they are.
 func TestIsTerminal(t *testing.T) {
 	t.Setenv("QRUN_FORCE_TTY", "")
 	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
@@ -35,7 +36,10 @@ func TestIsTerminal(t *testing.T) {
 		t.Logf("no pseudo-terminal to check the positive case: %v", err)
 	}
 	t.Setenv("QRUN_FORCE_TTY", "1")
-	if !isTerminal(null) {
+	if io := processFactory().IO; !io.IsTTY || !io.ErrIsTTY {
 		t.Error("QRUN_FORCE_TTY=1 not honoured")
 	}
 }
+
+// noEnv is an empty environment, for commands run in-process by tests.
+func noEnv(string) string { return "" }

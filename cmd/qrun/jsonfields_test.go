@@ -25,7 +25,7 @@ func TestJoinJSONFieldArgs(t *testing.T) {
 		{[]string{"vocab", "list", "--json", "name"}, []string{"vocab", "list", "--json", "name"}}, // a bool --json
 	}
 	for _, c := range cases {
-		root := newRootCmd(&IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}})
+		root := newRootCmd(&Factory{IO: &IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, Getenv: noEnv})
 		if got := joinJSONFieldArgs(root, c.in); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%q → %q, want %q", c.in, got, c.want)
 		}

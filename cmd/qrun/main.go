@@ -23,7 +23,7 @@ func runMain() int {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	ctx = context.WithValue(ctx, signalCatcher{}, func() { notifySignals(ctx, cancel) })
-	return run(ctx, os.Args[1:], defaultIO())
+	return run(ctx, os.Args[1:], processFactory())
 }
 
 // signalCatcher is the context key of the function that makes SIGINT and

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -81,7 +80,7 @@ each is one registry transaction.`,
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := parseMarkArgs(opts, args, len(metricArgs) > 0); err != nil {
+			if err := parseMarkArgs(opts, args, len(metricArgs) > 0, g.getenv("QRUN_RUN_DIR")); err != nil {
 				return err
 			}
 			m, order, err := parseMetrics(metricArgs)
@@ -115,7 +114,7 @@ func isMarkStatus(s string) bool {
 
 // parseMarkArgs reads [RUN|DIR] [STATUS]: the status is the last word when
 // it is one; a lone word that is not a status is the run (metrics only).
-func parseMarkArgs(opts *markOptions, args []string, haveMetrics bool) error {
+func parseMarkArgs(opts *markOptions, args []string, haveMetrics bool, runDirEnv string) error {
 	var status string
 	switch len(args) {
 	case 2:
@@ -148,7 +147,7 @@ func parseMarkArgs(opts *markOptions, args []string, haveMetrics bool) error {
 		return usageErrorf("the run is empty: give a run id or a run directory")
 	}
 	if opts.Target == "" {
-		dir := os.Getenv("QRUN_RUN_DIR")
+		dir := runDirEnv
 		if strings.TrimSpace(dir) == "" {
 			return usageErrorf("no run given: name it (qrun mark RUN|DIR %s) or set QRUN_RUN_DIR to the run's directory", orWord(status, "STATUS"))
 		}

@@ -61,7 +61,7 @@ func TestPlanProgressGivesWayToTheRuns(t *testing.T) {
 	var screen bytes.Buffer
 	io := &IOStreams{Out: &screen, ErrOut: &screen, IsTTY: true, ErrIsTTY: true}
 	code := run(context.Background(), []string{"--root", filepath.Join(dir, "outputs"), "--db", filepath.Join(dir, "qrun.db"), "--conf", filepath.Join(dir, "conf"),
-		"plan", "--model", "Qwen/Qwen3-8B", "quant_pair=int8,fp8", "quant_granularity=w_group64", "seed=range(0,400)"}, io) // over 64 KiB of run directories: written while the plan runs
+		"plan", "--model", "Qwen/Qwen3-8B", "quant_pair=int8,fp8", "quant_granularity=w_group64", "seed=range(0,400)"}, &Factory{IO: io, Getenv: noEnv}) // over 64 KiB of run directories: written while the plan runs
 	out := screen.String()
 	if code != 0 {
 		t.Fatalf("plan exited %d: %s", code, out)

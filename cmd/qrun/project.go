@@ -50,7 +50,7 @@ func (g *globalOptions) outputRoot() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	root := firstNonEmpty(g.pf.root, os.Getenv("QRUN_ROOT"))
+	root := firstNonEmpty(g.pf.root, g.getenv("QRUN_ROOT"))
 	if root == "" {
 		root = p.Path(p.Settings.Output)
 	}
@@ -112,7 +112,7 @@ func (g *globalOptions) dbLocation() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	loc := firstNonEmpty(g.pf.db, os.Getenv("QRUN_DB"))
+	loc := firstNonEmpty(g.pf.db, g.getenv("QRUN_DB"))
 	if loc == "" {
 		loc = p.Settings.Database
 		if !strings.Contains(loc, "://") {
@@ -150,7 +150,7 @@ func (g *globalOptions) openStore(ctx context.Context, readOnly, mustExist bool)
 		}
 	}
 	opts := store.Options{ReadOnly: readOnly, AllowNetworkFS: g.pf.allowNetworkFS}
-	if v := os.Getenv("QRUN_LOCK_TIMEOUT"); v != "" {
+	if v := g.getenv("QRUN_LOCK_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return nil, fmt.Errorf("QRUN_LOCK_TIMEOUT=%q is not a duration such as 30s or 2m", v)

@@ -60,11 +60,14 @@ type globalOptions struct {
 	pf        projectFlags
 	// io is where loading the vocabulary tells its notices.
 	io *IOStreams
+	// getenv reads the environment qrun runs in (QRUN_DB, QRUN_ROOT, …).
+	getenv func(string) string
 }
 
 // newRootCmd builds qrun's whole command tree.
-func newRootCmd(io *IOStreams) *cobra.Command {
-	g := &globalOptions{io: io}
+func newRootCmd(f *Factory) *cobra.Command {
+	io := f.IO
+	g := &globalOptions{io: io, getenv: f.Getenv}
 	root := &cobra.Command{
 		Use:   "qrun",
 		Short: "Plan ModelOpt quantization sweeps with names that never change meaning",
@@ -158,8 +161,9 @@ func writes(c *cobra.Command) *cobra.Command {
 
 // run executes the command line and returns the exit code. Errors are
 // classified here, once (SPEC §7).
-func run(ctx context.Context, args []string, io *IOStreams) int {
-	root := newRootCmd(io)
+func run(ctx context.Context, args []string, f *Factory) int {
+	io := f.IO
+	root := newRootCmd(f)
 	root.SetArgs(joinJSONFieldArgs(root, args))
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,24 +26,44 @@ import (
 	"github.com/qrun-dev/qrun/internal/pgtest"
 )
 
-// TestMain lets testscript run qrun in-process as a real command: each
-// script's "exec qrun …" runs main with its own arguments, streams and exit
-// code. "exec lsr DIR…" lists files, so scripts can check that nothing else
-// was written. The package's throwaway PostgreSQL server (pgtest.Shared,
-// started by the first test that needs it) is stopped at the end.
+// TestMain runs this test binary as qrun when it is started under that
+// name (a script's "exec qrun …", qrunExe): main with its own arguments,
+// streams and exit code. A script's plain "qrun …" runs in-process instead
+// (runQrun). "exec lsr DIR…" lists files, so scripts can check that nothing
+// else was written. The package's throwaway PostgreSQL server
+// (pgtest.Shared, started by the first test that needs it) is stopped at
+// the end.
 func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == "qrun" {
+		os.Exit(runMain())
+	}
 	testscript.Main(stopSharedAfter{m}, map[string]func(){
-		"qrun":      func() { os.Exit(runMain()) },
 		"signalled": func() { os.Exit(signalledMain()) },
 		"lsr":       func() { os.Exit(lsr(os.Args[1:])) },
 	})
 }
 
-// stopSharedAfter runs the tests, then stops the shared PostgreSQL server.
+// stopSharedAfter runs the tests, with this binary on $PATH as qrun (for
+// scripts' "exec qrun"), then stops the shared PostgreSQL server.
 type stopSharedAfter struct{ m *testing.M }
 
 func (s stopSharedAfter) Run() int {
 	defer pgtest.StopShared()
+	bin, err := os.MkdirTemp("", "qrun-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(bin)
+	exe, err := os.Executable()
+	if err == nil {
+		err = os.Symlink(exe, filepath.Join(bin, "qrun"))
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	return s.m.Run()
 }
 
@@ -119,8 +141,14 @@ func scriptParams(t *testing.T, dir, backend string) testscript.Params {
 	if backend == "postgres" {
 		srv = pgtest.Shared(t)
 	}
+	// Absolute: qrun run in-process changes the process's working
+	// directory while other scripts are being read (see runQrun).
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return testscript.Params{
-		Dir:                 dir,
+		Dir:                 abs,
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("QRUN_FORCE_TTY", "")
@@ -152,6 +180,7 @@ func scriptParams(t *testing.T, dir, backend string) testscript.Params {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"qrun":        cmdQrun,
 			"exitcode":    cmdExitcode,
 			"nointernals": cmdNoInternals,
 			"genfile":     cmdGenfile,
@@ -191,15 +220,16 @@ func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	got := 0
 	start := time.Now()
-	err = ts.Exec(args[1], args[2:]...)
-	took := time.Since(start)
 	var ee *exec.ExitError
-	if err != nil {
+	if args[1] == "qrun" && maxRSS == 0 {
+		got = runQrun(ts, args[2:])
+	} else if err := ts.Exec(args[1], args[2:]...); err != nil {
 		if !errors.As(err, &ee) {
 			ts.Fatalf("exitcode: %v", err)
 		}
 		got = ee.ExitCode()
 	}
+	took := time.Since(start)
 	if got != want {
 		ts.Fatalf("exit code %d, want %d", got, want)
 	}
@@ -216,6 +246,43 @@ func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("peak memory %d MiB, want at most %d MiB", rss>>20, maxRSS>>20)
 		}
 	}
+}
+
+// cmdQrun is the scripts' "[!] qrun args...": qrun run in-process (see
+// runQrun), failing the script when its exit code is not 0 (with !, when it
+// is 0), as exec does for a program.
+func cmdQrun(ts *testscript.TestScript, neg bool, args []string) {
+	code := runQrun(ts, args)
+	switch {
+	case neg && code == 0:
+		ts.Fatalf("unexpected qrun success")
+	case !neg && code != 0:
+		ts.Fatalf("qrun: exit code %d", code)
+	}
+}
+
+// inProcess serialises the qrun commands run in-process: each runs in its
+// script's working directory, and the working directory is the process's.
+var inProcess sync.Mutex
+
+// runQrun runs the qrun command line args in-process, as main does for a
+// process: in the script's working directory and environment, standard
+// input empty, output to the script's stdout and stderr (not a terminal,
+// unless QRUN_FORCE_TTY=1). It returns the exit code. A script that feeds
+// qrun standard input, runs it in the background or signals it uses
+// "exec qrun", a real process.
+func runQrun(ts *testscript.TestScript, args []string) int {
+	inProcess.Lock()
+	defer inProcess.Unlock()
+	wd, err := os.Getwd()
+	ts.Check(err)
+	ts.Check(os.Chdir(ts.MkAbs(".")))
+	defer func() { ts.Check(os.Chdir(wd)) }()
+	io := &IOStreams{In: strings.NewReader(""), Out: ts.Stdout(), ErrOut: ts.Stderr()}
+	if ts.Getenv("QRUN_FORCE_TTY") == "1" {
+		io.IsTTY, io.ErrIsTTY = true, true
+	}
+	return run(context.Background(), args, &Factory{IO: io, Getenv: ts.Getenv})
 }
 
 // parseSize reads a byte count with an optional K or M suffix (KiB, MiB).

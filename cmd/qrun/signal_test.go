@@ -193,7 +193,7 @@ func TestOnlyWritingCommandsCatchSignals(t *testing.T) {
 		ctx := context.WithValue(context.Background(), signalCatcher{}, func() { caught = true })
 		dir := t.TempDir()
 		t.Chdir(dir)
-		run(ctx, c.args, &IOStreams{In: strings.NewReader(""), Out: &strings.Builder{}, ErrOut: &strings.Builder{}})
+		run(ctx, c.args, &Factory{IO: &IOStreams{In: strings.NewReader(""), Out: &strings.Builder{}, ErrOut: &strings.Builder{}}, Getenv: noEnv})
 		if caught != c.catch {
 			t.Errorf("qrun %s: catches signals %v, want %v", strings.Join(c.args, " "), caught, c.catch)
 		}
