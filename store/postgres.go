@@ -129,26 +129,21 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*Postgres, err
 // server starting up or out of connection slots is waited for, within the
 // lock timeout; anything else fails at once with one line.
 func (p *Postgres) connect(ctx context.Context) error {
-	deadline := time.Now().Add(p.lockTimeout)
-	pause := 20 * time.Millisecond
-	for {
+	b := newBackoff(20*time.Millisecond, time.Second, p.lockTimeout)
+	return b.retry(ctx, func() (bool, error) {
 		cctx, cancel := context.WithTimeout(ctx, p.connectTimeout)
 		err := p.db.PingContext(cctx)
 		cancel()
-		if err == nil {
-			return nil
+		switch {
+		case err == nil:
+			return false, nil
+		case ctx.Err() != nil:
+			return false, ctx.Err()
+		case pgCode(err) != "53300" && pgCode(err) != "57P03" || b.expired():
+			return false, p.connectError(err)
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if code := pgCode(err); (code != "53300" && code != "57P03") || time.Now().After(deadline) {
-			return p.connectError(err)
-		}
-		if err := sleepCtx(ctx, min(jitter(pause), time.Until(deadline))); err != nil {
-			return err
-		}
-		pause = min(2*pause, time.Second)
-	}
+		return true, nil
+	})
 }
 
 // upToDate checks the schema and migrates it when it is behind.
@@ -273,23 +268,13 @@ func (p *Postgres) migrate(ctx context.Context, latest int64) error {
 // tryLock takes the migration lock on conn, trying again with backoff for
 // at most timeout.
 func tryLock(ctx context.Context, conn *sql.Conn, timeout time.Duration) (bool, error) {
-	deadline := time.Now().Add(timeout)
-	pause := 5 * time.Millisecond
-	for {
-		var ok bool
+	var ok bool
+	b := newBackoff(5*time.Millisecond, 500*time.Millisecond, timeout)
+	err := b.retry(ctx, func() (bool, error) {
 		err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1, `+pgLockSchema+`)`, pgLockMigrate).Scan(&ok)
-		if err != nil || ok {
-			return ok, err
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return false, nil
-		}
-		if err := sleepCtx(ctx, min(jitter(pause), left)); err != nil {
-			return false, err
-		}
-		pause = min(2*pause, 500*time.Millisecond)
-	}
+		return err == nil && !ok && !b.expired(), err
+	})
+	return ok, err
 }
 
 // rebind turns ? placeholders into $1, $2, ….
@@ -392,19 +377,19 @@ func (p *Postgres) Check(ctx context.Context) ([]string, error) {
 // errors come back at once, the server's turned into messages.
 func (p *Postgres) retry(ctx context.Context, op func() error) error {
 	deadline := time.Now().Add(p.lockTimeout)
-	pause := 5 * time.Millisecond
+	b := &backoff{pause: 5 * time.Millisecond, most: time.Second} // a reconnection pauses past the deadline too
 	lost := 0
-	for {
+	return b.retry(ctx, func() (bool, error) {
 		err := op()
 		if err == nil {
-			return nil
+			return false, nil
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 		var uc uncertainCommit
 		if errors.As(err, &uc) && connectionLost(err) {
-			return fmt.Errorf("registry %s: lost the connection to the PostgreSQL server at %s while committing (%s): the change may or may not be recorded; check before running it again", p.loc, p.server, netReason(err))
+			return false, fmt.Errorf("registry %s: lost the connection to the PostgreSQL server at %s while committing (%s): the change may or may not be recorded; check before running it again", p.loc, p.server, netReason(err))
 		}
 		switch code := pgCode(err); {
 		case code == "40001" || code == "40P01" || code == "53300" || code == "57P03":
@@ -412,21 +397,18 @@ func (p *Postgres) retry(ctx context.Context, op func() error) error {
 			// a server starting up: all pass.
 			if time.Now().After(deadline) {
 				if code == "53300" || code == "57P03" {
-					return p.explain(err)
+					return false, p.explain(err)
 				}
-				return errorf(ErrBusy, "registry %s is busy: its transactions kept colliding for more than %s; try again", p.loc, seconds(p.lockTimeout))
+				return false, errorf(ErrBusy, "registry %s is busy: its transactions kept colliding for more than %s; try again", p.loc, seconds(p.lockTimeout))
 			}
 		case connectionLost(err) && lost < maxReconnects:
 			lost++
-			pause = max(pause, 100*time.Millisecond)
+			b.pause = max(b.pause, 100*time.Millisecond)
 		default:
-			return p.explain(err)
+			return false, p.explain(err)
 		}
-		if err := sleepCtx(ctx, jitter(pause)); err != nil {
-			return err
-		}
-		pause = min(2*pause, time.Second)
-	}
+		return true, nil
+	})
 }
 
 // explain turns the server's and the driver's errors into messages a user
@@ -564,15 +546,4 @@ func serverName(host string, port uint16) string {
 		return fmt.Sprintf("%s/.s.PGSQL.%d", host, port)
 	}
 	return net.JoinHostPort(host, strconv.Itoa(int(port)))
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
