@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 
 	"github.com/qrun-dev/qrun/migrations"
 )
@@ -207,74 +208,75 @@ func (p *Postgres) tooNew(current, latest int64) error {
 	return errorf(ErrSchemaTooNew, "registry %s was written by a newer qrun (schema %d, this binary knows %d): upgrade qrun", p.loc, current, latest)
 }
 
-// migrate brings the schema up to latest holding a session advisory lock,
-// one process at a time; the process that gets the lock reads the version
-// again, since another may have migrated meanwhile.
+// migrate brings the schema up to latest with goose, which holds the
+// migration lock (pgMigrationLock) while it reads the version and applies
+// what is missing: one process at a time, and the one that gets the lock
+// finds what another may have migrated meanwhile.
 func (p *Postgres) migrate(ctx context.Context, latest int64) error {
-	var conn *sql.Conn
-	var locked bool
-	err := p.retry(ctx, func() error {
-		if conn != nil {
-			conn.Close()
-		}
-		var err error
-		if conn, err = p.db.Conn(ctx); err != nil {
-			return err
-		}
-		locked, err = tryLock(ctx, conn, p.lockTimeout)
-		return err
-	})
-	if err != nil {
-		if conn != nil {
-			conn.Close()
-		}
-		return err
-	}
-	defer conn.Close()
-	if !locked {
-		return errorf(ErrBusy, "registry %s is being upgraded by another process that has held its lock for more than %s; try again", p.loc, seconds(p.lockTimeout))
-	}
-	defer func() {
-		_, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1, `+pgLockSchema+`)`, pgLockMigrate)
-		if err != nil {
-			// Never hand a connection holding the lock back to the pool.
-			conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-	}()
-	current, err := p.schema(ctx)
-	if err != nil {
-		return err
-	}
-	if current > latest {
-		return p.tooNew(current, latest)
-	}
-	if current == latest {
-		return nil
-	}
 	gp, err := goose.NewProvider(goose.DialectPostgres, p.db, migrations.Postgres(),
-		goose.WithDisableGlobalRegistry(true))
+		goose.WithDisableGlobalRegistry(true), goose.WithSessionLocker(pgMigrationLock{p}))
 	if err != nil {
 		return fmt.Errorf("registry migrations: %w", err)
 	}
-	if _, err := gp.Up(ctx); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	applied, err := gp.Up(ctx)
+	var ke *kindError
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case errors.As(err, &ke):
+		return ke // the lock's own message, without goose's words
+	case err != nil:
 		return fmt.Errorf("upgrade registry %s to schema %d: %w", p.loc, latest, p.explain(err))
+	case len(applied) == 0:
+		// Another process migrated meanwhile: perhaps a newer qrun, further.
+		current, err := p.schema(ctx)
+		if err != nil {
+			return err
+		}
+		if current > latest {
+			return p.tooNew(current, latest)
+		}
 	}
 	return nil
 }
 
-// tryLock takes the migration lock on conn, trying again with backoff for
-// at most timeout.
-func tryLock(ctx context.Context, conn *sql.Conn, timeout time.Duration) (bool, error) {
-	var ok bool
-	b := newBackoff(5*time.Millisecond, 500*time.Millisecond, timeout)
-	err := b.retry(ctx, func() (bool, error) {
+// pgMigrationLock is goose's session locker for the registry: the session
+// advisory lock pgLockMigrate of the registry's schema, tried again with
+// backoff for at most the lock timeout. (goose's own Postgres locker takes
+// a lock of one bigint key, which an older qrun's migration would not wait
+// for, and waits in whole seconds.)
+type pgMigrationLock struct{ p *Postgres }
+
+var _ lock.SessionLocker = pgMigrationLock{}
+
+func (l pgMigrationLock) SessionLock(ctx context.Context, conn *sql.Conn) error {
+	b := newBackoff(5*time.Millisecond, 500*time.Millisecond, l.p.lockTimeout)
+	return b.retry(ctx, func() (bool, error) {
+		var ok bool
 		err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1, `+pgLockSchema+`)`, pgLockMigrate).Scan(&ok)
-		return err == nil && !ok && !b.expired(), err
+		switch {
+		case err != nil || ok:
+			return false, err
+		case b.expired():
+			return false, errorf(ErrBusy, "registry %s is being upgraded by another process that has held its lock for more than %s; try again", l.p.loc, seconds(l.p.lockTimeout))
+		}
+		return true, nil
 	})
-	return ok, err
+}
+
+// SessionUnlock releases the lock. When it can't, it closes the session
+// underneath (which releases the lock too), so that the pool never gets
+// back a connection that may still hold it; the migration's outcome stands.
+func (pgMigrationLock) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1, `+pgLockSchema+`)`, pgLockMigrate); err != nil {
+		conn.Raw(func(dc any) error {
+			if c, ok := dc.(*stdlib.Conn); ok {
+				c.Close()
+			}
+			return nil
+		})
+	}
+	return nil
 }
 
 // rebind turns ? placeholders into $1, $2, ….
