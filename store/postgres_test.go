@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/qrun-dev/qrun/internal/pgtest"
+	"github.com/qrun-dev/qrun/namekind"
 )
 
 // pgDatabase is the database a PostgreSQL URL names.
@@ -480,7 +481,7 @@ func TestListsAreInBytewiseOrder(t *testing.T) {
 		if err != nil || !slices.Equal(got, slices.Sorted(slices.Values(models))) {
 			t.Fatalf("models %v, %v; want bytewise order", got, err)
 		}
-		names, err := s.Names(ctx, KindGranularity)
+		names, err := s.Names(ctx, namekind.Granularity)
 		if err != nil {
 			t.Fatal(err)
 		}
