@@ -23,6 +23,7 @@ import (
 	"github.com/qrun-dev/qrun/layout"
 	"github.com/qrun-dev/qrun/manifest"
 	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/plan"
 	"github.com/qrun-dev/qrun/store"
 	"github.com/qrun-dev/qrun/vocab"
@@ -313,9 +314,9 @@ func adopt(ctx context.Context, o Options, dir string) (Problem, error) {
 func namesFor(ctx context.Context, o Options, m manifestDoc) ([]store.NameUse, bool, string, error) {
 	var uses []store.NameUse
 	for _, n := range []struct {
-		kind     store.Kind
+		kind     namekind.Kind
 		name, fp string
-	}{{store.KindFormat, m.Format.Name, m.Format.Fingerprint}, {store.KindGranularity, m.Granularity.Name, m.Granularity.Fingerprint}} {
+	}{{namekind.Format, m.Format.Name, m.Format.Fingerprint}, {namekind.Granularity, m.Granularity.Name, m.Granularity.Fingerprint}} {
 		reg, err := o.Store.Name(ctx, n.kind, n.name)
 		if err == nil {
 			if reg.Fingerprint != n.fp {
@@ -329,7 +330,7 @@ func namesFor(ctx context.Context, o Options, m manifestDoc) ([]store.NameUse, b
 		}
 		fp, def, aliases := "", "", []string(nil)
 		if o.Vocab != nil {
-			if n.kind == store.KindFormat {
+			if n.kind == namekind.Format {
 				if f, err := o.Vocab.Format(n.name); err == nil && f.Name == n.name {
 					fp, def, aliases = f.Fingerprint(), vocab.Definition(f.Meaning()), f.Aliases
 				}

@@ -16,6 +16,7 @@ import (
 	"github.com/qrun-dev/qrun/layout"
 	"github.com/qrun-dev/qrun/manifest"
 	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/store"
 	"github.com/qrun-dev/qrun/vocab"
 )
@@ -579,13 +580,13 @@ func addNames(names map[string]store.NameUse, r *vocab.Resolution) {
 
 // formatUse is a format as name stability sees it.
 func formatUse(f *vocab.Format) store.NameUse {
-	return store.NameUse{Kind: store.KindFormat, Name: f.Name, Fingerprint: f.Fingerprint(),
+	return store.NameUse{Kind: namekind.Format, Name: f.Name, Fingerprint: f.Fingerprint(),
 		Definition: vocab.Definition(f.Meaning()), Aliases: f.Aliases}
 }
 
 // granularityUse is a granularity as name stability sees it.
 func granularityUse(g *vocab.Granularity) store.NameUse {
-	return store.NameUse{Kind: store.KindGranularity, Name: g.Name, Fingerprint: g.Fingerprint(),
+	return store.NameUse{Kind: namekind.Granularity, Name: g.Name, Fingerprint: g.Fingerprint(),
 		Definition: vocab.Definition(g.Meaning()), Aliases: g.Aliases}
 }
 

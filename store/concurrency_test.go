@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/qrun-dev/qrun/namekind"
 )
 
 // runAll starts every command, then waits for all of them.
@@ -133,7 +135,7 @@ func testDefinitionRace(t *testing.T, bk backend) {
 	outs := runAll(t, cmds)
 
 	s := bk.open(t, path)
-	n, err := s.Name(context.Background(), KindGranularity, "w_new")
+	n, err := s.Name(context.Background(), namekind.Granularity, "w_new")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/qrun-dev/qrun/namekind"
 )
 
 // soloHistory fills a registry the way a solo user's would be: two plans
@@ -33,7 +35,7 @@ func soloHistory(t *testing.T, s Store) {
 	if err := s.Mark(ctx, b2.Runs[1].ID, StatusFailed, nil, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Retire(ctx, KindGranularity, perOut.name); err != nil {
+	if err := s.Retire(ctx, namekind.Granularity, perOut.name); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -83,7 +85,7 @@ func TestCopyMovesARegistry(t *testing.T) {
 				t.Fatalf("report %+v, want %+v copied and verified", rep, want)
 			}
 			sameContent(t, from, to)
-			n, err := to.Name(ctx, KindGranularity, perOut.name)
+			n, err := to.Name(ctx, namekind.Granularity, perOut.name)
 			if err != nil || !n.Retired {
 				t.Fatalf("retired name arrived as %+v, %v", n, err)
 			}
@@ -148,7 +150,7 @@ func TestCopyRefusesAConflictingDefinition(t *testing.T) {
 			t.Fatalf("err = %v, want blocked", err)
 		}
 		got := Blocked(err)
-		if len(got) != 1 || got[0].Reason != DefinitionConflict || got[0].Kind != KindGranularity || got[0].Name != g64.name ||
+		if len(got) != 1 || got[0].Reason != DefinitionConflict || got[0].Kind != namekind.Granularity || got[0].Name != g64.name ||
 			got[0].OldDefinition != edited.text || got[0].NewDefinition != g64.text || got[0].Runs != 1 {
 			t.Fatalf("blocked = %+v", got)
 		}

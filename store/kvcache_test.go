@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/qrun-dev/qrun/namekind"
 )
 
 var fp8Cast = def{"fp8_cast", "quant_cfg: [{quantizer_name: '*[kv]_bmm_quantizer', cfg: {num_bits: [4, 3], use_constant_amax: true}}]\n"}
@@ -11,7 +13,7 @@ var fp8Cast = def{"fp8_cast", "quant_cfg: [{quantizer_name: '*[kv]_bmm_quantizer
 // withKV gives every run of b the KV-cache setting kv (with its name in the
 // batch), its id changed as qrun's would be.
 func withKV(b PlanBatch, kv def) PlanBatch {
-	b.Names = append(b.Names, kv.use(KindKVCache))
+	b.Names = append(b.Names, kv.use(namekind.KVCache))
 	for i := range b.Runs {
 		r := &b.Runs[i]
 		r.ID = r.ID[:6] + "ffff" + r.ID[10:]

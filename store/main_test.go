@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/qrun-dev/qrun/internal/pgtest"
+	"github.com/qrun-dev/qrun/namekind"
 )
 
 // The concurrency tests run real processes: the test binary re-executed with
@@ -161,7 +162,7 @@ func fp(def string) string {
 // def is a name with its definition.
 type def struct{ name, text string }
 
-func (d def) use(k Kind, aliases ...string) NameUse {
+func (d def) use(k namekind.Kind, aliases ...string) NameUse {
 	return NameUse{Kind: k, Name: d.name, Fingerprint: fp(d.text), Definition: d.text, Aliases: aliases}
 }
 
@@ -205,10 +206,10 @@ func sweep(models []string, formats, grans []def, params ...string) PlanBatch {
 	}
 	b := PlanBatch{PlanHead: PlanHead{Layout: layoutA}}
 	for _, f := range formats {
-		b.Names = append(b.Names, f.use(KindFormat))
+		b.Names = append(b.Names, f.use(namekind.Format))
 	}
 	for _, g := range grans {
-		b.Names = append(b.Names, g.use(KindGranularity))
+		b.Names = append(b.Names, g.use(namekind.Granularity))
 	}
 	for _, m := range models {
 		for _, f := range formats {

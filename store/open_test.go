@@ -17,6 +17,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/qrun-dev/qrun/migrations"
+	"github.com/qrun-dev/qrun/namekind"
 )
 
 func containsAll(s string, subs ...string) bool {
@@ -238,7 +239,7 @@ func testReadOnlyOptionAllowsReads(t *testing.T, bk backend) {
 	if err := ro.Mark(ctx, b.Runs[0].ID, StatusRunning, nil, ""); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("mark on read-only: %v", err)
 	}
-	if err := ro.Retire(ctx, KindGranularity, g64.name); !errors.Is(err, ErrReadOnly) {
+	if err := ro.Retire(ctx, namekind.Granularity, g64.name); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("retire on read-only: %v", err)
 	}
 	// Even bypassing the store's own check, the database refuses the write.

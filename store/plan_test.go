@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/qrun-dev/qrun/namekind"
 )
 
 func TestPlanRegistersRunsNamesAndEvents(t *testing.T) {
@@ -112,7 +114,7 @@ func TestMeaningChangedIsBlocked(t *testing.T) {
 		if !errors.As(err, &be) {
 			t.Fatalf("err = %T, want *BlockedError", err)
 		}
-		want := BlockedError{Reason: MeaningChanged, Kind: KindGranularity, Name: g64.name, Registered: g64.name,
+		want := BlockedError{Reason: MeaningChanged, Kind: namekind.Granularity, Name: g64.name, Registered: g64.name,
 			OldFingerprint: fp(g64.text), OldDefinition: g64.text, NewFingerprint: fp(edited.text), NewDefinition: edited.text,
 			Runs: 4, FirstRun: runOf(qwen, int8F, g64, "").ID}
 		if *be != want {
@@ -168,18 +170,18 @@ func TestDeclaredAliasAllowsRename(t *testing.T) {
 
 		renamed := def{"w_g64", g64.text}
 		b := sweep([]string{qwen}, []def{int8F}, []def{renamed})
-		b.Names[1] = renamed.use(KindGranularity, "w_other", g64.name) // w_g64 declares w_group64 its alias
+		b.Names[1] = renamed.use(namekind.Granularity, "w_other", g64.name) // w_g64 declares w_group64 its alias
 		res := mustPlan(t, s, b)
 		if res.Created != 1 || len(res.Registered) != 1 || res.Registered[0].Name != "w_g64" {
 			t.Fatalf("res = %+v", res)
 		}
-		n, err := s.Name(ctx, KindGranularity, "w_g64")
+		n, err := s.Name(ctx, namekind.Granularity, "w_g64")
 		if err != nil || n.Fingerprint != fp(g64.text) || n.FirstRun != b.Runs[0].ID {
 			t.Fatalf("name = %+v, %v", n, err)
 		}
 		// Both names hold their own runs.
 		for name, want := range map[string]int{"w_g64": 1, g64.name: 1} {
-			if got, err := s.RunsUsingName(ctx, KindGranularity, name); err != nil || got != want {
+			if got, err := s.RunsUsingName(ctx, namekind.Granularity, name); err != nil || got != want {
 				t.Errorf("runs using %s = %d, %v; want %d", name, got, err, want)
 			}
 		}
@@ -277,10 +279,10 @@ func TestRetiredNameIsBlocked(t *testing.T) {
 		ctx := context.Background()
 		s := bk.new(t)
 		mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
-		if err := s.Retire(ctx, KindGranularity, g64.name); err != nil {
+		if err := s.Retire(ctx, namekind.Granularity, g64.name); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Retire(ctx, KindGranularity, "nope"); !errors.Is(err, ErrNotFound) {
+		if err := s.Retire(ctx, namekind.Granularity, "nope"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("retire unknown: %v", err)
 		}
 		_, err := Plan(ctx, s, sweep([]string{"Qwen/Qwen3-4B"}, []def{int8F}, []def{g64}))
@@ -288,7 +290,7 @@ func TestRetiredNameIsBlocked(t *testing.T) {
 		if !errors.As(err, &be) || be.Reason != RetiredName || be.Runs != 1 {
 			t.Fatalf("err = %v", err)
 		}
-		n, err := s.Name(ctx, KindGranularity, g64.name)
+		n, err := s.Name(ctx, namekind.Granularity, g64.name)
 		if err != nil || !n.Retired {
 			t.Fatalf("name = %+v, %v", n, err)
 		}
@@ -643,7 +645,7 @@ func TestUpdateStreamsChunks(t *testing.T) {
 				t.Errorf("chunk run %d: %s resumed=%v %s, want %s new and planned", i, p.ID, p.Resumed, p.Status, want[i].ID)
 			}
 		}
-		if n, _ := s.Name(ctx, KindFormat, "fp8"); n.FirstRun != want[3].ID {
+		if n, _ := s.Name(ctx, namekind.Format, "fp8"); n.FirstRun != want[3].ID {
 			t.Errorf("fp8's first run %q, want %s (the first of the plan using it)", n.FirstRun, want[3].ID)
 		}
 
@@ -678,7 +680,7 @@ func TestUpdateStreamsChunks(t *testing.T) {
 		if n, _ := s.CountRuns(ctx, RunFilter{}); n != 6 {
 			t.Errorf("%d runs after refused plans, want 6", n)
 		}
-		if _, err := s.Name(ctx, KindGranularity, "w_group128"); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Name(ctx, namekind.Granularity, "w_group128"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("w_group128 registered by a refused plan: %v", err)
 		}
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 
 	"github.com/qrun-dev/qrun/migrations"
 )
@@ -129,26 +130,21 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*Postgres, err
 // server starting up or out of connection slots is waited for, within the
 // lock timeout; anything else fails at once with one line.
 func (p *Postgres) connect(ctx context.Context) error {
-	deadline := time.Now().Add(p.lockTimeout)
-	pause := 20 * time.Millisecond
-	for {
+	b := newBackoff(20*time.Millisecond, time.Second, p.lockTimeout)
+	return b.retry(ctx, func() (bool, error) {
 		cctx, cancel := context.WithTimeout(ctx, p.connectTimeout)
 		err := p.db.PingContext(cctx)
 		cancel()
-		if err == nil {
-			return nil
+		switch {
+		case err == nil:
+			return false, nil
+		case ctx.Err() != nil:
+			return false, ctx.Err()
+		case pgCode(err) != "53300" && pgCode(err) != "57P03" || b.expired():
+			return false, p.connectError(err)
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if code := pgCode(err); (code != "53300" && code != "57P03") || time.Now().After(deadline) {
-			return p.connectError(err)
-		}
-		if err := sleepCtx(ctx, min(jitter(pause), time.Until(deadline))); err != nil {
-			return err
-		}
-		pause = min(2*pause, time.Second)
-	}
+		return true, nil
+	})
 }
 
 // upToDate checks the schema and migrates it when it is behind.
@@ -212,84 +208,75 @@ func (p *Postgres) tooNew(current, latest int64) error {
 	return errorf(ErrSchemaTooNew, "registry %s was written by a newer qrun (schema %d, this binary knows %d): upgrade qrun", p.loc, current, latest)
 }
 
-// migrate brings the schema up to latest holding a session advisory lock,
-// one process at a time; the process that gets the lock reads the version
-// again, since another may have migrated meanwhile.
+// migrate brings the schema up to latest with goose, which holds the
+// migration lock (pgMigrationLock) while it reads the version and applies
+// what is missing: one process at a time, and the one that gets the lock
+// finds what another may have migrated meanwhile.
 func (p *Postgres) migrate(ctx context.Context, latest int64) error {
-	var conn *sql.Conn
-	var locked bool
-	err := p.retry(ctx, func() error {
-		if conn != nil {
-			conn.Close()
-		}
-		var err error
-		if conn, err = p.db.Conn(ctx); err != nil {
-			return err
-		}
-		locked, err = tryLock(ctx, conn, p.lockTimeout)
-		return err
-	})
-	if err != nil {
-		if conn != nil {
-			conn.Close()
-		}
-		return err
-	}
-	defer conn.Close()
-	if !locked {
-		return errorf(ErrBusy, "registry %s is being upgraded by another process that has held its lock for more than %s; try again", p.loc, seconds(p.lockTimeout))
-	}
-	defer func() {
-		_, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1, `+pgLockSchema+`)`, pgLockMigrate)
-		if err != nil {
-			// Never hand a connection holding the lock back to the pool.
-			conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-	}()
-	current, err := p.schema(ctx)
-	if err != nil {
-		return err
-	}
-	if current > latest {
-		return p.tooNew(current, latest)
-	}
-	if current == latest {
-		return nil
-	}
 	gp, err := goose.NewProvider(goose.DialectPostgres, p.db, migrations.Postgres(),
-		goose.WithDisableGlobalRegistry(true))
+		goose.WithDisableGlobalRegistry(true), goose.WithSessionLocker(pgMigrationLock{p}))
 	if err != nil {
 		return fmt.Errorf("registry migrations: %w", err)
 	}
-	if _, err := gp.Up(ctx); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	applied, err := gp.Up(ctx)
+	var ke *kindError
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case errors.As(err, &ke):
+		return ke // the lock's own message, without goose's words
+	case err != nil:
 		return fmt.Errorf("upgrade registry %s to schema %d: %w", p.loc, latest, p.explain(err))
+	case len(applied) == 0:
+		// Another process migrated meanwhile: perhaps a newer qrun, further.
+		current, err := p.schema(ctx)
+		if err != nil {
+			return err
+		}
+		if current > latest {
+			return p.tooNew(current, latest)
+		}
 	}
 	return nil
 }
 
-// tryLock takes the migration lock on conn, trying again with backoff for
-// at most timeout.
-func tryLock(ctx context.Context, conn *sql.Conn, timeout time.Duration) (bool, error) {
-	deadline := time.Now().Add(timeout)
-	pause := 5 * time.Millisecond
-	for {
+// pgMigrationLock is goose's session locker for the registry: the session
+// advisory lock pgLockMigrate of the registry's schema, tried again with
+// backoff for at most the lock timeout. (goose's own Postgres locker takes
+// a lock of one bigint key, which an older qrun's migration would not wait
+// for, and waits in whole seconds.)
+type pgMigrationLock struct{ p *Postgres }
+
+var _ lock.SessionLocker = pgMigrationLock{}
+
+func (l pgMigrationLock) SessionLock(ctx context.Context, conn *sql.Conn) error {
+	b := newBackoff(5*time.Millisecond, 500*time.Millisecond, l.p.lockTimeout)
+	return b.retry(ctx, func() (bool, error) {
 		var ok bool
 		err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1, `+pgLockSchema+`)`, pgLockMigrate).Scan(&ok)
-		if err != nil || ok {
-			return ok, err
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return false, nil
-		}
-		if err := sleepCtx(ctx, min(jitter(pause), left)); err != nil {
+		switch {
+		case err != nil || ok:
 			return false, err
+		case b.expired():
+			return false, errorf(ErrBusy, "registry %s is being upgraded by another process that has held its lock for more than %s; try again", l.p.loc, seconds(l.p.lockTimeout))
 		}
-		pause = min(2*pause, 500*time.Millisecond)
+		return true, nil
+	})
+}
+
+// SessionUnlock releases the lock. When it can't, it closes the session
+// underneath (which releases the lock too), so that the pool never gets
+// back a connection that may still hold it; the migration's outcome stands.
+func (pgMigrationLock) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1, `+pgLockSchema+`)`, pgLockMigrate); err != nil {
+		conn.Raw(func(dc any) error {
+			if c, ok := dc.(*stdlib.Conn); ok {
+				c.Close()
+			}
+			return nil
+		})
 	}
+	return nil
 }
 
 // rebind turns ? placeholders into $1, $2, ….
@@ -392,19 +379,19 @@ func (p *Postgres) Check(ctx context.Context) ([]string, error) {
 // errors come back at once, the server's turned into messages.
 func (p *Postgres) retry(ctx context.Context, op func() error) error {
 	deadline := time.Now().Add(p.lockTimeout)
-	pause := 5 * time.Millisecond
+	b := &backoff{pause: 5 * time.Millisecond, most: time.Second} // a reconnection pauses past the deadline too
 	lost := 0
-	for {
+	return b.retry(ctx, func() (bool, error) {
 		err := op()
 		if err == nil {
-			return nil
+			return false, nil
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 		var uc uncertainCommit
 		if errors.As(err, &uc) && connectionLost(err) {
-			return fmt.Errorf("registry %s: lost the connection to the PostgreSQL server at %s while committing (%s): the change may or may not be recorded; check before running it again", p.loc, p.server, netReason(err))
+			return false, fmt.Errorf("registry %s: lost the connection to the PostgreSQL server at %s while committing (%s): the change may or may not be recorded; check before running it again", p.loc, p.server, netReason(err))
 		}
 		switch code := pgCode(err); {
 		case code == "40001" || code == "40P01" || code == "53300" || code == "57P03":
@@ -412,21 +399,18 @@ func (p *Postgres) retry(ctx context.Context, op func() error) error {
 			// a server starting up: all pass.
 			if time.Now().After(deadline) {
 				if code == "53300" || code == "57P03" {
-					return p.explain(err)
+					return false, p.explain(err)
 				}
-				return errorf(ErrBusy, "registry %s is busy: its transactions kept colliding for more than %s; try again", p.loc, seconds(p.lockTimeout))
+				return false, errorf(ErrBusy, "registry %s is busy: its transactions kept colliding for more than %s; try again", p.loc, seconds(p.lockTimeout))
 			}
 		case connectionLost(err) && lost < maxReconnects:
 			lost++
-			pause = max(pause, 100*time.Millisecond)
+			b.pause = max(b.pause, 100*time.Millisecond)
 		default:
-			return p.explain(err)
+			return false, p.explain(err)
 		}
-		if err := sleepCtx(ctx, jitter(pause)); err != nil {
-			return err
-		}
-		pause = min(2*pause, time.Second)
-	}
+		return true, nil
+	})
 }
 
 // explain turns the server's and the driver's errors into messages a user
@@ -564,15 +548,4 @@ func serverName(host string, port uint16) string {
 		return fmt.Sprintf("%s/.s.PGSQL.%d", host, port)
 	}
 	return net.JoinHostPort(host, strconv.Itoa(int(port)))
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

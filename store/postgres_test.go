@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/qrun-dev/qrun/internal/pgtest"
+	"github.com/qrun-dev/qrun/namekind"
 )
 
 // pgDatabase is the database a PostgreSQL URL names.
@@ -377,10 +378,18 @@ func TestPostgresMigrationLock(t *testing.T) {
 		t.Fatalf("gave up after %v", d)
 	}
 	noInternals(t, err)
+	if want := "registry " + Redact(loc) + " is being upgraded by another process that has held its lock for more than 0.5s; try again"; err.Error() != want {
+		t.Fatalf("err = %q, want %q", err, want)
+	}
 	conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock_all()`)
 	s := postgresBackend.open(t, loc)
 	if v := schemaOf(t, s); v != LatestSchema() {
 		t.Fatalf("schema %d", v)
+	}
+	// The migration released its lock: no session of the pool holds it.
+	var held int
+	if err := hold.QueryRow(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::oid AND objsubid = 2`, pgLockMigrate).Scan(&held); err != nil || held != 0 {
+		t.Fatalf("%d migration locks held after the migration (%v)", held, err)
 	}
 }
 
@@ -472,7 +481,7 @@ func TestListsAreInBytewiseOrder(t *testing.T) {
 		if err != nil || !slices.Equal(got, slices.Sorted(slices.Values(models))) {
 			t.Fatalf("models %v, %v; want bytewise order", got, err)
 		}
-		names, err := s.Names(ctx, KindGranularity)
+		names, err := s.Names(ctx, namekind.Granularity)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -513,4 +522,48 @@ func TestPostgresRetryOnLostConnections(t *testing.T) {
 		t.Fatalf("err %v after %d calls, want one call and an uncertain outcome", err, calls)
 	}
 	noInternals(t, err)
+}
+
+// A process waiting for the migration lock while a newer qrun migrates the
+// registry further finds, once it holds the lock, a schema it doesn't know:
+// ErrSchemaTooNew, not a half-understood registry.
+func TestPostgresNewerSchemaAfterTheMigrationLock(t *testing.T) {
+	loc := postgresBackend.fresh(t)
+	s := postgresBackend.open(t, loc)
+	db := rawDB(s)
+	latest := LatestSchema()
+	if _, err := db.Exec(`DELETE FROM goose_db_version WHERE version_id = ?`, latest); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	hold, err := sql.Open("pgx", loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	conn, err := hold.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_lock($1, `+pgLockSchema+`)`, pgLockMigrate); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := OpenPostgres(context.Background(), loc, Options{LockTimeout: 10 * time.Second})
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the opener waits for the lock
+	if _, err := conn.ExecContext(context.Background(), `INSERT INTO goose_db_version (version_id, is_applied) VALUES ($1, true), ($2, true)`, latest, latest+1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock_all()`); err != nil {
+		t.Fatal(err)
+	}
+	err = <-done
+	want := fmt.Sprintf("registry %s was written by a newer qrun (schema %d, this binary knows %d): upgrade qrun", Redact(loc), latest+1, latest)
+	if !errors.Is(err, ErrSchemaTooNew) || err.Error() != want {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/qrun-dev/qrun/namekind"
 )
 
 func TestRunsFiltersLimitCountSince(t *testing.T) {
@@ -115,25 +117,25 @@ func TestLookups(t *testing.T) {
 			t.Fatalf("unknown dir: %v", err)
 		}
 
-		grans, err := s.Names(ctx, KindGranularity)
+		grans, err := s.Names(ctx, namekind.Granularity)
 		if err != nil || len(grans) != 2 || grans[0].Name != "w_group128" || grans[1].Name != "w_group64" {
 			t.Fatalf("granularities = %+v, %v", grans, err)
 		}
-		formats, _ := s.Names(ctx, KindFormat)
-		if len(formats) != 2 || formats[0].Name != "fp8" || formats[0].Kind != KindFormat {
+		formats, _ := s.Names(ctx, namekind.Format)
+		if len(formats) != 2 || formats[0].Name != "fp8" || formats[0].Kind != namekind.Format {
 			t.Fatalf("formats = %+v", formats)
 		}
 		if _, err := s.Names(ctx, "model"); err == nil {
 			t.Fatal("unknown kind accepted")
 		}
-		if _, err := s.Name(ctx, KindFormat, "w_group64"); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Name(ctx, namekind.Format, "w_group64"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("name of another kind: %v", err)
 		}
 		for _, c := range []struct {
-			k    Kind
+			k    namekind.Kind
 			name string
 			want int
-		}{{KindFormat, "int8", 4}, {KindGranularity, "w_group64", 4}, {KindGranularity, "int8", 0}, {KindFormat, "nope", 0}} {
+		}{{namekind.Format, "int8", 4}, {namekind.Granularity, "w_group64", 4}, {namekind.Granularity, "int8", 0}, {namekind.Format, "nope", 0}} {
 			if n, err := s.RunsUsingName(ctx, c.k, c.name); err != nil || n != c.want {
 				t.Errorf("runs using %s %s = %d, %v; want %d", c.k, c.name, n, err, c.want)
 			}

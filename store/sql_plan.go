@@ -11,6 +11,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/qrun-dev/qrun/namekind"
 )
 
 // Update runs fn in a write transaction holding the registry's write lock
@@ -170,7 +172,7 @@ func (t *planTx) AddRuns(runs []Run) ([]PlannedRun, error) {
 		if len(t.fresh) == 0 {
 			break
 		}
-		for _, k := range []nameKey{{KindFormat, run.Format}, {KindGranularity, run.Granularity}, {KindKVCache, run.KVCache}} {
+		for _, k := range []nameKey{{namekind.Format, run.Format}, {namekind.Granularity, run.Granularity}, {namekind.KVCache, run.KVCache}} {
 			u, ok := t.fresh[k]
 			if !ok {
 				continue
@@ -190,7 +192,7 @@ func (t *planTx) AddRuns(runs []Run) ([]PlannedRun, error) {
 func (t *planTx) Registered() []Name { return t.registered }
 
 type nameKey struct {
-	kind Kind
+	kind namekind.Kind
 	name string
 }
 
@@ -199,7 +201,7 @@ type nameKey struct {
 // those of a use's kind with its fingerprint. Ordered by kind and name.
 func registeredFor(ctx context.Context, tx wtx, uses []NameUse) ([]Name, error) {
 	var out []Name
-	for _, k := range []Kind{KindFormat, KindGranularity, KindKVCache} {
+	for _, k := range []namekind.Kind{namekind.Format, namekind.Granularity, namekind.KVCache} {
 		var names, fps []any
 		for _, u := range uses {
 			if u.Kind != k {
@@ -692,7 +694,7 @@ func appendEvent(ctx context.Context, tx wtx, runID string, kind EventKind, stat
 }
 
 // Retire marks a registered name retired (see Store.Retire).
-func (r *registry) Retire(ctx context.Context, kind Kind, name string) error {
+func (r *registry) Retire(ctx context.Context, kind namekind.Kind, name string) error {
 	if r.readOnly {
 		return r.d.readOnlyErr()
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/qrun-dev/qrun/namekind"
 )
 
 const runCols = `id, model, format, granularity, params, dir, format_fp, granularity_fp,
@@ -50,13 +52,13 @@ func scanName(row scanner) (Name, error) {
 	if err != nil {
 		return Name{}, err
 	}
-	n.Kind, n.FirstRun, n.CreatedAt, n.Retired = Kind(kind), first.String, fromNanos(created), bool(retired)
+	n.Kind, n.FirstRun, n.CreatedAt, n.Retired = namekind.Kind(kind), first.String, fromNanos(created), bool(retired)
 	return n, nil
 }
 
 func fromNanos(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
-func getName(ctx context.Context, tx wtx, kind Kind, name string) (Name, error) {
+func getName(ctx context.Context, tx wtx, kind namekind.Kind, name string) (Name, error) {
 	return scanName(tx.QueryRowContext(ctx, `SELECT `+nameCols+` FROM names WHERE kind = ? AND name = ?`,
 		string(kind), name))
 }
@@ -66,13 +68,13 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func runsUsing(ctx context.Context, q querier, kind Kind, name string) (int, error) {
+func runsUsing(ctx context.Context, q querier, kind namekind.Kind, name string) (int, error) {
 	col := "granularity"
 	switch kind {
-	case KindFormat:
+	case namekind.Format:
 		col = "format"
-	case KindGranularity:
-	case KindKVCache:
+	case namekind.Granularity:
+	case namekind.KVCache:
 		col = "kv_cache"
 	default:
 		return 0, fmt.Errorf("unknown name kind %q", kind)
@@ -234,7 +236,7 @@ func (r *registry) readStrings(ctx context.Context, q string, args ...any) ([]st
 }
 
 // Name returns a registered name.
-func (r *registry) Name(ctx context.Context, kind Kind, name string) (Name, error) {
+func (r *registry) Name(ctx context.Context, kind namekind.Kind, name string) (Name, error) {
 	var n Name
 	err := r.d.retry(ctx, func() error {
 		var err error
@@ -249,8 +251,8 @@ func (r *registry) Name(ctx context.Context, kind Kind, name string) (Name, erro
 }
 
 // Names lists registered names.
-func (r *registry) Names(ctx context.Context, kind Kind) ([]Name, error) {
-	if kind != "" && !kind.valid() {
+func (r *registry) Names(ctx context.Context, kind namekind.Kind) ([]Name, error) {
+	if kind != "" && !kind.Valid() {
 		return nil, fmt.Errorf("unknown name kind %q", kind)
 	}
 	out := []Name{}
@@ -275,8 +277,8 @@ func (r *registry) Names(ctx context.Context, kind Kind) ([]Name, error) {
 }
 
 // RunsUsingName counts the runs using a name.
-func (r *registry) RunsUsingName(ctx context.Context, kind Kind, name string) (int, error) {
-	if !kind.valid() {
+func (r *registry) RunsUsingName(ctx context.Context, kind namekind.Kind, name string) (int, error) {
+	if !kind.Valid() {
 		return 0, fmt.Errorf("unknown name kind %q", kind)
 	}
 	var n int

@@ -452,27 +452,17 @@ func (s *SQLite) retry(ctx context.Context, op func() error) error {
 // retryRaw is retry without the messages: SQLite's errors come back as
 // they are.
 func (s *SQLite) retryRaw(ctx context.Context, op func() error) error {
-	deadline := time.Now().Add(s.lockTimeout)
-	pause := 5 * time.Millisecond
-	for {
+	b := newBackoff(5*time.Millisecond, time.Second, s.lockTimeout)
+	return b.retry(ctx, func() (bool, error) {
 		err := op()
-		if err == nil || !isBusy(err) {
-			return err
+		if !isBusy(err) {
+			return false, err
 		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return errorf(ErrBusy, "registry %s is busy: another process has held it for more than %s; try again", s.path, seconds(s.lockTimeout))
+		if b.expired() {
+			return false, errorf(ErrBusy, "registry %s is busy: another process has held it for more than %s; try again", s.path, seconds(s.lockTimeout))
 		}
-		d := min(jitter(pause), left)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		pause = min(2*pause, time.Second)
-	}
+		return true, nil
+	})
 }
 
 func isBusy(err error) bool {

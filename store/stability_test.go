@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/qrun-dev/qrun/namekind"
 )
 
 // The rule of name stability, table-driven: CheckNames is the one place it
@@ -13,11 +15,11 @@ import (
 // for it, the counts of runs, the messages.)
 func TestCheckNames(t *testing.T) {
 	g := func(name, def string, aliases ...string) NameUse {
-		return NameUse{Kind: KindGranularity, Name: name, Fingerprint: fp(def), Definition: def, Aliases: aliases}
+		return NameUse{Kind: namekind.Granularity, Name: name, Fingerprint: fp(def), Definition: def, Aliases: aliases}
 	}
 	f := func(name, def string, aliases ...string) NameUse {
 		u := g(name, def, aliases...)
-		u.Kind = KindFormat
+		u.Kind = namekind.Format
 		return u
 	}
 	reg := func(u NameUse, firstRun string) Name {
@@ -123,15 +125,15 @@ func TestCheckNames(t *testing.T) {
 // Each violation carries both definitions and the registered name's first
 // run; Runs is the caller's to count.
 func TestCheckNamesViolationFields(t *testing.T) {
-	old := Name{Kind: KindGranularity, Name: "w_group64", Fingerprint: fp(g64.text), Definition: g64.text, FirstRun: "0123456789ab"}
+	old := Name{Kind: namekind.Granularity, Name: "w_group64", Fingerprint: fp(g64.text), Definition: g64.text, FirstRun: "0123456789ab"}
 	for _, c := range []struct {
 		use  NameUse
 		want BlockedError
 	}{
-		{def{"w_group64", "weights: {axis: 1}\n"}.use(KindGranularity), BlockedError{Reason: MeaningChanged, Kind: KindGranularity,
+		{def{"w_group64", "weights: {axis: 1}\n"}.use(namekind.Granularity), BlockedError{Reason: MeaningChanged, Kind: namekind.Granularity,
 			Name: "w_group64", Registered: "w_group64", OldFingerprint: fp(g64.text), OldDefinition: g64.text,
 			NewFingerprint: fp("weights: {axis: 1}\n"), NewDefinition: "weights: {axis: 1}\n", FirstRun: "0123456789ab"}},
-		{def{"w_g64", g64.text}.use(KindGranularity), BlockedError{Reason: RenameInDisguise, Kind: KindGranularity,
+		{def{"w_g64", g64.text}.use(namekind.Granularity), BlockedError{Reason: RenameInDisguise, Kind: namekind.Granularity,
 			Name: "w_g64", Registered: "w_group64", OldFingerprint: fp(g64.text), OldDefinition: g64.text,
 			NewFingerprint: fp(g64.text), NewDefinition: g64.text, FirstRun: "0123456789ab"}},
 	} {
@@ -141,7 +143,7 @@ func TestCheckNamesViolationFields(t *testing.T) {
 		}
 	}
 	_, vs := CheckNames(nil, []Name{old}, ScopeVocabulary)
-	want := BlockedError{Reason: Missing, Kind: KindGranularity, Name: "w_group64", Registered: "w_group64",
+	want := BlockedError{Reason: Missing, Kind: namekind.Granularity, Name: "w_group64", Registered: "w_group64",
 		OldFingerprint: fp(g64.text), OldDefinition: g64.text, FirstRun: "0123456789ab"}
 	if len(vs) != 1 || *vs[0] != want {
 		t.Errorf("missing: %+v\nwant %+v", vs, want)

@@ -20,6 +20,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/qrun-dev/qrun/namekind"
 )
 
 // Store is a qrun registry.
@@ -42,7 +44,7 @@ type Store interface {
 
 	// Retire marks a registered name retired: it stays reserved and keeps
 	// its runs, and a plan using it is refused from then on.
-	Retire(ctx context.Context, kind Kind, name string) error
+	Retire(ctx context.Context, kind namekind.Kind, name string) error
 
 	// Run returns the run with this id, or an error wrapping ErrNotFound.
 	Run(ctx context.Context, id string) (Run, error)
@@ -61,13 +63,13 @@ type Store interface {
 	Models(ctx context.Context) ([]string, error)
 
 	// Name returns a registered name, or an error wrapping ErrNotFound.
-	Name(ctx context.Context, kind Kind, name string) (Name, error)
+	Name(ctx context.Context, kind namekind.Kind, name string) (Name, error)
 	// Names lists the registered names of a kind ("" for every kind),
 	// ordered by kind and name.
-	Names(ctx context.Context, kind Kind) ([]Name, error)
+	Names(ctx context.Context, kind namekind.Kind) ([]Name, error)
 	// RunsUsingName counts the runs whose format (kind format) or
 	// granularity (kind granularity) is name.
-	RunsUsingName(ctx context.Context, kind Kind, name string) (int, error)
+	RunsUsingName(ctx context.Context, kind namekind.Kind, name string) (int, error)
 
 	// Layouts lists the output layouts runs were planned under, oldest
 	// first.
@@ -86,17 +88,6 @@ type Store interface {
 	// Close releases the registry.
 	Close() error
 }
-
-// Kind is what a registered name names. The values equal vocab.Kind's.
-type Kind string
-
-const (
-	KindFormat      Kind = "format"
-	KindGranularity Kind = "granularity"
-	KindKVCache     Kind = "kv_cache"
-)
-
-func (k Kind) valid() bool { return k == KindFormat || k == KindGranularity || k == KindKVCache }
 
 // Status is where a run is in its life.
 type Status string
@@ -180,7 +171,7 @@ type RunFiles struct {
 
 // Name is a registered name: what it meant when a run first used it.
 type Name struct {
-	Kind        Kind
+	Kind        namekind.Kind
 	Name        string
 	Fingerprint string
 	Definition  string // canonical definition text
@@ -231,7 +222,7 @@ type RunFilter struct {
 // NameUse is a name a plan uses, with its definition as the vocabulary in
 // effect defines it.
 type NameUse struct {
-	Kind        Kind
+	Kind        namekind.Kind
 	Name        string // canonical name
 	Fingerprint string
 	Definition  string // canonical definition text, shown when blocked
@@ -397,8 +388,8 @@ const (
 // the old and new definitions and how many runs use the registered one.
 type BlockedError struct {
 	Reason BlockReason
-	Kind   Kind   // "" for LayoutChanged
-	Name   string // the name being planned; the new template for LayoutChanged
+	Kind   namekind.Kind // "" for LayoutChanged
+	Name   string        // the name being planned; the new template for LayoutChanged
 	// Registered is the registered name in conflict: Name itself, or for a
 	// rename in disguise the name whose definition Name repeats; the old
 	// template for LayoutChanged.
@@ -485,7 +476,7 @@ func (h *PlanHead) validate() error {
 	}
 	seen := map[nameKey]bool{}
 	for _, n := range h.Names {
-		if !n.Kind.valid() {
+		if !n.Kind.Valid() {
 			return fmt.Errorf("plan: unknown name kind %q", n.Kind)
 		}
 		if n.Name == "" || n.Fingerprint == "" {
@@ -521,10 +512,10 @@ func (h *PlanHead) checkRun(r *Run, fps map[nameKey]string) error {
 		return fmt.Errorf("plan: run %s has layout %s, not the plan's %s", r.ID, r.LayoutFP, h.Layout.Fingerprint)
 	}
 	for _, u := range []struct {
-		k     Kind
+		k     namekind.Kind
 		n, fp string
-	}{{KindFormat, r.Format, r.FormatFP}, {KindGranularity, r.Granularity, r.GranularityFP}, {KindKVCache, r.KVCache, r.KVCacheFP}} {
-		if u.k == KindKVCache && u.n == NoKVCache {
+	}{{namekind.Format, r.Format, r.FormatFP}, {namekind.Granularity, r.Granularity, r.GranularityFP}, {namekind.KVCache, r.KVCache, r.KVCacheFP}} {
+		if u.k == namekind.KVCache && u.n == NoKVCache {
 			continue // none is no registered name
 		}
 		fp, ok := fps[nameKey{u.k, u.n}]

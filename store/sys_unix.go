@@ -23,33 +23,25 @@ func lockFile(ctx context.Context, path string, timeout time.Duration) (func(), 
 		return nil, err
 	}
 	fd := int(f.Fd())
-	deadline := time.Now().Add(timeout)
-	pause := 5 * time.Millisecond
-	for {
+	b := newBackoff(5*time.Millisecond, 250*time.Millisecond, timeout)
+	err = b.retry(ctx, func() (bool, error) {
 		err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() {
-				syscall.Flock(fd, syscall.LOCK_UN)
-				f.Close()
-			}, nil
+		switch {
+		case err == nil:
+			return false, nil
+		case !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR):
+			return false, &os.PathError{Op: "lock", Path: path, Err: err}
+		case b.expired():
+			return false, errLockTimeout
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, &os.PathError{Op: "lock", Path: path, Err: err}
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			f.Close()
-			return nil, errLockTimeout
-		}
-		t := time.NewTimer(min(jitter(pause), left))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			f.Close()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-		pause = min(2*pause, 250*time.Millisecond)
+		return true, nil
+	})
+	if err != nil {
+		f.Close()
+		return nil, err
 	}
+	return func() {
+		syscall.Flock(fd, syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }

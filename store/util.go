@@ -4,22 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 )
 
 var errLockTimeout = errors.New("lock timeout")
-
-// jitter returns a pause between d/2 and d, so that processes that collided
-// don't collide again in step.
-func jitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2+1)
-}
 
 // jsonObject reports whether s is one JSON object.
 func jsonObject(s string) bool {

@@ -9,6 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/vocab/internal/yamlfile"
 )
 
@@ -16,7 +17,7 @@ import (
 // its entry, checked as a user's file is (the definition is built when
 // first needed: readyGranularity, readyFormat). A built-in that fails is a
 // bug the tests catch.
-func (v *Vocabulary) readBuiltin(k Kind, name string) {
+func (v *Vocabulary) readBuiltin(k namekind.Kind, name string) {
 	delete(v.unread[k], name)
 	p := builtinPath(k, name)
 	data, err := builtinFS.ReadFile(p)
@@ -39,12 +40,12 @@ func (v *Vocabulary) readHeaders() {
 		return
 	}
 	type file struct {
-		k    Kind
+		k    namekind.Kind
 		name string
 	}
 	var files []file
 	var doc []byte
-	for _, k := range Kinds {
+	for _, k := range namekind.All {
 		for _, name := range slices.Sorted(maps.Keys(v.unread[k])) {
 			data, err := builtinFS.ReadFile(builtinPath(k, name))
 			if err != nil {
@@ -62,7 +63,7 @@ func (v *Vocabulary) readHeaders() {
 			}
 		}
 	}
-	v.headers = map[Kind]map[string]Entry{KindGranularity: {}, KindFormat: {}, KindKVCache: {}}
+	v.headers = map[namekind.Kind]map[string]Entry{namekind.Granularity: {}, namekind.Format: {}, namekind.KVCache: {}}
 	if len(files) == 0 {
 		return // every built-in is read already
 	}
@@ -87,7 +88,7 @@ func (v *Vocabulary) readHeaders() {
 var headerKeys = []string{"name:", "format_name:", "description:", "aliases:", "retired:"}
 
 // headerEntry reads a built-in's header from its decoded header keys.
-func headerEntry(k Kind, p string, m *yaml.Node) (Entry, error) {
+func headerEntry(k namekind.Kind, p string, m *yaml.Node) (Entry, error) {
 	e := Entry{Kind: k, Source: BuiltinSource, Builtin: true}
 	var fields fieldSet
 	for i := 0; i+1 < len(m.Content); i += 2 {
@@ -107,7 +108,7 @@ func headerEntry(k Kind, p string, m *yaml.Node) (Entry, error) {
 // and reports whether there was any.
 func (v *Vocabulary) readBuiltins() bool {
 	read := false
-	for _, k := range Kinds {
+	for _, k := range namekind.All {
 		for _, name := range slices.Sorted(maps.Keys(v.unread[k])) {
 			if v.unread[k][name] {
 				v.readBuiltin(k, name)
@@ -118,8 +119,8 @@ func (v *Vocabulary) readBuiltins() bool {
 	return read
 }
 
-func builtinPath(k Kind, name string) string {
-	return "builtin/" + k.Group() + "/" + name + ".yaml"
+func builtinPath(k namekind.Kind, name string) string {
+	return "builtin/" + group(k) + "/" + name + ".yaml"
 }
 
 // readyGranularity builds g if it is a built-in not built yet; the caller
@@ -144,7 +145,7 @@ func (v *Vocabulary) readyFormat(f *Format) {
 
 // addFile parses one file and adds its entry, refusing clashes with what is
 // already there.
-func (v *Vocabulary) addFile(k Kind, p string, data []byte, builtin bool) error {
+func (v *Vocabulary) addFile(k namekind.Kind, p string, data []byte, builtin bool) error {
 	top, err := decodeTop(p, data)
 	if err != nil {
 		return err
@@ -153,7 +154,7 @@ func (v *Vocabulary) addFile(k Kind, p string, data []byte, builtin bool) error 
 }
 
 // addTop adds the entry a file's top-level fields define.
-func (v *Vocabulary) addTop(k Kind, p string, top *yamlfile.Top, builtin bool) error {
+func (v *Vocabulary) addTop(k namekind.Kind, p string, top *yamlfile.Top, builtin bool) error {
 	var e *Entry
 	var raw map[any]any
 	var g *Granularity
@@ -161,13 +162,13 @@ func (v *Vocabulary) addTop(k Kind, p string, top *yamlfile.Top, builtin bool) e
 	var kv *KVCache
 	var err error
 	switch k {
-	case KindGranularity:
+	case namekind.Granularity:
 		g, err = granularityFrom(p, top)
 		if err != nil {
 			return err
 		}
 		e, raw = &g.Entry, g.raw
-	case KindKVCache:
+	case namekind.KVCache:
 		kv, err = kvCacheFrom(p, top)
 		if err != nil {
 			return err
@@ -215,10 +216,10 @@ func (v *Vocabulary) addTop(k Kind, p string, top *yamlfile.Top, builtin bool) e
 	// selected with the same kind of words); KV-cache settings are their own
 	// axis, named after ModelOpt's KV presets (fp8, nvfp4, …). Built-ins
 	// are checked against each other by the tests.
-	if k != KindKVCache && !builtin {
-		other := KindFormat
-		if k == KindFormat {
-			other = KindGranularity
+	if k != namekind.KVCache && !builtin {
+		other := namekind.Format
+		if k == namekind.Format {
+			other = namekind.Granularity
 		}
 		for _, n := range append([]string{e.Name}, e.Aliases...) {
 			if v.known(other, n) {
@@ -260,13 +261,13 @@ func (v *Vocabulary) addTop(k Kind, p string, top *yamlfile.Top, builtin bool) e
 	return nil
 }
 
-func (v *Vocabulary) entry(k Kind, name string) *Entry {
+func (v *Vocabulary) entry(k namekind.Kind, name string) *Entry {
 	switch k {
-	case KindFormat:
+	case namekind.Format:
 		if f, ok := v.formats[name]; ok {
 			return &f.Entry
 		}
-	case KindKVCache:
+	case namekind.KVCache:
 		if c, ok := v.kvcaches[name]; ok {
 			return &c.Entry
 		}
@@ -282,17 +283,17 @@ func (v *Vocabulary) entry(k Kind, name string) *Entry {
 // reading a built-in: the user's files are added once every built-in is
 // read, and a built-in read alone is checked against the others when they
 // all are.
-func (v *Vocabulary) known(k Kind, name string) bool {
+func (v *Vocabulary) known(k namekind.Kind, name string) bool {
 	v.readHeaders()
 	_, isAlias := v.aliases[k][name]
 	return isAlias || v.unread[k][name] || v.entry(k, name) != nil
 }
 
-func (v *Vocabulary) rawOf(k Kind, name string) map[any]any {
+func (v *Vocabulary) rawOf(k namekind.Kind, name string) map[any]any {
 	switch k {
-	case KindFormat:
+	case namekind.Format:
 		return v.formats[name].raw
-	case KindKVCache:
+	case namekind.KVCache:
 		return v.kvcaches[name].raw
 	}
 	return v.granularities[name].raw
@@ -343,10 +344,10 @@ func (v *Vocabulary) expand(g *Granularity, stack []string) error {
 		ovs[modelopt.Activations] = g.Activations
 	}
 	for _, part := range g.Compose {
-		c, _, ok := v.canonical(KindGranularity, part)
+		c, _, ok := v.canonical(namekind.Granularity, part)
 		if !ok {
 			msg := fmt.Sprintf("compose: unknown granularity %s", quote(part))
-			if s := modelopt.Closest(part, v.names(KindGranularity)); s != "" {
+			if s := modelopt.Closest(part, v.names(namekind.Granularity)); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
 			return &FileError{Path: g.Source, Msg: msg}
@@ -395,7 +396,7 @@ func (v *Vocabulary) buildFormat(f *Format) error {
 			return fail("quant_cfg", "quant_cfg must start with ModelOpt's deny-all {quantizer_name: '*', enable: false}; without it every layer the list does not name (lm_head included) is quantized with default attributes")
 		}
 	case f.Base != "":
-		c, _, ok := v.canonical(KindFormat, f.Base)
+		c, _, ok := v.canonical(namekind.Format, f.Base)
 		if !ok || !v.formats[c].Builtin {
 			msg := fmt.Sprintf("base %s is not a built-in format", quote(f.Base))
 			if s := modelopt.Closest(f.Base, builtinFormatNames(v)); s != "" {

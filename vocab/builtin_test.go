@@ -8,13 +8,15 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/qrun-dev/qrun/namekind"
 )
 
 // unread counts the built-ins whose files are not read yet.
 func unread(v *Vocabulary) int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return len(v.unread[KindGranularity]) + len(v.unread[KindFormat]) + len(v.unread[KindKVCache])
+	return len(v.unread[namekind.Granularity]) + len(v.unread[namekind.Format]) + len(v.unread[namekind.KVCache])
 }
 
 // The built-ins are read on first use: loading reads none, a lookup by
@@ -44,7 +46,7 @@ func TestBuiltinsReadOnFirstUse(t *testing.T) {
 	if n := unread(v); n != all-2 {
 		t.Fatalf("%d built-ins unread after two lookups by name, want %d", n, all-2)
 	}
-	if c, viaAlias, ok := v.Canonical(KindFormat, "int8_sq"); c != "int8_smoothquant" || !viaAlias || !ok {
+	if c, viaAlias, ok := v.Canonical(namekind.Format, "int8_sq"); c != "int8_smoothquant" || !viaAlias || !ok {
 		t.Fatalf("Canonical(int8_sq) = %q, %v, %v", c, viaAlias, ok)
 	}
 	if n := unread(v); n != all-3 {
@@ -55,7 +57,7 @@ func TestBuiltinsReadOnFirstUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(v.Entries(KindGranularity)) + len(v.Entries(KindFormat)) + len(v.Entries(KindKVCache)); n != all || unread(v) != all {
+	if n := len(v.Entries(namekind.Granularity)) + len(v.Entries(namekind.Format)) + len(v.Entries(namekind.KVCache)); n != all || unread(v) != all {
 		t.Fatalf("Entries listed %d of %d, %d unread", n, all, unread(v))
 	}
 	// A user's file reads the built-ins it meets: its name or aliases.
@@ -93,7 +95,7 @@ func TestBuiltinHeadersEqualTheirFiles(t *testing.T) {
 	v.readHeaders()
 	headers := v.headers
 	v.mu.Unlock()
-	for _, k := range Kinds {
+	for _, k := range namekind.All {
 		for _, e := range v.Entries(k) { // every one read below, whole
 			_ = e
 		}
@@ -130,7 +132,7 @@ func TestBuiltinsReadConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			for _, name := range want.Names(KindFormat) {
+			for _, name := range want.Names(namekind.Format) {
 				f, err := v.Format(name)
 				if err != nil {
 					errs <- err
@@ -144,10 +146,10 @@ func TestBuiltinsReadConcurrently(t *testing.T) {
 			if i%2 == 0 {
 				v.Granularities()
 			} else {
-				v.Entries(KindFormat)
-				v.Entries(KindGranularity)
+				v.Entries(namekind.Format)
+				v.Entries(namekind.Granularity)
 			}
-			for _, name := range want.Names(KindGranularity) {
+			for _, name := range want.Names(namekind.Granularity) {
 				if _, err := v.Resolve("int8", name); err != nil && !errors.Is(err, ErrInvalidSelection) {
 					errs <- err
 				}

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/vocab/internal/yamlfile"
 )
 
@@ -56,11 +57,11 @@ type Dirs struct {
 }
 
 // dir is the folder of a kind's files.
-func (d Dirs) dir(k Kind) string {
+func (d Dirs) dir(k namekind.Kind) string {
 	switch k {
-	case KindFormat:
+	case namekind.Format:
 		return d.Format
-	case KindKVCache:
+	case namekind.KVCache:
 		return d.KVCache
 	}
 	return d.Granularity
@@ -137,8 +138,8 @@ func osFiles(dir string) ([]string, error) {
 // read, since a user's name must not be any built-in's name or alias.
 func load(src fileSource, dirs Dirs) (*Vocabulary, error) {
 	v := newVocabulary()
-	for _, k := range Kinds {
-		ents, err := builtinFS.ReadDir("builtin/" + k.Group())
+	for _, k := range namekind.All {
+		ents, err := builtinFS.ReadDir("builtin/" + group(k))
 		if err != nil {
 			return nil, err
 		}
@@ -148,7 +149,7 @@ func load(src fileSource, dirs Dirs) (*Vocabulary, error) {
 	}
 	var errs []error
 	if src != nil {
-		for _, k := range Kinds {
+		for _, k := range namekind.All {
 			dir := dirs.dir(k)
 			files, err := src(dir)
 			if err != nil {
@@ -240,8 +241,8 @@ func decodeTop(p string, data []byte) (*yamlfile.Top, error) {
 
 // granularityFrom reads a granularity from a file's top-level fields.
 func granularityFrom(p string, top *yamlfile.Top) (*Granularity, error) {
-	g := &Granularity{Entry: Entry{Kind: KindGranularity, Source: p}}
-	fields, err := readFields(p, top, KindGranularity, []string{"name", "description", "weights", "activations", "compose", "aliases", "retired"})
+	g := &Granularity{Entry: Entry{Kind: namekind.Granularity, Source: p}}
+	fields, err := readFields(p, top, namekind.Granularity, []string{"name", "description", "weights", "activations", "compose", "aliases", "retired"})
 	if err != nil {
 		return nil, err
 	}
@@ -294,8 +295,8 @@ func granularityFrom(p string, top *yamlfile.Top) (*Granularity, error) {
 
 // formatFrom reads a format from a file's top-level fields.
 func formatFrom(p string, top *yamlfile.Top) (*Format, error) {
-	f := &Format{Entry: Entry{Kind: KindFormat, Source: p}}
-	fields, err := readFields(p, top, KindFormat, []string{"format_name", "description", "base", "weights", "activations", "algorithm", "lock", "quant_cfg", "aliases", "retired"})
+	f := &Format{Entry: Entry{Kind: namekind.Format, Source: p}}
+	fields, err := readFields(p, top, namekind.Format, []string{"format_name", "description", "base", "weights", "activations", "algorithm", "lock", "quant_cfg", "aliases", "retired"})
 	if err != nil {
 		return nil, err
 	}
@@ -335,8 +336,8 @@ func formatFrom(p string, top *yamlfile.Top) (*Format, error) {
 //	quant_cfg: [{quantizer_name: '*[kv]_bmm_quantizer', cfg: {...}}]   # [] for none
 //	algorithm: max        # optional: recorded, never merged into a format's
 func kvCacheFrom(p string, top *yamlfile.Top) (*KVCache, error) {
-	c := &KVCache{Entry: Entry{Kind: KindKVCache, Source: p}}
-	fields, err := readFields(p, top, KindKVCache, []string{"name", "description", "quant_cfg", "algorithm", "aliases", "retired"})
+	c := &KVCache{Entry: Entry{Kind: namekind.KVCache, Source: p}}
+	fields, err := readFields(p, top, namekind.KVCache, []string{"name", "description", "quant_cfg", "algorithm", "aliases", "retired"})
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +394,7 @@ func (fs fieldSet) get(key string) (field, bool) {
 	return field{}, false
 }
 
-func readFields(p string, top *yamlfile.Top, k Kind, allowed []string) (fieldSet, error) {
+func readFields(p string, top *yamlfile.Top, k namekind.Kind, allowed []string) (fieldSet, error) {
 	fields := make(fieldSet, 0, len(top.Fields))
 	for _, tf := range top.Fields {
 		if !tf.KeyOK {
@@ -406,9 +407,9 @@ func readFields(p string, top *yamlfile.Top, k Kind, allowed []string) (fieldSet
 			} else {
 				msg += fmt.Sprintf("; a %s file has: %s", k, strings.Join(allowed, ", "))
 			}
-			if tf.Key == "name" && k == KindFormat {
+			if tf.Key == "name" && k == namekind.Format {
 				msg = `unknown key "name"; a format file names its format with format_name`
-			} else if tf.Key == "format_name" && k == KindGranularity {
+			} else if tf.Key == "format_name" && k == namekind.Granularity {
 				msg = `unknown key "format_name"; a granularity file names its granularity with name`
 			}
 			if modelopt.IsAttribute(tf.Key) {
@@ -424,7 +425,7 @@ func readFields(p string, top *yamlfile.Top, k Kind, allowed []string) (fieldSet
 		}
 		fields = append(fields, field{key: tf.Key, line: tf.Line, node: tf.Node, val: tf.Val})
 	}
-	nk := k.NameKey()
+	nk := nameKey(k)
 	if _, ok := fields.get(nk); !ok {
 		return nil, &FileError{p, top.Line, fmt.Sprintf("missing %s: the file must name its %s", nk, k)}
 	}
@@ -432,7 +433,7 @@ func readFields(p string, top *yamlfile.Top, k Kind, allowed []string) (fieldSet
 }
 
 func readCommon(p string, fields fieldSet, e *Entry) error {
-	nk := e.Kind.NameKey()
+	nk := nameKey(e.Kind)
 	nf, _ := fields.get(nk)
 	name, ok := nf.val.(string)
 	if !ok {

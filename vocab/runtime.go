@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/namekind"
 )
 
 // Outcome is what one format × granularity comes to at run time: refused
@@ -30,7 +31,7 @@ const (
 // Outcomes lists what every combination of a name comes to at the target:
 // a format with each granularity, or a granularity with each format (by
 // name; retired names left out).
-func (v *Vocabulary) Outcomes(k Kind, name string, target modelopt.Version) []Outcome {
+func (v *Vocabulary) Outcomes(k namekind.Kind, name string, target modelopt.Version) []Outcome {
 	var out []Outcome
 	add := func(f, g string) {
 		o := Outcome{Format: f, Granularity: g}
@@ -47,7 +48,7 @@ func (v *Vocabulary) Outcomes(k Kind, name string, target modelopt.Version) []Ou
 		}
 		out = append(out, o)
 	}
-	if k == KindFormat {
+	if k == namekind.Format {
 		for _, g := range v.Granularities() {
 			if !g.Retired {
 				add(name, g.Name)

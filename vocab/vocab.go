@@ -16,28 +16,15 @@ import (
 	"sync"
 
 	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/namekind"
 )
 
-// Kind is what a name names.
-type Kind string
-
-const (
-	KindGranularity Kind = "granularity"
-	KindFormat      Kind = "format"
-	// KindKVCache names a KV-cache setting (SPEC §12): the quant_cfg entries
-	// of ModelOpt's KV-cache presets, or none.
-	KindKVCache Kind = "kv_cache"
-)
-
-// Kinds lists every kind, in the order qrun reads and lists them.
-var Kinds = []Kind{KindGranularity, KindFormat, KindKVCache}
-
-// Group is the kind's Hydra config group (and vocabulary folder name).
-func (k Kind) Group() string {
+// group is the kind's Hydra config group (and vocabulary folder name).
+func group(k namekind.Kind) string {
 	switch k {
-	case KindFormat:
+	case namekind.Format:
 		return "quant_pair"
-	case KindKVCache:
+	case namekind.KVCache:
 		return "quant_kv_cache"
 	}
 	return "quant_granularity"
@@ -47,9 +34,9 @@ func (k Kind) Group() string {
 // qrun's recipes had it before the axis existed.
 const NoKVCache = "none"
 
-// NameKey is the key that holds the name in a vocabulary file.
-func (k Kind) NameKey() string {
-	if k == KindFormat {
+// nameKey is the key that holds the name in a vocabulary file.
+func nameKey(k namekind.Kind) string {
+	if k == namekind.Format {
 		return "format_name"
 	}
 	return "name"
@@ -68,7 +55,7 @@ func ValidName(s string) bool { return len(s) <= 64 && nameRE.MatchString(s) }
 
 // Entry is what granularities and formats have in common.
 type Entry struct {
-	Kind        Kind
+	Kind        namekind.Kind
 	Name        string
 	Description string
 	Aliases     []string
@@ -154,14 +141,14 @@ type Vocabulary struct {
 	granularities map[string]*Granularity
 	formats       map[string]*Format
 	kvcaches      map[string]*KVCache
-	aliases       map[Kind]map[string]string // alias → canonical name
+	aliases       map[namekind.Kind]map[string]string // alias → canonical name
 	// unread are the built-ins whose files are not read yet, by kind and
 	// name (builtin/<group>/<name>.yaml): a lookup reads the one it needs,
 	// anything that needs every name reads them all (see readBuiltin).
-	unread map[Kind]map[string]bool
+	unread map[namekind.Kind]map[string]bool
 	// headers are every built-in's name, description, aliases and retired
 	// flag, read from the first lines of its file (see readHeaders).
-	headers map[Kind]map[string]Entry
+	headers map[namekind.Kind]map[string]Entry
 	// mu guards reading and building the built-ins on first use: a
 	// Vocabulary may be shared (Builtin's is).
 	mu sync.Mutex
@@ -179,8 +166,8 @@ func newVocabulary() *Vocabulary {
 		granularities: map[string]*Granularity{},
 		formats:       map[string]*Format{},
 		kvcaches:      map[string]*KVCache{},
-		aliases:       map[Kind]map[string]string{KindGranularity: {}, KindFormat: {}, KindKVCache: {}},
-		unread:        map[Kind]map[string]bool{KindGranularity: {}, KindFormat: {}, KindKVCache: {}},
+		aliases:       map[namekind.Kind]map[string]string{namekind.Granularity: {}, namekind.Format: {}, namekind.KVCache: {}},
+		unread:        map[namekind.Kind]map[string]bool{namekind.Granularity: {}, namekind.Format: {}, namekind.KVCache: {}},
 	}
 }
 
@@ -218,7 +205,7 @@ func (v *Vocabulary) KVCaches() []*KVCache {
 
 // Entries returns the entries of a kind, sorted by name — names, aliases,
 // descriptions, sources — without building a definition.
-func (v *Vocabulary) Entries(k Kind) []Entry {
+func (v *Vocabulary) Entries(k namekind.Kind) []Entry {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.readHeaders()
@@ -227,11 +214,11 @@ func (v *Vocabulary) Entries(k Kind) []Entry {
 		out = append(out, v.headers[k][name])
 	}
 	switch k {
-	case KindFormat:
+	case namekind.Format:
 		for _, f := range byName(v.formats) {
 			out = append(out, f.Entry)
 		}
-	case KindKVCache:
+	case namekind.KVCache:
 		for _, c := range byName(v.kvcaches) {
 			out = append(out, c.Entry)
 		}
@@ -254,20 +241,20 @@ func byName[E any](m map[string]E) []E {
 }
 
 // Names lists the canonical names and aliases of a kind, sorted.
-func (v *Vocabulary) Names(k Kind) []string {
+func (v *Vocabulary) Names(k namekind.Kind) []string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.names(k)
 }
 
-func (v *Vocabulary) names(k Kind) []string {
+func (v *Vocabulary) names(k namekind.Kind) []string {
 	v.readHeaders()
 	var out []string
 	out = slices.AppendSeq(out, maps.Keys(v.unread[k]))
 	switch k {
-	case KindFormat:
+	case namekind.Format:
 		out = slices.AppendSeq(out, maps.Keys(v.formats))
-	case KindKVCache:
+	case namekind.KVCache:
 		out = slices.AppendSeq(out, maps.Keys(v.kvcaches))
 	default:
 		out = slices.AppendSeq(out, maps.Keys(v.granularities))
@@ -281,7 +268,7 @@ func (v *Vocabulary) names(k Kind) []string {
 
 // Canonical returns the canonical name for a name or alias, and whether the
 // name was an alias.
-func (v *Vocabulary) Canonical(k Kind, name string) (canonical string, viaAlias bool, ok bool) {
+func (v *Vocabulary) Canonical(k namekind.Kind, name string) (canonical string, viaAlias bool, ok bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.canonical(k, name)
@@ -291,7 +278,7 @@ func (v *Vocabulary) Canonical(k Kind, name string) (canonical string, viaAlias 
 // read: a built-in's name is its file's name, so a built-in looked up by
 // name is read alone; any other name may be an alias of any built-in, and
 // reads them all.
-func (v *Vocabulary) canonical(k Kind, name string) (canonical string, viaAlias bool, ok bool) {
+func (v *Vocabulary) canonical(k namekind.Kind, name string) (canonical string, viaAlias bool, ok bool) {
 	if v.unread[k][name] {
 		v.readBuiltin(k, name)
 	}
@@ -326,9 +313,9 @@ func selectionErr(format string, args ...any) error {
 func (v *Vocabulary) Granularity(name string) (*Granularity, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	c, _, ok := v.canonical(KindGranularity, name)
+	c, _, ok := v.canonical(namekind.Granularity, name)
 	if !ok {
-		return nil, v.unknown(KindGranularity, name)
+		return nil, v.unknown(namekind.Granularity, name)
 	}
 	g := v.granularities[c]
 	v.readyGranularity(g)
@@ -339,9 +326,9 @@ func (v *Vocabulary) Granularity(name string) (*Granularity, error) {
 func (v *Vocabulary) Format(name string) (*Format, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	c, _, ok := v.canonical(KindFormat, name)
+	c, _, ok := v.canonical(namekind.Format, name)
 	if !ok {
-		return nil, v.unknown(KindFormat, name)
+		return nil, v.unknown(namekind.Format, name)
 	}
 	f := v.formats[c]
 	v.readyFormat(f)
@@ -352,9 +339,9 @@ func (v *Vocabulary) Format(name string) (*Format, error) {
 func (v *Vocabulary) KVCache(name string) (*KVCache, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	c, _, ok := v.canonical(KindKVCache, name)
+	c, _, ok := v.canonical(namekind.KVCache, name)
 	if !ok {
-		return nil, v.unknown(KindKVCache, name)
+		return nil, v.unknown(namekind.KVCache, name)
 	}
 	return v.kvcaches[c], nil
 }
@@ -364,7 +351,7 @@ func (v *Vocabulary) Lookup(name string) (*Granularity, *Format, error) {
 	g, gerr := v.Granularity(name)
 	f, ferr := v.Format(name)
 	if gerr != nil && ferr != nil {
-		all := append(v.Names(KindGranularity), v.Names(KindFormat)...)
+		all := append(v.Names(namekind.Granularity), v.Names(namekind.Format)...)
 		msg := fmt.Sprintf("unknown name %s: it is neither a granularity nor a format", quote(name))
 		if s := modelopt.Closest(name, all); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
@@ -378,7 +365,7 @@ func (v *Vocabulary) Lookup(name string) (*Granularity, *Format, error) {
 
 // unknown is the error for a name the vocabulary lacks; the caller holds
 // v.mu.
-func (v *Vocabulary) unknown(k Kind, name string) error {
+func (v *Vocabulary) unknown(k namekind.Kind, name string) error {
 	msg := fmt.Sprintf("unknown %s %s", k, quote(name))
 	if s := modelopt.Closest(name, v.names(k)); s != "" {
 		return selectionErr("%s; did you mean %q?", msg, s)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qrun-dev/qrun/layout"
+	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/store"
 	"github.com/qrun-dev/qrun/vocab"
 )
@@ -38,7 +39,7 @@ func main() {
 	res := map[[2]string]*vocab.Resolution{}
 	for _, f := range formats {
 		fm, _ := v.Format(f)
-		names = append(names, store.NameUse{Kind: store.KindFormat, Name: f, Fingerprint: fm.Fingerprint(), Definition: vocab.Definition(fm.Meaning())})
+		names = append(names, store.NameUse{Kind: namekind.Format, Name: f, Fingerprint: fm.Fingerprint(), Definition: vocab.Definition(fm.Meaning())})
 		for _, g := range grans {
 			r, err := v.Resolve(f, g)
 			if err != nil {
@@ -49,7 +50,7 @@ func main() {
 	}
 	for _, g := range grans {
 		gr, _ := v.Granularity(g)
-		names = append(names, store.NameUse{Kind: store.KindGranularity, Name: g, Fingerprint: gr.Fingerprint(), Definition: vocab.Definition(gr.Meaning())})
+		names = append(names, store.NameUse{Kind: namekind.Granularity, Name: g, Fingerprint: gr.Fingerprint(), Definition: vocab.Definition(gr.Meaning())})
 	}
 	combos := len(formats) * len(grans)
 	start := time.Now()

@@ -12,8 +12,8 @@ import (
 
 	"github.com/qrun-dev/qrun/compare"
 	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/store"
-	"github.com/qrun-dev/qrun/vocab"
 )
 
 type compareOptions struct {
@@ -87,8 +87,8 @@ format × granularity's runs) to the table, --md and --json: 10.9 (+0.6).`,
 	f.BoolVar(&opts.CSV, "csv", false, "print CSV (header row, numbers only)")
 	f.BoolVar(&opts.Markdown, "md", false, "print a Markdown table")
 	f.StringVar(&opts.Baseline, "baseline", "", "show each cell's difference to a `RUN` (id or 4+ prefix) or FORMAT/GRANULARITY")
-	completeNames(cmd, "format", g, vocab.KindFormat)
-	completeNames(cmd, "granularity", g, vocab.KindGranularity)
+	completeNames(cmd, "format", g, namekind.Format)
+	completeNames(cmd, "granularity", g, namekind.Granularity)
 	_ = cmd.RegisterFlagCompletionFunc("agg", cobra.FixedCompletions([]string{"last", "min", "max", "mean"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"succeeded", "failed", "running", "planned", "all"}, cobra.ShellCompDirectiveNoFileComp))
 	dims := func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
@@ -190,8 +190,8 @@ func compareRun(ctx context.Context, opts *compareOptions) error {
 	}
 	v, _ := opts.Global.loadVocab() // a broken vocabulary must not stop queries
 	filter := store.RunFilter{
-		Format:      canonicalNames(v, vocab.KindFormat, opts.Formats),
-		Granularity: canonicalNames(v, vocab.KindGranularity, opts.Grans),
+		Format:      canonicalNames(v, namekind.Format, opts.Formats),
+		Granularity: canonicalNames(v, namekind.Granularity, opts.Grans),
 		Model:       opts.Models,
 	}
 	st, err := opts.Global.openStore(ctx, true, true)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/store"
 	"github.com/qrun-dev/qrun/vocab"
 )
@@ -38,9 +39,9 @@ func completeOverrides(g *globalOptions) func(*cobra.Command, []string, string) 
 				granGroup = p.Settings.Groups.Granularity
 			}
 		}
-		kinds := map[string]vocab.Kind{
-			fmtGroup: vocab.KindFormat, fmtGroup + ".format_name": vocab.KindFormat,
-			granGroup: vocab.KindGranularity, granGroup + ".name": vocab.KindGranularity,
+		kinds := map[string]namekind.Kind{
+			fmtGroup: namekind.Format, fmtGroup + ".format_name": namekind.Format,
+			granGroup: namekind.Granularity, granGroup + ".name": namekind.Granularity,
 		}
 		key, value, hasEq := strings.Cut(toComplete, "=")
 		if !hasEq {
@@ -102,11 +103,11 @@ func completeOverrides(g *globalOptions) func(*cobra.Command, []string, string) 
 
 // activeNames are the names (and aliases) of a kind that can be planned:
 // retired names are left out.
-func activeNames(v *vocab.Vocabulary, k vocab.Kind) []string {
+func activeNames(v *vocab.Vocabulary, k namekind.Kind) []string {
 	var out []string
 	for _, n := range v.Names(k) {
 		retired := false
-		if k == vocab.KindFormat {
+		if k == namekind.Format {
 			if f, err := v.Format(n); err == nil {
 				retired = f.Retired
 			}

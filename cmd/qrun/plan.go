@@ -17,6 +17,7 @@ import (
 	"github.com/qrun-dev/qrun/hydra"
 	"github.com/qrun-dev/qrun/manifest"
 	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/plan"
 	"github.com/qrun-dev/qrun/store"
 	"github.com/qrun-dev/qrun/vocab"
@@ -95,8 +96,8 @@ running or failed; see qrun mark), for resubmitting what is left:
 	f.BoolVar(&opts.RequireExport, "require-export", false, "refuse (exit 4) combinations whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
 	addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, planRunJSON{})
 	f.StringVar(&opts.Emit, "emit", "", "output form: dirs (default) or hydra")
-	completeNames(cmd, "format", g, vocab.KindFormat)
-	completeNames(cmd, "granularity", g, vocab.KindGranularity)
+	completeNames(cmd, "format", g, namekind.Format)
+	completeNames(cmd, "granularity", g, namekind.Granularity)
 	cmd.ValidArgsFunction = completeOverrides(g)
 	return cmd
 }

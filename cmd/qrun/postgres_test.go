@@ -18,6 +18,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/qrun-dev/qrun/internal/pgtest"
+	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/store"
 )
 
@@ -171,7 +172,7 @@ func testPostgresDefinitionRace(t *testing.T, srv *pgtest.Server) {
 	res := runAll(cmds)
 	winner, loser := raceSides(t, res, perSide)
 	st := openPG(t, url)
-	n, err := st.Name(context.Background(), store.KindGranularity, "w_new")
+	n, err := st.Name(context.Background(), namekind.Granularity, "w_new")
 	if err != nil {
 		t.Fatal(err)
 	}

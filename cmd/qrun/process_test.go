@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/qrun-dev/qrun/manifest"
+	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/store"
 )
 
@@ -185,7 +186,7 @@ func TestDefinitionRaceHasOneWinner(t *testing.T) {
 	res := runAll(cmds)
 	winner, loser := raceSides(t, res, perSide)
 	st := openRegistry(t, filepath.Join(dir, "qrun.db"))
-	n, err := st.Name(context.Background(), store.KindGranularity, "w_new")
+	n, err := st.Name(context.Background(), namekind.Granularity, "w_new")
 	if err != nil {
 		t.Fatal(err)
 	}

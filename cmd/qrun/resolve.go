@@ -7,6 +7,7 @@ import (
 
 	"github.com/qrun-dev/qrun/manifest"
 	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/vocab"
 )
 
@@ -49,13 +50,13 @@ func newCmdResolve(io *IOStreams, g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write the recipe to this file instead of standard output")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON (the recipe itself is YAML only: JSON cannot hold integer keys)")
 	cmd.Flags().BoolVar(&opts.RequireExport, "require-export", false, "refuse (exit 4) a combination whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
-	completeNames(cmd, "format", g, vocab.KindFormat)
-	completeNames(cmd, "granularity", g, vocab.KindGranularity)
+	completeNames(cmd, "format", g, namekind.Format)
+	completeNames(cmd, "granularity", g, namekind.Granularity)
 	_ = cmd.RegisterFlagCompletionFunc("modelopt", cobra.FixedCompletions([]string{"0.46", "0.45", "0.44", "0.43"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
-func completeNames(cmd *cobra.Command, flag string, g *globalOptions, k vocab.Kind) {
+func completeNames(cmd *cobra.Command, flag string, g *globalOptions, k namekind.Kind) {
 	_ = cmd.RegisterFlagCompletionFunc(flag, func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		v, err := g.loadVocab()
 		if err != nil {

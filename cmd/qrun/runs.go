@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/qrun-dev/qrun/hydra"
+	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/store"
 	"github.com/qrun-dev/qrun/vocab"
 )
@@ -85,8 +86,8 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 	f.IntVar(&opts.Filter.Limit, "limit", 50, "at most this many runs (0: all)")
 	f.BoolVar(&opts.Count, "count", false, "print only the number of matching runs")
 	addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, runJSON{})
-	completeNames(cmd, "format", g, vocab.KindFormat)
-	completeNames(cmd, "granularity", g, vocab.KindGranularity)
+	completeNames(cmd, "format", g, namekind.Format)
+	completeNames(cmd, "granularity", g, namekind.Granularity)
 	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"planned", "running", "succeeded", "failed"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("export", cobra.FixedCompletions(store.ExportVerdicts, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -134,7 +135,7 @@ func clampSince(t time.Time) time.Time {
 // canonical name's other aliases, since a name renamed the allowed way
 // (declared as an alias of its new name) keeps its runs under the old name.
 // Names the vocabulary no longer has (retired or deleted) are kept as typed.
-func canonicalNames(v *vocab.Vocabulary, k vocab.Kind, names []string) []string {
+func canonicalNames(v *vocab.Vocabulary, k namekind.Kind, names []string) []string {
 	out := make([]string, 0, len(names))
 	seen := map[string]bool{}
 	add := func(n string) {
@@ -155,7 +156,7 @@ func canonicalNames(v *vocab.Vocabulary, k vocab.Kind, names []string) []string 
 		}
 		add(c)
 		var aliases []string
-		if k == vocab.KindFormat {
+		if k == namekind.Format {
 			if f, err := v.Format(c); err == nil {
 				aliases = f.Aliases
 			}
@@ -201,8 +202,8 @@ func runsRun(ctx context.Context, opts *runsOptions) error {
 		ctx = context.Background()
 	}
 	v, _ := opts.Global.loadVocab() // a broken vocabulary must not stop queries
-	opts.Filter.Granularity = canonicalNames(v, vocab.KindGranularity, opts.Filter.Granularity)
-	opts.Filter.Format = canonicalNames(v, vocab.KindFormat, opts.Filter.Format)
+	opts.Filter.Granularity = canonicalNames(v, namekind.Granularity, opts.Filter.Granularity)
+	opts.Filter.Format = canonicalNames(v, namekind.Format, opts.Filter.Format)
 	st, err := opts.Global.openStore(ctx, true, true)
 	if err != nil {
 		return err

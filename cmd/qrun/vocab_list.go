@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/vocab"
 )
 
@@ -27,7 +28,7 @@ func newCmdVocabList(io *IOStreams, g *globalOptions, runF func(*vocabListOption
 				if cmd.Flags().Changed("kind") {
 					return usageErrorf("--kind \"\" is not a kind: use granularity or format")
 				}
-			case string(vocab.KindGranularity), string(vocab.KindFormat):
+			case string(namekind.Granularity), string(namekind.Format):
 			default:
 				return usageErrorf("--kind %q is not a kind: use granularity or format", opts.Kind)
 			}
@@ -44,14 +45,14 @@ func newCmdVocabList(io *IOStreams, g *globalOptions, runF func(*vocabListOption
 }
 
 type vocabListItem struct {
-	Kind        vocab.Kind `json:"kind"`
-	Name        string     `json:"name"`
-	Description string     `json:"description"`
-	Aliases     []string   `json:"aliases"`
-	Builtin     bool       `json:"builtin"`
-	Retired     bool       `json:"retired"`
-	Source      string     `json:"source"`
-	Fingerprint string     `json:"fingerprint"`
+	Kind        namekind.Kind `json:"kind"`
+	Name        string        `json:"name"`
+	Description string        `json:"description"`
+	Aliases     []string      `json:"aliases"`
+	Builtin     bool          `json:"builtin"`
+	Retired     bool          `json:"retired"`
+	Source      string        `json:"source"`
+	Fingerprint string        `json:"fingerprint"`
 }
 
 func vocabListRun(opts *vocabListOptions) error {
@@ -62,7 +63,7 @@ func vocabListRun(opts *vocabListOptions) error {
 	var items []vocabListItem
 	// Fingerprints are in the JSON only; the table lists names and
 	// descriptions without building a definition.
-	for _, k := range []vocab.Kind{vocab.KindGranularity, vocab.KindFormat} {
+	for _, k := range []namekind.Kind{namekind.Granularity, namekind.Format} {
 		if opts.Kind != "" && opts.Kind != string(k) {
 			continue
 		}
@@ -105,7 +106,7 @@ func vocabListRun(opts *vocabListOptions) error {
 
 // fingerprintOf is an entry's fingerprint (its definition built first).
 func fingerprintOf(v *vocab.Vocabulary, e vocab.Entry) (string, error) {
-	if e.Kind == vocab.KindFormat {
+	if e.Kind == namekind.Format {
 		f, err := v.Format(e.Name)
 		if err != nil {
 			return "", err

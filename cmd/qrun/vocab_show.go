@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/store"
 	"github.com/qrun-dev/qrun/vocab"
 )
@@ -33,7 +34,7 @@ func newCmdVocabShow(io *IOStreams, g *globalOptions, runF func(*vocabShowOption
 			if err != nil || len(args) > 0 {
 				return nil, cobra.ShellCompDirectiveNoFileComp
 			}
-			return append(v.Names(vocab.KindGranularity), v.Names(vocab.KindFormat)...), cobra.ShellCompDirectiveNoFileComp
+			return append(v.Names(namekind.Granularity), v.Names(namekind.Format)...), cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
@@ -70,7 +71,7 @@ type outcomeJSON struct {
 }
 
 type vocabShowJSON struct {
-	Kind          vocab.Kind         `json:"kind"`
+	Kind          namekind.Kind      `json:"kind"`
 	Name          string             `json:"name"`
 	Typed         string             `json:"typed,omitempty"`
 	Description   string             `json:"description"`
@@ -248,7 +249,7 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 	}
 	fmt.Fprintln(w, "ModelOpt attributes:")
 	if len(s.ModelOpt) == 0 {
-		if s.Kind == vocab.KindFormat {
+		if s.Kind == namekind.Format {
 			fmt.Fprintf(w, "  no *weight_quantizer or *input_quantizer entry (qrun resolve --format %s prints every quant_cfg entry)\n", s.Name)
 		} else {
 			fmt.Fprintln(w, "  none (no quantizer role is changed)")
@@ -276,7 +277,7 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 		}
 		fmt.Fprintln(w, line)
 	}
-	if s.Kind == vocab.KindFormat {
+	if s.Kind == namekind.Format {
 		alg := modelopt.Format(s.Algorithm)
 		if s.Algorithm == nil {
 			alg = "null (no calibration)"
@@ -285,7 +286,7 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 	}
 	fmt.Fprintln(w, "llm-compressor (compressed-tensors):")
 	if len(s.LLMCompressor) == 0 {
-		if s.Kind == vocab.KindFormat {
+		if s.Kind == namekind.Format {
 			fmt.Fprintln(w, "  nothing to map (no *weight_quantizer or *input_quantizer entry)")
 		} else {
 			fmt.Fprintln(w, "  nothing to map (no quantizer role is changed)")
@@ -328,8 +329,8 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 
 // otherName is the combination's other name: the granularity of a
 // format's combination, the format of a granularity's.
-func (o outcomeJSON) otherName(k vocab.Kind) string {
-	if k == vocab.KindFormat {
+func (o outcomeJSON) otherName(k namekind.Kind) string {
+	if k == namekind.Format {
 		return o.Granularity
 	}
 	return o.Format
@@ -345,7 +346,7 @@ func addRuntime(v *vocab.Vocabulary, s *vocabShowJSON, target modelopt.Version) 
 	for _, o := range v.Outcomes(s.Kind, s.Name, target) {
 		s.Runtime = append(s.Runtime, outcomeJSON{Format: o.Format, Granularity: o.Granularity, Result: o.Result, QuantAlgo: o.QuantAlgo, Why: o.Why})
 		if o.Result == string(modelopt.Deployable) {
-			if s.Kind == vocab.KindFormat {
+			if s.Kind == namekind.Format {
 				deployable = append(deployable, o.Granularity)
 			} else {
 				deployable = append(deployable, o.Format)
@@ -356,7 +357,7 @@ func addRuntime(v *vocab.Vocabulary, s *vocabShowJSON, target modelopt.Version) 
 		return
 	}
 	other := "granularity"
-	if s.Kind == vocab.KindGranularity {
+	if s.Kind == namekind.Granularity {
 		other = "format"
 	}
 	switch {
@@ -379,7 +380,7 @@ func addUsage(g *globalOptions, shows []vocabShowJSON) error {
 	defer st.Close()
 	for i := range shows {
 		s := &shows[i]
-		k := store.Kind(s.Kind)
+		k := s.Kind
 		n, err := st.RunsUsingName(ctx, k, s.Name)
 		if err != nil {
 			return err
