@@ -17,19 +17,21 @@ import (
 )
 
 type compareOptions struct {
-	IO          *IOStreams
-	Global      *globalOptions
-	Metric      string
-	Rows        string
-	Cols        string
-	Agg         string
-	Models      []string
-	Formats     []string
-	Grans       []string
-	Statuses    []string
-	Params      []string
-	JSON        bool
-	JSONFields  []string
+	IO         *IOStreams
+	Global     *globalOptions
+	Metric     string
+	Rows       string
+	Cols       string
+	Agg        string
+	Models     []string
+	Formats    []string
+	Grans      []string
+	Statuses   []string
+	Params     []string
+	JSON       bool
+	JSONFields []string
+	// Exporter writes the --json output (with --jq or --template).
+	Exporter    *jsonExporter
 	CSV         bool
 	Markdown    bool
 	Baseline    string
@@ -83,7 +85,7 @@ format × granularity's runs) to the table, --md and --json: 10.9 (+0.6).`,
 	listVar(f, &opts.Grans, "granularity", "only these granularities (aliases accepted)")
 	listVar(f, &opts.Statuses, "status", "only runs with these statuses (default succeeded; all for every status)")
 	f.StringArrayVar(&opts.Params, "param", nil, "only runs with this identity parameter value, `key=value` (repeatable)")
-	addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, compareCellJSON{})
+	opts.Exporter = addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, compareCellJSON{}, true)
 	f.BoolVar(&opts.CSV, "csv", false, "print CSV (header row, numbers only)")
 	f.BoolVar(&opts.Markdown, "md", false, "print a Markdown table")
 	f.StringVar(&opts.Baseline, "baseline", "", "show each cell's difference to a `RUN` (id or 4+ prefix) or FORMAT/GRANULARITY")
@@ -275,7 +277,7 @@ func compareRun(ctx context.Context, opts *compareOptions) error {
 	}
 	switch {
 	case opts.JSON:
-		return writeJSONFields(opts.IO.Out, compareJSON(t, base), opts.JSONFields)
+		return opts.Exporter.write(opts.IO, compareJSON(t, base))
 	case opts.CSV:
 		return writeCompareCSV(opts, t)
 	case opts.Markdown:

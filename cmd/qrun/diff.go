@@ -21,6 +21,8 @@ type diffOptions struct {
 	A, B       string
 	JSON       bool
 	JSONFields []string
+	// Exporter writes the --json output (with --jq or --template).
+	Exporter *jsonExporter
 }
 
 func newCmdDiff(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -46,7 +48,7 @@ export verdicts and the latest metrics. One line per difference,
 			return diffRun(cmd.Context(), opts)
 		},
 	}
-	addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, compare.Change{})
+	opts.Exporter = addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, compare.Change{}, true)
 	return cmd
 }
 
@@ -78,7 +80,7 @@ func diffRun(ctx context.Context, opts *diffOptions) error {
 		if changes == nil {
 			changes = []compare.Change{}
 		}
-		return writeJSONFields(opts.IO.Out, changes, opts.JSONFields)
+		return opts.Exporter.write(opts.IO, changes)
 	}
 	if ids[0] == ids[1] {
 		fmt.Fprintf(opts.IO.ErrOut, "%s and %s are the same run, %s\n", opts.A, opts.B, ids[0])

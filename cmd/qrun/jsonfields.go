@@ -26,10 +26,10 @@ type jsonFlag struct {
 	valid  []string // the fields a row has, in output order
 }
 
-// addJSONFlag defines --json on cmd for rows shaped like row (a struct or
-// a pointer to one: its json tags are the fields). on reports whether JSON
-// was asked for, fields which fields (nil: all).
-func addJSONFlag(cmd *cobra.Command, on *bool, fields *[]string, row any) {
+// addJSONFieldsFlag defines --json on cmd for rows shaped like row (a
+// struct or a pointer to one: its json tags are the fields). on reports
+// whether JSON was asked for, fields which fields (nil: all).
+func addJSONFieldsFlag(cmd *cobra.Command, on *bool, fields *[]string, row any) {
 	jf := &jsonFlag{on: on, fields: fields, valid: jsonFieldNames(reflect.TypeOf(row))}
 	f := cmd.Flags().VarPF(jf, "json", "", "print JSON; `fields` (comma-separated, e.g. "+exampleFields(jf.valid)+") selects what each row shows")
 	f.NoOptDefVal = "true"

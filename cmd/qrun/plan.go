@@ -38,7 +38,9 @@ type planOptions struct {
 	RequireExportSet bool
 	JSON             bool
 	JSONFields       []string
-	Emit             string
+	// Exporter writes the --json output (with --jq or --template).
+	Exporter *jsonExporter
+	Emit     string
 }
 
 func newCmdPlan(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -94,7 +96,7 @@ running or failed; see qrun mark), for resubmitting what is left:
 	f.BoolVar(&opts.SkipInvalid, "skip-invalid", false, "plan the valid combinations and report the skipped ones")
 	f.BoolVar(&opts.Pending, "pending", false, "print only the runs not yet succeeded (for resubmitting an array)")
 	f.BoolVar(&opts.RequireExport, "require-export", false, "refuse (exit 4) combinations whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
-	addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, planRunJSON{})
+	opts.Exporter = addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, planRunJSON{}, false)
 	f.StringVar(&opts.Emit, "emit", "", "output form: dirs (default) or hydra")
 	completeNames(cmd, "format", g, namekind.Format)
 	completeNames(cmd, "granularity", g, namekind.Granularity)
@@ -240,7 +242,7 @@ func planRun(ctx context.Context, opts *planOptions) error {
 				Params: paramsMap(r.Params), Status: r.Status, Created: r.Created, Export: toExportJSON(r.Export), Hydra: hydra.Line(r.HydraArgs),
 			})
 		}
-		if err := writeJSONFields(opts.IO.Out, out, opts.JSONFields); err != nil {
+		if err := opts.Exporter.write(opts.IO, out); err != nil {
 			return err
 		}
 	}

@@ -29,6 +29,8 @@ type runsOptions struct {
 	JSON   bool
 	// JSONFields are the fields --json FIELDS selects (nil: all).
 	JSONFields []string
+	// Exporter writes the --json output (with --jq or --template).
+	Exporter *jsonExporter
 }
 
 func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -85,7 +87,7 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 	f.StringVar(&opts.Since, "since", "", "only runs planned since a duration ago (7d, 12h, 30m) or a date (2026-11-01, RFC 3339)")
 	f.IntVar(&opts.Filter.Limit, "limit", 50, "at most this many runs (0: all)")
 	f.BoolVar(&opts.Count, "count", false, "print only the number of matching runs")
-	addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, runJSON{})
+	opts.Exporter = addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, runJSON{}, true)
 	completeNames(cmd, "format", g, namekind.Format)
 	completeNames(cmd, "granularity", g, namekind.Granularity)
 	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"planned", "running", "succeeded", "failed"}, cobra.ShellCompDirectiveNoFileComp))
@@ -223,7 +225,7 @@ func runsRun(ctx context.Context, opts *runsOptions) error {
 	}
 	if opts.Count {
 		if opts.JSON {
-			return writeJSON(opts.IO.Out, map[string]int{"count": n})
+			return opts.Exporter.write(opts.IO, map[string]int{"count": n})
 		}
 		_, err := fmt.Fprintln(opts.IO.Out, n)
 		return err
@@ -233,7 +235,7 @@ func runsRun(ctx context.Context, opts *runsOptions) error {
 		for _, r := range runs {
 			out = append(out, toRunJSON(r))
 		}
-		return writeJSONFields(opts.IO.Out, out, opts.JSONFields)
+		return opts.Exporter.write(opts.IO, out)
 	}
 	t := &table{header: []string{"ID", "STATUS", "EXPORT", "MODEL", "FORMAT", "GRANULARITY", "PARAMS", "CREATED", "DIR"}}
 	for _, r := range runs {

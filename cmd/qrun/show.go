@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -23,6 +24,8 @@ type showOptions struct {
 	JSON   bool
 	// JSONFields are the fields --json FIELDS selects (nil: all).
 	JSONFields []string
+	// Exporter writes the --json output (with --jq or --template).
+	Exporter *jsonExporter
 }
 
 func newCmdShow(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -42,14 +45,16 @@ func newCmdShow(io *IOStreams, g *globalOptions) *cobra.Command {
 			return showRun(cmd.Context(), opts)
 		},
 	}
-	addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, showJSON{})
+	opts.Exporter = addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, showJSON{}, true)
 	return cmd
 }
 
 type eventJSON struct {
-	Kind    string `json:"kind"`
-	Status  string `json:"status"`
-	Payload string `json:"payload,omitempty"`
+	Kind   string `json:"kind"`
+	Status string `json:"status"`
+	// Payload is the event's own data: a JSON object, not a string of it
+	// (a payload that is not JSON, from a hostile registry, stays text).
+	Payload any    `json:"payload,omitempty"`
 	At      string `json:"at"`
 	// Metrics are a metric event's values.
 	Metrics map[string]float64 `json:"metrics,omitempty"`
@@ -134,6 +139,21 @@ func exportText(e store.ExportVerdict) string {
 	return e.Verdict
 }
 
+// payloadJSON is an event's payload for --json: the object it holds, or
+// the text itself when it holds none.
+func payloadJSON(p string) any {
+	if p == "" {
+		return nil
+	}
+	var v any
+	dec := json.NewDecoder(strings.NewReader(p))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return p
+	}
+	return v
+}
+
 type notFoundError struct{ msg string }
 
 func (e *notFoundError) Error() string { return e.msg }
@@ -159,7 +179,7 @@ func showRun(ctx context.Context, opts *showOptions) error {
 	}
 	out := showJSON{runJSON: toRunJSON(r), Events: []eventJSON{}}
 	for _, e := range events {
-		out.Events = append(out.Events, eventJSON{Kind: string(e.Kind), Status: string(e.Status), Payload: e.Payload, At: e.At.UTC().Format(time.RFC3339), Metrics: eventMetrics(e)})
+		out.Events = append(out.Events, eventJSON{Kind: string(e.Kind), Status: string(e.Status), Payload: payloadJSON(e.Payload), At: e.At.UTC().Format(time.RFC3339), Metrics: eventMetrics(e)})
 	}
 	latest, err := compare.Metrics(events)
 	if err != nil {
@@ -170,7 +190,7 @@ func showRun(ctx context.Context, opts *showOptions) error {
 		out.Metrics[k] = m.Value
 	}
 	if opts.JSON {
-		return writeJSONFields(opts.IO.Out, out, opts.JSONFields)
+		return opts.Exporter.write(opts.IO, out)
 	}
 	w := opts.IO.Out
 	fmt.Fprintf(w, "run %s\n", r.ID)
