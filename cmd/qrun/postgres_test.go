@@ -23,6 +23,7 @@ import (
 )
 
 func TestPostgres(t *testing.T) {
+	t.Parallel() // beside the scripts: its own databases and folders
 	srv := pgtest.Shared(t)
 	t.Run("scripts", func(t *testing.T) { testPostgresScripts(t, srv) })
 	t.Run("planners", func(t *testing.T) { testPostgresPlanners(t, srv) })
@@ -59,8 +60,12 @@ func testPostgresScripts(t *testing.T, srv *pgtest.Server) {
 	}
 	dead := l.Addr().String()
 	l.Close()
+	dir, err := filepath.Abs("testdata/postgres") // see scriptParams
+	if err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
-		Dir:                 "testdata/postgres",
+		Dir:                 dir,
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("QRUN_FORCE_TTY", "")

@@ -135,6 +135,7 @@ func checkRunDirs(t *testing.T, st store.Store) int {
 // migration race included): all exit 0, nobody sees "database is locked",
 // the registry holds exactly the union, every directory its two whole files.
 func TestConcurrentPlannersOnAFreshRegistry(t *testing.T) {
+	t.Parallel() // beside the scripts: a real process each, in folders of its own
 	exe := qrunExe(t)
 	dir := t.TempDir()
 	env := []string{"QRUN_DB=" + filepath.Join(dir, "shared", "qrun.db"), "QRUN_ROOT=" + filepath.Join(dir, "outputs")}
@@ -164,6 +165,7 @@ func TestConcurrentPlannersOnAFreshRegistry(t *testing.T) {
 // definition is registered, every process of the other side exits 3 and
 // writes nothing.
 func TestDefinitionRaceHasOneWinner(t *testing.T) {
+	t.Parallel() // beside the scripts: a real process each, in folders of its own
 	exe := qrunExe(t)
 	dir := t.TempDir()
 	for side, size := range map[string]int{"a": 32, "b": 48} {
@@ -201,6 +203,7 @@ func TestDefinitionRaceHasOneWinner(t *testing.T) {
 // checks after every kill that no torn file is visible under a final name,
 // then re-plans: it converges to the complete, correct state.
 func TestCrashSafetySIGKILL(t *testing.T) {
+	t.Parallel() // beside the scripts: a real process each, in folders of its own
 	if testing.Short() {
 		t.Skip("skipping the SIGKILL loop in -short mode")
 	}

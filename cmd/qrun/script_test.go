@@ -126,6 +126,7 @@ func (s stopSharedAfter) Run() int {
 // holds when the tests run as root, where file permissions don't bind:
 // read-only cases are guarded with [!root].
 func TestScripts(t *testing.T) {
+	t.Parallel() // beside the real-process tests, which wait on their processes most of the time
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			testscript.Run(t, scriptParams(t, "testdata/script", backend))

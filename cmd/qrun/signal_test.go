@@ -21,6 +21,7 @@ import (
 )
 
 func TestSignalStopsAPlan(t *testing.T) {
+	t.Parallel() // beside the scripts: a real process each, in folders of its own
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
@@ -31,6 +32,7 @@ func TestSignalStopsAPlan(t *testing.T) {
 }
 
 func TestPostgresSignalStopsAPlan(t *testing.T) {
+	t.Parallel() // beside the scripts: a real process each, in folders of its own
 	srv := pgtest.Shared(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
@@ -132,6 +134,7 @@ func signalledMain() int {
 // TestSecondSignalEndsTheProcess: the first SIGINT cancels the context; a
 // process that does not stop then ends at the second one.
 func TestSecondSignalEndsTheProcess(t *testing.T) {
+	t.Parallel() // beside the scripts: a real process each, in folders of its own
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
