@@ -181,6 +181,22 @@ func Build(in Input) (*Report, error) {
 		base = b
 	}
 	found := base != nil
+	var everyRun []compare.Point
+	for _, run := range in.Gathered.Runs {
+		everyRun = append(everyRun, run.Point)
+	}
+	// A parameter dimension no run has: compare's own refusal, naming the
+	// parameters the runs do have.
+	for _, d := range []string{o.Rows, o.Cols} {
+		if d == compare.DimModel || d == compare.DimFormat || d == compare.DimGranularity || hasParam(everyRun, d) {
+			continue
+		}
+		probe := compare.Options{Metric: o.Metric, Rows: compare.DimModel, Cols: d, Agg: o.Agg, Where: o.Where}
+		var mix *compare.MixError
+		if _, err := compare.Build(everyRun, probe); err != nil && !errors.As(err, &mix) {
+			return nil, err
+		}
+	}
 	var firstErr error
 	for _, m := range groups {
 		var runs []compare.Run
@@ -207,6 +223,16 @@ func Build(in Input) (*Report, error) {
 			} else {
 				found = true
 			}
+		}
+		var lacks []string
+		for _, d := range []string{o.Rows, o.Cols} {
+			if d != compare.DimModel && d != compare.DimFormat && d != compare.DimGranularity && !hasParam(pointsOf(runs), d) {
+				lacks = append(lacks, d)
+			}
+		}
+		if len(lacks) > 0 {
+			r.Heatmaps = append(r.Heatmaps, Heatmap{Model: m, Notes: []string{fmt.Sprintf("no run of this model has a parameter %s", strings.Join(lacks, " or "))}})
+			continue
 		}
 		h, err := heatmap(in, m, runs, points, b)
 		if err != nil {
@@ -449,4 +475,21 @@ func plural(n int, noun string) string {
 		return fmt.Sprintf("%d %s", n, noun)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func hasParam(points []compare.Point, d string) bool {
+	for _, p := range points {
+		if _, ok := p.Params[d]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func pointsOf(runs []compare.Run) []compare.Point {
+	out := make([]compare.Point, len(runs))
+	for i, r := range runs {
+		out[i] = r.Point
+	}
+	return out
 }

@@ -255,7 +255,7 @@ func gatherCompared(ctx context.Context, opts *compareOptions, kv []string) (*co
 		Format:      canonicalNames(v, namekind.Format, opts.Formats),
 		Granularity: canonicalNames(v, namekind.Granularity, opts.Grans),
 		Model:       opts.Models,
-		KVCache:     kv,
+		KVCache:     canonicalNames(v, namekind.KVCache, kv),
 	}
 	st, err := opts.Global.openStore(ctx, true, true)
 	if err != nil {
