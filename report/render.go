@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"regexp"
+	"strings"
 )
 
 //go:embed report.html.tmpl
@@ -22,6 +23,15 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 			return ""
 		}
 		return template.CSS(s)
+	},
+	// wbr lets a long column label (recipe_match_channel_token) wrap
+	// after its underscores.
+	"wbr": func(s string) template.HTML {
+		parts := strings.Split(s, "_")
+		for i, p := range parts {
+			parts[i] = template.HTMLEscapeString(p)
+		}
+		return template.HTML(strings.Join(parts, "_<wbr>"))
 	},
 }).Parse(pageText))
 
