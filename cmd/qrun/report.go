@@ -57,7 +57,7 @@ Cells without a value say why: no run, failed, running, planned, no value.
 directory. SOURCE_DATE_EPOCH fixes the time in the header.`,
 		Example: `  qrun report --metric wikitext_ppl --lower-is-better -o sweep.html
   qrun report --metric acc --higher-is-better --rows granularity --cols seed --agg mean -o acc.html
-  qrun report --metric wikitext_ppl --baseline fp8/default --model Qwen/Qwen3-8B -o ppl.html`,
+  qrun report --metric wikitext_ppl --baseline fp8/default --model Qwen/Qwen3-8B -o ppl.html   # direction from qrun.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return reportRun(cmd.Context(), opts)
