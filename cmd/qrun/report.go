@@ -130,7 +130,7 @@ func reportRun(ctx context.Context, opts *reportOptions) error {
 	if real, err := filepath.EvalSymlinks(linkDir); err == nil {
 		linkDir = real
 	}
-	generated, err := reportTime()
+	generated, err := reportTime(c.Global.getenv)
 	if err != nil {
 		return err
 	}
@@ -196,8 +196,8 @@ func reportRun(ctx context.Context, opts *reportOptions) error {
 
 // reportTime is the time the header shows: SOURCE_DATE_EPOCH when set
 // (reproducible builds' convention), else now.
-func reportTime() (time.Time, error) {
-	s := os.Getenv("SOURCE_DATE_EPOCH")
+func reportTime(getenv func(string) string) (time.Time, error) {
+	s := getenv("SOURCE_DATE_EPOCH")
 	if s == "" {
 		return time.Now(), nil
 	}
