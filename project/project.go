@@ -40,6 +40,14 @@ type Settings struct {
 	// RequireExport refuses any combination whose checkpoint export is not
 	// deployable (SPEC §11.3), as --require-export does.
 	RequireExport bool `yaml:"require_export"`
+	// Metrics are settings per metric name (qrun report's colour scale).
+	Metrics map[string]Metric `yaml:"metrics"`
+}
+
+// Metric is what qrun.yaml says of one metric: which direction is better,
+// lower (a perplexity, a loss) or higher (an accuracy).
+type Metric struct {
+	Better string `yaml:"better"`
 }
 
 // VocabDir names the folders of the user's vocabulary files.
@@ -201,6 +209,11 @@ func (s Settings) validate() error {
 		}
 		if g == "hydra" || g == "model" {
 			return fmt.Errorf("%s %q is taken: hydra and model have their own meaning in a selection", key, g)
+		}
+	}
+	for name, m := range s.Metrics {
+		if m.Better != "lower" && m.Better != "higher" {
+			return fmt.Errorf("metrics.%s.better %q: use lower or higher", name, m.Better)
 		}
 	}
 	if s.Groups.Format == s.Groups.Granularity {

@@ -59,10 +59,12 @@ func TestInitThenFindFromSubfolder(t *testing.T) {
 func TestReadRejectsUnknownKeysAndEmptyValues(t *testing.T) {
 	dir := t.TempDir()
 	for content, want := range map[string]string{
-		"outptu: x\n":         "line 1: unknown key outptu",
-		"layout: ''\n":        "layout is empty",
-		"groups: {fromat: x}": "unknown key fromat",
-		"output: [1, 2]\n":    "wrong type",
+		"outptu: x\n":                      "line 1: unknown key outptu",
+		"layout: ''\n":                     "layout is empty",
+		"groups: {fromat: x}":              "unknown key fromat",
+		"output: [1, 2]\n":                 "wrong type",
+		"metrics: {ppl: {better: down}}\n": `metrics.ppl.better "down": use lower or higher`,
+		"metrics: {ppl: {bettr: lower}}\n": "unknown key bettr",
 	} {
 		p := filepath.Join(dir, FileName)
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
@@ -72,5 +74,20 @@ func TestReadRejectsUnknownKeysAndEmptyValues(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "project.") {
 			t.Errorf("%q: error %v, want one line containing %q", content, err, want)
 		}
+	}
+}
+
+// TestReadMetricSettings: metrics: {NAME: {better: lower|higher}}.
+func TestReadMetricSettings(t *testing.T) {
+	p := filepath.Join(t.TempDir(), FileName)
+	if err := os.WriteFile(p, []byte("metrics:\n  wikitext_ppl: {better: lower}\n  acc: {better: higher}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Read(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Metrics["wikitext_ppl"].Better != "lower" || s.Metrics["acc"].Better != "higher" || len(s.Metrics) != 2 {
+		t.Errorf("metrics = %v", s.Metrics)
 	}
 }

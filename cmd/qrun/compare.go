@@ -190,63 +190,11 @@ func compareRun(ctx context.Context, opts *compareOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	v, _ := opts.Global.loadVocab() // a broken vocabulary must not stop queries
-	filter := store.RunFilter{
-		Format:      canonicalNames(v, namekind.Format, opts.Formats),
-		Granularity: canonicalNames(v, namekind.Granularity, opts.Grans),
-		Model:       opts.Models,
-	}
-	st, err := opts.Global.openStore(ctx, true, true)
+	got, err := gatherCompared(ctx, opts, nil)
 	if err != nil {
 		return err
 	}
-	if st == nil {
-		return fmt.Errorf("no registry yet: plan runs (qrun plan) and record their metrics (qrun mark RUN succeeded --metric %s=VALUE) first", opts.Metric)
-	}
-	defer st.Close()
-	runs, err := st.Runs(ctx, filter)
-	if err != nil {
-		return err
-	}
-	wanted := map[string]bool{}
-	for _, s := range opts.Statuses {
-		wanted[s] = true
-	}
-	var points []compare.Point
-	seenMetrics := map[string]bool{}
-	excluded := map[store.Status]int{}
-	for _, r := range runs {
-		events, err := st.Events(ctx, r.ID)
-		if err != nil {
-			return err
-		}
-		ms, err := compare.Metrics(events)
-		if err != nil {
-			return err
-		}
-		for k := range ms {
-			seenMetrics[k] = true
-		}
-		m, ok := ms[opts.Metric]
-		if !ok {
-			continue
-		}
-		p := compare.Point{
-			RunID: r.ID, Model: r.Model, Format: r.Format, Granularity: r.Granularity,
-			Params: decodeParams(r.Params), Metric: m,
-		}
-		if !compare.Matches(p, opts.where) {
-			continue
-		}
-		if !opts.allStatuses && !wanted[string(r.Status)] {
-			excluded[r.Status]++
-			continue
-		}
-		points = append(points, p)
-	}
-	if len(points) == 0 {
-		return noPointsError(opts, seenMetrics, excluded)
-	}
+	points, excluded := got.Points, got.Excluded
 	t, err := compare.Build(points, compare.Options{
 		Metric: opts.Metric, Rows: opts.Rows, Cols: opts.Cols, Agg: compare.Agg(opts.Agg), Where: opts.where,
 	})
@@ -296,6 +244,42 @@ func compareRun(ctx context.Context, opts *compareOptions) error {
 		tb.rows = append([][]string{tb.header}, tb.rows...)
 	}
 	return tb.write(opts.IO.Out, opts.IO.IsTTY)
+}
+
+// gatherCompared reads the runs and metrics compare (and report) pivot:
+// the filters of opts (and KV-cache settings kv, none for any), the
+// statuses compared; an error when no run has a value to compare.
+func gatherCompared(ctx context.Context, opts *compareOptions, kv []string) (*compare.Gathered, error) {
+	v, _ := opts.Global.loadVocab() // a broken vocabulary must not stop queries
+	filter := store.RunFilter{
+		Format:      canonicalNames(v, namekind.Format, opts.Formats),
+		Granularity: canonicalNames(v, namekind.Granularity, opts.Grans),
+		Model:       opts.Models,
+		KVCache:     canonicalNames(v, namekind.KVCache, kv),
+	}
+	st, err := opts.Global.openStore(ctx, true, true)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return nil, fmt.Errorf("no registry yet: plan runs (qrun plan) and record their metrics (qrun mark RUN succeeded --metric %s=VALUE) first", opts.Metric)
+	}
+	defer st.Close()
+	statuses := []store.Status{}
+	for _, s := range opts.Statuses {
+		statuses = append(statuses, store.Status(s))
+	}
+	if opts.allStatuses {
+		statuses = nil
+	}
+	got, err := compare.Gather(ctx, st, compare.Query{Filter: filter, Metric: opts.Metric, Where: opts.where, Statuses: statuses})
+	if err != nil {
+		return nil, err
+	}
+	if len(got.Points) == 0 {
+		return nil, noPointsError(opts, got.Seen, got.Excluded)
+	}
+	return got, nil
 }
 
 // noPointsError says why nothing can be compared: an unknown metric (with

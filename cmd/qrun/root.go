@@ -109,7 +109,7 @@ change that would make a used name mean something else.
 		return &shapeError{err}
 	})
 	root.SetHelpCommand(newCmdHelp())
-	root.AddCommand(newCmdInit(io), newCmdVocab(io, g), newCmdResolve(io, g), writes(newCmdPlan(io, g)), newCmdRuns(io, g), newCmdShow(io, g), newCmdDiff(io, g), writes(newCmdMark(io, g)), newCmdCompare(io, g), writes(newCmdDoctor(io, g)), writes(newCmdDB(io, g)))
+	root.AddCommand(newCmdInit(io), newCmdVocab(io, g), newCmdResolve(io, g), writes(newCmdPlan(io, g)), newCmdRuns(io, g), newCmdShow(io, g), newCmdDiff(io, g), writes(newCmdMark(io, g)), newCmdCompare(io, g), newCmdReport(io, g), writes(newCmdDoctor(io, g)), writes(newCmdDB(io, g)))
 	setUpCompletionCmd(root)
 	wrapArgs(root)
 	return root

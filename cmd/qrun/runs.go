@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/qrun-dev/qrun/compare"
 	"github.com/qrun-dev/qrun/hydra"
 	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/store"
@@ -253,26 +253,7 @@ func runsRun(ctx context.Context, opts *runsOptions) error {
 }
 
 // decodeParams reads the registry's JSON object of typed parameters.
-func decodeParams(s string) map[string]any {
-	out := map[string]any{}
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	var raw map[string]any
-	if err := dec.Decode(&raw); err != nil {
-		return out
-	}
-	for k, v := range raw {
-		if n, ok := v.(json.Number); ok {
-			if i, err := n.Int64(); err == nil {
-				v = int(i)
-			} else if f, err := n.Float64(); err == nil {
-				v = f
-			}
-		}
-		out[k] = v
-	}
-	return out
-}
+func decodeParams(s string) map[string]any { return compare.DecodeParams(s) }
 
 // paramsText shows parameters as key=value,… sorted by key.
 func paramsText(s string) string {
