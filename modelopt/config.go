@@ -276,7 +276,7 @@ func ValidateOverlay(ov Attrs) error {
 		if IsAttribute(k) {
 			return attrErr(k, "%q is not a granularity attribute; a granularity may set only axis, block_sizes and type", k)
 		}
-		return attrErr(k, "unknown ModelOpt attribute %q%s", k, suggest(k, AttributeNames()))
+		return attrErr(k, "unknown ModelOpt attribute %q%s", k, didYouMean(k, AttributeNames()))
 	}
 	if bs, ok := ov["block_sizes"]; ok && bs != nil {
 		m, ok := bs.(map[any]any)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/qrun-dev/qrun/internal/suggest"
 	"github.com/qrun-dev/qrun/modelopt"
 	"github.com/qrun-dev/qrun/namekind"
 )
@@ -353,7 +354,7 @@ func (v *Vocabulary) Lookup(name string) (*Granularity, *Format, error) {
 	if gerr != nil && ferr != nil {
 		all := append(v.Names(namekind.Granularity), v.Names(namekind.Format)...)
 		msg := fmt.Sprintf("unknown name %s: it is neither a granularity nor a format", quote(name))
-		if s := modelopt.Closest(name, all); s != "" {
+		if s := suggest.Closest(name, all); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		} else {
 			msg += "; see qrun vocab list"
@@ -367,7 +368,7 @@ func (v *Vocabulary) Lookup(name string) (*Granularity, *Format, error) {
 // v.mu.
 func (v *Vocabulary) unknown(k namekind.Kind, name string) error {
 	msg := fmt.Sprintf("unknown %s %s", k, quote(name))
-	if s := modelopt.Closest(name, v.names(k)); s != "" {
+	if s := suggest.Closest(name, v.names(k)); s != "" {
 		return selectionErr("%s; did you mean %q?", msg, s)
 	}
 	return selectionErr("%s; see qrun vocab list --kind %s", msg, k)

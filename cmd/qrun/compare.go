@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/qrun-dev/qrun/compare"
-	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/internal/suggest"
 	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/store"
 )
@@ -308,7 +308,7 @@ func noPointsError(opts *compareOptions, seen map[string]bool, excluded map[stor
 		}
 		sort.Strings(names)
 		msg := fmt.Sprintf("no run has metric %s", quoteValue(opts.Metric))
-		switch c := modelopt.Closest(opts.Metric, names); {
+		switch c := suggest.Closest(opts.Metric, names); {
 		case c != "":
 			msg += fmt.Sprintf("; did you mean %q?", c)
 		case len(names) > 0:
