@@ -192,8 +192,8 @@ func compareRun(ctx context.Context, opts *compareOptions) error {
 	}
 	v, _ := opts.Global.loadVocab() // a broken vocabulary must not stop queries
 	filter := store.RunFilter{
-		Format:      canonicalNames(v, namekind.Format, opts.Formats),
-		Granularity: canonicalNames(v, namekind.Granularity, opts.Grans),
+		Format:      v.RecordedNames(namekind.Format, opts.Formats),
+		Granularity: v.RecordedNames(namekind.Granularity, opts.Grans),
 		Model:       opts.Models,
 	}
 	st, err := opts.Global.openStore(ctx, true, true)
