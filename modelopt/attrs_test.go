@@ -2,6 +2,7 @@ package modelopt
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -171,6 +172,25 @@ func TestOverlayExclusion(t *testing.T) {
 	}
 	if _, err := Overlay(attrs(t, "{num_bits: [2, 1], block_sizes: {-1: 16, type: dynamic, scale_bits: [4, 3]}}"), attrs(t, "{axis: 0}")); err == nil {
 		t.Error("an axis overlay on a block-scaled dtype must be refused")
+	}
+}
+
+func TestOverlayRemoves(t *testing.T) {
+	cases := []struct {
+		ov   string
+		want []string
+	}{
+		{"{axis: 0}", []string{"block_sizes"}},
+		{"{axis: null}", []string{"block_sizes"}},
+		{"{block_sizes: {-1: 64, type: static}}", []string{"axis"}},
+		{"{axis: null, block_sizes: {-1: null}}", nil},
+		{"{type: dynamic}", nil},
+		{"{}", nil},
+	}
+	for _, c := range cases {
+		if got := OverlayRemoves(attrs(t, c.ov)); !slices.Equal(got, c.want) {
+			t.Errorf("OverlayRemoves(%s) = %q, want %q", c.ov, got, c.want)
+		}
 	}
 }
 
