@@ -204,48 +204,24 @@ func compareRun(ctx context.Context, opts *compareOptions) error {
 		return fmt.Errorf("no registry yet: plan runs (qrun plan) and record their metrics (qrun mark RUN succeeded --metric %s=VALUE) first", opts.Metric)
 	}
 	defer st.Close()
-	runs, err := st.Runs(ctx, filter)
+	runs, err := st.RunsWithMetrics(ctx, filter)
 	if err != nil {
 		return err
 	}
-	wanted := map[string]bool{}
-	for _, s := range opts.Statuses {
-		wanted[s] = true
+	sel := compare.Selection{Metric: opts.Metric, Where: opts.where}
+	if !opts.allStatuses {
+		sel.Statuses = []store.Status{}
+		for _, s := range opts.Statuses {
+			sel.Statuses = append(sel.Statuses, store.Status(s))
+		}
 	}
-	var points []compare.Point
-	seenMetrics := map[string]bool{}
-	excluded := map[store.Status]int{}
-	for _, r := range runs {
-		events, err := st.Events(ctx, r.ID)
-		if err != nil {
-			return err
-		}
-		ms, err := compare.Metrics(events)
-		if err != nil {
-			return err
-		}
-		for k := range ms {
-			seenMetrics[k] = true
-		}
-		m, ok := ms[opts.Metric]
-		if !ok {
-			continue
-		}
-		p := compare.Point{
-			RunID: r.ID, Model: r.Model, Format: r.Format, Granularity: r.Granularity,
-			Params: decodeParams(r.Params), Metric: m,
-		}
-		if !compare.Matches(p, opts.where) {
-			continue
-		}
-		if !opts.allStatuses && !wanted[string(r.Status)] {
-			excluded[r.Status]++
-			continue
-		}
-		points = append(points, p)
+	got, err := compare.Collect(runs, sel)
+	if err != nil {
+		return err
 	}
+	points, excluded := got.Points, got.Excluded
 	if len(points) == 0 {
-		return noPointsError(opts, seenMetrics, excluded)
+		return noPointsError(opts, got.Recorded, excluded)
 	}
 	t, err := compare.Build(points, compare.Options{
 		Metric: opts.Metric, Rows: opts.Rows, Cols: opts.Cols, Agg: compare.Agg(opts.Agg), Where: opts.where,

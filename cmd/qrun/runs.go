@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/qrun-dev/qrun/compare"
 	"github.com/qrun-dev/qrun/hydra"
 	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/store"
@@ -151,7 +151,7 @@ type runJSON struct {
 func toRunJSON(r store.Run) runJSON {
 	return runJSON{
 		ID: r.ID, Dir: r.Dir, Model: r.Model, Format: r.Format, Granularity: r.Granularity,
-		Params: decodeParams(r.Params), Status: string(r.Status), ModelOpt: r.ModelOpt,
+		Params: compare.DecodeParams(r.Params), Status: string(r.Status), ModelOpt: r.ModelOpt,
 		Export:   exportJSON{Verdict: r.Export.Verdict, QuantAlgo: r.Export.QuantAlgo, Why: r.Export.Why},
 		FormatFP: r.FormatFP, GranularityFP: r.GranularityFP, ConfigFP: r.ConfigFP,
 		Created: r.CreatedAt.UTC().Format(time.RFC3339), Updated: r.UpdatedAt.UTC().Format(time.RFC3339),
@@ -211,31 +211,9 @@ func runsRun(ctx context.Context, opts *runsOptions) error {
 	return t.write(opts.IO.Out, opts.IO.IsTTY)
 }
 
-// decodeParams reads the registry's JSON object of typed parameters.
-func decodeParams(s string) map[string]any {
-	out := map[string]any{}
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	var raw map[string]any
-	if err := dec.Decode(&raw); err != nil {
-		return out
-	}
-	for k, v := range raw {
-		if n, ok := v.(json.Number); ok {
-			if i, err := n.Int64(); err == nil {
-				v = int(i)
-			} else if f, err := n.Float64(); err == nil {
-				v = f
-			}
-		}
-		out[k] = v
-	}
-	return out
-}
-
 // paramsText shows parameters as key=value,… sorted by key.
 func paramsText(s string) string {
-	m := decodeParams(s)
+	m := compare.DecodeParams(s)
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
