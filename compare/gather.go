@@ -1,22 +1,14 @@
 package compare
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 
 	"github.com/qrun-dev/qrun/store"
 )
 
-// Source is what Gather reads: the registry's runs and their event logs.
-type Source interface {
-	Runs(ctx context.Context, f store.RunFilter) ([]store.Run, error)
-	Events(ctx context.Context, runID string) ([]store.Event, error)
-}
-
-// Query says which runs Gather reads and which of them are compared.
+// Query says which of the runs Gather is given are compared.
 type Query struct {
-	Filter store.RunFilter
 	Metric string
 	// Where keeps only the runs with these parameter values (see
 	// Options.Where).
@@ -52,25 +44,18 @@ type Gathered struct {
 	Excluded map[store.Status]int
 }
 
-// Gather reads the runs the query's filter selects and their metrics: the
-// points qrun compare pivots, and every run (for a report's cells that
-// have no value).
-func Gather(ctx context.Context, src Source, q Query) (*Gathered, error) {
-	runs, err := src.Runs(ctx, q.Filter)
-	if err != nil {
-		return nil, err
-	}
+// Gather turns runs with their metric events (store.RunsWithMetrics, one
+// query) into the points qrun compare pivots, and every run kept (for a
+// report's cells that have no value), in the runs' order. A metric event
+// whose payload is not a JSON object of numbers is an error.
+func Gather(runs []store.RunMetrics, q Query) (*Gathered, error) {
 	wanted := map[store.Status]bool{}
 	for _, s := range q.Statuses {
 		wanted[s] = true
 	}
 	g := &Gathered{Seen: map[string]bool{}, Excluded: map[store.Status]int{}}
 	for _, r := range runs {
-		events, err := src.Events(ctx, r.ID)
-		if err != nil {
-			return nil, err
-		}
-		ms, err := Metrics(events)
+		ms, err := Metrics(r.Metrics)
 		if err != nil {
 			return nil, err
 		}
@@ -85,7 +70,7 @@ func Gather(ctx context.Context, src Source, q Query) (*Gathered, error) {
 		if !Matches(p, q.Where) {
 			continue
 		}
-		run := Run{Run: r, Point: p, HasMetric: ok}
+		run := Run{Run: r.Run, Point: p, HasMetric: ok}
 		if ok {
 			if q.Statuses != nil && !wanted[r.Status] {
 				g.Excluded[r.Status]++

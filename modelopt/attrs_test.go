@@ -2,6 +2,7 @@ package modelopt
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -174,6 +175,25 @@ func TestOverlayExclusion(t *testing.T) {
 	}
 }
 
+func TestOverlayRemoves(t *testing.T) {
+	cases := []struct {
+		ov   string
+		want []string
+	}{
+		{"{axis: 0}", []string{"block_sizes"}},
+		{"{axis: null}", []string{"block_sizes"}},
+		{"{block_sizes: {-1: 64, type: static}}", []string{"axis"}},
+		{"{axis: null, block_sizes: {-1: null}}", nil},
+		{"{type: dynamic}", nil},
+		{"{}", nil},
+	}
+	for _, c := range cases {
+		if got := OverlayRemoves(attrs(t, c.ov)); !slices.Equal(got, c.want) {
+			t.Errorf("OverlayRemoves(%s) = %q, want %q", c.ov, got, c.want)
+		}
+	}
+}
+
 func TestValidateOverlay(t *testing.T) {
 	cases := []struct{ src, wantErr string }{
 		{"{axis: 0}", ""},
@@ -204,15 +224,6 @@ func TestParseVersion(t *testing.T) {
 	for _, in := range []string{"", "0.42", "1.0", "0.50", "x.y", "0", "0.46.0.1"} {
 		if _, err := ParseVersion(in); err == nil {
 			t.Errorf("ParseVersion(%q) accepted", in)
-		}
-	}
-}
-
-func TestClosest(t *testing.T) {
-	names := []string{"w_group64", "w_group128", "w_per_tensor", "default"}
-	for in, want := range map[string]string{"w_grup64": "w_group64", "w_gruop128": "w_group128", "defualt": "default", "zzz": "", "w_group64": "w_group64"} {
-		if got := Closest(in, names); got != want {
-			t.Errorf("Closest(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -276,7 +276,7 @@ func ValidateOverlay(ov Attrs) error {
 		if IsAttribute(k) {
 			return attrErr(k, "%q is not a granularity attribute; a granularity may set only axis, block_sizes and type", k)
 		}
-		return attrErr(k, "unknown ModelOpt attribute %q%s", k, suggest(k, AttributeNames()))
+		return attrErr(k, "unknown ModelOpt attribute %q%s", k, didYouMean(k, AttributeNames()))
 	}
 	if bs, ok := ov["block_sizes"]; ok && bs != nil {
 		m, ok := bs.(map[any]any)
@@ -302,7 +302,6 @@ func ValidateOverlay(ov Attrs) error {
 // the overlay did not touch is lost — above all not num_bits.
 func Overlay(base, ov Attrs) (Attrs, error) {
 	out := base.Clone()
-	_, setsAxis := ov["axis"]
 	_, setsBlocks := ov["block_sizes"]
 	var kept map[any]any
 	if old, ok := base["block_sizes"].(map[any]any); ok {
@@ -315,14 +314,11 @@ func Overlay(base, ov Attrs) (Attrs, error) {
 			}
 		}
 	}
-	if setsAxis && !setsBlocks {
-		if kept != nil {
+	for _, k := range OverlayRemoves(ov) {
+		if k == "block_sizes" && kept != nil {
 			return nil, &NotApplicableError{Reason: fmt.Sprintf("defines its scales per block (block_sizes %s); an axis granularity would drop them", Format(base["block_sizes"]))}
 		}
-		delete(out, "block_sizes")
-	}
-	if setsBlocks && !setsAxis {
-		delete(out, "axis")
+		delete(out, k)
 	}
 	for k, v := range ov {
 		out[k] = Clone(v)
@@ -337,6 +333,22 @@ func Overlay(base, ov Attrs) (Attrs, error) {
 		return nil, &NotApplicableError{Reason: fmt.Sprintf("defines its scales per block (block_sizes %s); this granularity removes the blocks", Format(base["block_sizes"]))}
 	}
 	return out, nil
+}
+
+// OverlayRemoves lists the attributes an overlay takes away from the
+// format's without setting them, axis and block_sizes being mutually
+// exclusive: block_sizes when it sets axis alone, axis when it sets
+// block_sizes alone; nil otherwise.
+func OverlayRemoves(ov Attrs) []string {
+	_, axis := ov["axis"]
+	_, blocks := ov["block_sizes"]
+	switch {
+	case axis && !blocks:
+		return []string{"block_sizes"}
+	case blocks && !axis:
+		return []string{"axis"}
+	}
+	return nil
 }
 
 // RoleEntries lists, in order, the entries that configure a role's

@@ -189,7 +189,11 @@ func formatFloat(f float64) string {
 	return s
 }
 
-// Format renders a value on one line, as YAML flow style would.
+// Format renders a value on one line, as YAML flow style would. It stays
+// here because it is about this package's values: an integer key shows as
+// -1 and a string one as "-1" (the difference block_sizes turns on), a
+// float keeps its ".0", and the package's own validation messages quote
+// values with it.
 func Format(v any) string {
 	var b bytes.Buffer
 	format(&b, v)

@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/qrun-dev/qrun/hydra"
+	"github.com/qrun-dev/qrun/internal/suggest"
 	"github.com/qrun-dev/qrun/manifest"
-	"github.com/qrun-dev/qrun/modelopt"
 )
 
 // Axis is one swept parameter: a key and its values, as Hydra typed them.
@@ -265,5 +265,5 @@ func nearGroupKey(key string, g Groups) string {
 			return ""
 		}
 	}
-	return modelopt.Closest(key, keys)
+	return suggest.Closest(key, keys)
 }

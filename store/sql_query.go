@@ -185,6 +185,63 @@ func (r *registry) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
 	return out, err
 }
 
+// RunsWithMetrics lists runs, newest first, each with its metric events:
+// the filtered runs (with their limit) joined to their metric events in
+// one SELECT.
+func (r *registry) RunsWithMetrics(ctx context.Context, f RunFilter) ([]RunMetrics, error) {
+	where, args, err := f.where()
+	if err != nil {
+		return nil, err
+	}
+	runs := `SELECT ` + runCols + ` FROM runs` + where + ` ORDER BY created_at DESC, id`
+	if f.Limit > 0 {
+		runs += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	q := `SELECT r.*, e.id, coalesce(e.status, ''), e.payload, e.at
+		FROM (` + runs + `) r LEFT JOIN events e ON e.run_id = r.id AND e.kind = ?
+		ORDER BY r.created_at DESC, r.id, e.id`
+	args = append(args, string(EventMetric))
+	out := []RunMetrics{}
+	err = r.d.retry(ctx, func() error {
+		out = out[:0]
+		rows, err := r.read().QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, at sql.NullInt64
+			var status, payload sql.NullString
+			run, err := scanRun(withExtra{rows, []any{&id, &status, &payload, &at}})
+			if err != nil {
+				return err
+			}
+			if n := len(out); n == 0 || out[n-1].ID != run.ID {
+				out = append(out, RunMetrics{Run: run, Metrics: []Event{}})
+			}
+			if id.Valid { // a run without metric events has one row of nulls
+				last := &out[len(out)-1]
+				last.Metrics = append(last.Metrics, Event{
+					ID: id.Int64, RunID: run.ID, Kind: EventMetric, Status: Status(status.String),
+					Payload: payload.String, At: fromNanos(at.Int64),
+				})
+			}
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// withExtra scans a row's leading columns as the wrapped scan wants them
+// and the columns after them into extra.
+type withExtra struct {
+	row   scanner
+	extra []any
+}
+
+func (w withExtra) Scan(dest ...any) error { return w.row.Scan(append(dest, w.extra...)...) }
+
 // CountRuns counts runs.
 func (r *registry) CountRuns(ctx context.Context, f RunFilter) (int, error) {
 	where, args, err := f.where()

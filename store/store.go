@@ -57,6 +57,10 @@ type Store interface {
 	RunByDir(ctx context.Context, dir string) (Run, error)
 	// Runs lists the runs matching f, newest first (ties by id).
 	Runs(ctx context.Context, f RunFilter) ([]Run, error)
+	// RunsWithMetrics lists the runs matching f as Runs does, each with
+	// its metric events in the order they were appended: what comparing
+	// runs' metrics needs, in one query rather than one per run.
+	RunsWithMetrics(ctx context.Context, f RunFilter) ([]RunMetrics, error)
 	// CountRuns counts the runs matching f, ignoring f.Limit.
 	CountRuns(ctx context.Context, f RunFilter) (int, error)
 	// Models lists the distinct model ids of the registered runs, sorted.
@@ -204,6 +208,13 @@ type Event struct {
 	Status  Status // the run's status after the event
 	Payload string // JSON object
 	At      time.Time
+}
+
+// RunMetrics is a run with its metric events (kind EventMetric), in the
+// order they were appended; none for a run without metrics.
+type RunMetrics struct {
+	Run
+	Metrics []Event
 }
 
 // RunFilter selects runs. Empty fields match everything; values within a

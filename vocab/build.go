@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/qrun-dev/qrun/internal/suggest"
 	"github.com/qrun-dev/qrun/modelopt"
 	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/vocab/internal/yamlfile"
@@ -347,7 +348,7 @@ func (v *Vocabulary) expand(g *Granularity, stack []string) error {
 		c, _, ok := v.canonical(namekind.Granularity, part)
 		if !ok {
 			msg := fmt.Sprintf("compose: unknown granularity %s", quote(part))
-			if s := modelopt.Closest(part, v.names(namekind.Granularity)); s != "" {
+			if s := suggest.Closest(part, v.names(namekind.Granularity)); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
 			return &FileError{Path: g.Source, Msg: msg}
@@ -399,7 +400,7 @@ func (v *Vocabulary) buildFormat(f *Format) error {
 		c, _, ok := v.canonical(namekind.Format, f.Base)
 		if !ok || !v.formats[c].Builtin {
 			msg := fmt.Sprintf("base %s is not a built-in format", quote(f.Base))
-			if s := modelopt.Closest(f.Base, builtinFormatNames(v)); s != "" {
+			if s := suggest.Closest(f.Base, builtinFormatNames(v)); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
 			return fail("base", msg)

@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/qrun-dev/qrun/internal/suggest"
 	"github.com/qrun-dev/qrun/modelopt"
 	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/vocab/internal/yamlfile"
@@ -402,7 +403,7 @@ func readFields(p string, top *yamlfile.Top, k namekind.Kind, allowed []string) 
 		}
 		if !contains(allowed, tf.Key) {
 			msg := fmt.Sprintf("unknown key %s", quote(tf.Key))
-			if s := modelopt.Closest(tf.Key, allowed); s != "" {
+			if s := suggest.Closest(tf.Key, allowed); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			} else {
 				msg += fmt.Sprintf("; a %s file has: %s", k, strings.Join(allowed, ", "))

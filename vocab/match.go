@@ -450,6 +450,33 @@ func (v *Vocabulary) Match(groups []Group) ([]GroupMatch, error) {
 	return out, nil
 }
 
+// NearestMatches answers, for groups that fail only on what ModelOpt
+// cannot do (asymmetric zero points, activation reordering), which pair
+// would match with those dropped: the closest run qrun can plan, keyed by
+// the group's index. A group that matches as it is gets its first match; one
+// that matches nothing even so has no entry.
+func (v *Vocabulary) NearestMatches(groups []Group) map[int]Candidate {
+	relaxed := make([]Group, len(groups))
+	for i, g := range groups {
+		relaxed[i] = g
+		for _, q := range []**QuantArgs{&relaxed[i].Weights, &relaxed[i].Activations} {
+			if *q != nil {
+				c := **q
+				c.Symmetric, c.Actorder = true, nil
+				*q = &c
+			}
+		}
+	}
+	ms, _ := v.Match(relaxed)
+	out := map[int]Candidate{}
+	for i, m := range ms {
+		if len(m.Unmatched) == 0 && len(m.Matches) > 0 {
+			out[i] = m.Matches[0]
+		}
+	}
+	return out
+}
+
 func containsFold(list []string, s string) bool {
 	for _, e := range list {
 		if strings.EqualFold(e, s) {

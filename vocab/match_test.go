@@ -94,3 +94,31 @@ func TestParseRecipeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestNearestMatches: a group failing only on asymmetric zero points or
+// activation reordering gets the pair that would match without them; one
+// failing on something else gets none.
+func TestNearestMatches(t *testing.T) {
+	cases := []struct {
+		name, recipe string
+		want         *Candidate
+	}{
+		{"asymmetric", "QuantizationModifier:\n  config_groups:\n    g:\n      targets: [Linear]\n      weights: {num_bits: 4, symmetric: false, strategy: group, group_size: 128}\n", &Candidate{"int4_awq", "default"}},
+		{"actorder", "GPTQModifier:\n  config_groups:\n    g:\n      targets: [Linear]\n      weights: {num_bits: 4, strategy: group, group_size: 128, actorder: group}\n", &Candidate{"int4_awq", "default"}},
+		{"attn_head", "QuantizationModifier:\n  config_groups:\n    g:\n      targets: [Linear]\n      weights: {num_bits: 8, strategy: attn_head}\n", nil},
+		{"matches as it is", qwen3Target, &Candidate{"w4a8_int", "recipe_match_channel_token"}},
+	}
+	for _, c := range cases {
+		groups, err := ParseRecipe([]byte(c.recipe))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := Builtin().NearestMatches(groups)[0]
+		switch {
+		case c.want == nil && ok:
+			t.Errorf("%s: nearest %+v, want none", c.name, got)
+		case c.want != nil && (!ok || got != *c.want):
+			t.Errorf("%s: nearest %+v (%v), want %+v", c.name, got, ok, *c.want)
+		}
+	}
+}

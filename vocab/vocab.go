@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/qrun-dev/qrun/internal/suggest"
 	"github.com/qrun-dev/qrun/modelopt"
 	"github.com/qrun-dev/qrun/namekind"
 )
@@ -274,6 +275,48 @@ func (v *Vocabulary) Canonical(k namekind.Kind, name string) (canonical string, 
 	return v.canonical(k, name)
 }
 
+// RecordedNames maps typed names (aliases too) to the names runs may be
+// recorded under: the canonical name, and also the typed name and the
+// canonical name's other aliases, since a name renamed the allowed way
+// (declared as an alias of its new name) keeps its runs under the old name.
+// Names the vocabulary no longer has (retired or deleted) are kept as
+// typed, and so is every name when v is nil (a vocabulary that did not
+// load must not stop a query). Names are trimmed; each comes once.
+func (v *Vocabulary) RecordedNames(k namekind.Kind, names []string) []string {
+	out := make([]string, 0, len(names))
+	seen := map[string]bool{}
+	add := func(n string) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		add(n)
+		if v == nil {
+			continue
+		}
+		c, _, ok := v.Canonical(k, n)
+		if !ok {
+			continue
+		}
+		add(c)
+		var aliases []string
+		if k == namekind.Format {
+			if f, err := v.Format(c); err == nil {
+				aliases = f.Aliases
+			}
+		} else if g, err := v.Granularity(c); err == nil {
+			aliases = g.Aliases
+		}
+		for _, a := range aliases {
+			add(a)
+		}
+	}
+	return out
+}
+
 // canonical is Canonical for a caller holding v.mu. The entry it names is
 // read: a built-in's name is its file's name, so a built-in looked up by
 // name is read alone; any other name may be an alias of any built-in, and
@@ -353,7 +396,7 @@ func (v *Vocabulary) Lookup(name string) (*Granularity, *Format, error) {
 	if gerr != nil && ferr != nil {
 		all := append(v.Names(namekind.Granularity), v.Names(namekind.Format)...)
 		msg := fmt.Sprintf("unknown name %s: it is neither a granularity nor a format", quote(name))
-		if s := modelopt.Closest(name, all); s != "" {
+		if s := suggest.Closest(name, all); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		} else {
 			msg += "; see qrun vocab list"
@@ -367,7 +410,7 @@ func (v *Vocabulary) Lookup(name string) (*Granularity, *Format, error) {
 // v.mu.
 func (v *Vocabulary) unknown(k namekind.Kind, name string) error {
 	msg := fmt.Sprintf("unknown %s %s", k, quote(name))
-	if s := modelopt.Closest(name, v.names(k)); s != "" {
+	if s := suggest.Closest(name, v.names(k)); s != "" {
 		return selectionErr("%s; did you mean %q?", msg, s)
 	}
 	return selectionErr("%s; see qrun vocab list --kind %s", msg, k)

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/qrun-dev/qrun/compare"
-	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/internal/suggest"
 	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/store"
 )
@@ -252,10 +252,10 @@ func compareRun(ctx context.Context, opts *compareOptions) error {
 func gatherCompared(ctx context.Context, opts *compareOptions, kv []string) (*compare.Gathered, error) {
 	v, _ := opts.Global.loadVocab() // a broken vocabulary must not stop queries
 	filter := store.RunFilter{
-		Format:      canonicalNames(v, namekind.Format, opts.Formats),
-		Granularity: canonicalNames(v, namekind.Granularity, opts.Grans),
+		Format:      v.RecordedNames(namekind.Format, opts.Formats),
+		Granularity: v.RecordedNames(namekind.Granularity, opts.Grans),
 		Model:       opts.Models,
-		KVCache:     canonicalNames(v, namekind.KVCache, kv),
+		KVCache:     v.RecordedNames(namekind.KVCache, kv),
 	}
 	st, err := opts.Global.openStore(ctx, true, true)
 	if err != nil {
@@ -272,7 +272,11 @@ func gatherCompared(ctx context.Context, opts *compareOptions, kv []string) (*co
 	if opts.allStatuses {
 		statuses = nil
 	}
-	got, err := compare.Gather(ctx, st, compare.Query{Filter: filter, Metric: opts.Metric, Where: opts.where, Statuses: statuses})
+	runs, err := st.RunsWithMetrics(ctx, filter) // one query, however many runs
+	if err != nil {
+		return nil, err
+	}
+	got, err := compare.Gather(runs, compare.Query{Metric: opts.Metric, Where: opts.where, Statuses: statuses})
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +296,7 @@ func noPointsError(opts *compareOptions, seen map[string]bool, excluded map[stor
 		}
 		sort.Strings(names)
 		msg := fmt.Sprintf("no run has metric %s", quoteValue(opts.Metric))
-		switch c := modelopt.Closest(opts.Metric, names); {
+		switch c := suggest.Closest(opts.Metric, names); {
 		case c != "":
 			msg += fmt.Sprintf("; did you mean %q?", c)
 		case len(names) > 0:

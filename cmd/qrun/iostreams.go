@@ -4,7 +4,7 @@ import (
 	"io"
 	"os"
 
-	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
 // IOStreams are a command's standard streams, injected so tests can run
@@ -41,10 +41,6 @@ func processFactory() *Factory {
 	return &Factory{IO: io, Getenv: os.Getenv}
 }
 
-// isTerminal reports whether f is a terminal: a character device that
-// answers a terminal's ioctl (/dev/null is a character device too, and
-// output sent there is not for a person).
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), ioctlGetTermios)
-	return err == nil
-}
+// isTerminal reports whether f is a terminal (/dev/null is not: output
+// sent there is not for a person).
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/qrun-dev/qrun/modelopt"
+	"github.com/qrun-dev/qrun/internal/suggest"
 	"github.com/qrun-dev/qrun/store"
 )
 
@@ -190,7 +190,7 @@ func closestStatus(s string) string {
 	if isMarkStatus(strings.ToLower(s)) {
 		return strings.ToLower(s)
 	}
-	return modelopt.Closest(s, markStatuses)
+	return suggest.Closest(s, markStatuses)
 }
 
 // metricKeyRE is what a metric name looks like; it is at most 128 bytes

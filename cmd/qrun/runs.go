@@ -17,7 +17,6 @@ import (
 	"github.com/qrun-dev/qrun/hydra"
 	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/store"
-	"github.com/qrun-dev/qrun/vocab"
 )
 
 type runsOptions struct {
@@ -132,46 +131,6 @@ func clampSince(t time.Time) time.Time {
 	return t
 }
 
-// canonicalNames maps typed names (aliases too) to the names runs may be
-// recorded under: the canonical name, and also the typed name and the
-// canonical name's other aliases, since a name renamed the allowed way
-// (declared as an alias of its new name) keeps its runs under the old name.
-// Names the vocabulary no longer has (retired or deleted) are kept as typed.
-func canonicalNames(v *vocab.Vocabulary, k namekind.Kind, names []string) []string {
-	out := make([]string, 0, len(names))
-	seen := map[string]bool{}
-	add := func(n string) {
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
-	}
-	for _, n := range names {
-		n = strings.TrimSpace(n)
-		add(n)
-		if v == nil {
-			continue
-		}
-		c, _, ok := v.Canonical(k, n)
-		if !ok {
-			continue
-		}
-		add(c)
-		var aliases []string
-		if k == namekind.Format {
-			if f, err := v.Format(c); err == nil {
-				aliases = f.Aliases
-			}
-		} else if g, err := v.Granularity(c); err == nil {
-			aliases = g.Aliases
-		}
-		for _, a := range aliases {
-			add(a)
-		}
-	}
-	return out
-}
-
 type runJSON struct {
 	ID            string         `json:"id"`
 	Dir           string         `json:"dir"`
@@ -192,7 +151,7 @@ type runJSON struct {
 func toRunJSON(r store.Run) runJSON {
 	return runJSON{
 		ID: r.ID, Dir: r.Dir, Model: r.Model, Format: r.Format, Granularity: r.Granularity,
-		Params: decodeParams(r.Params), Status: string(r.Status), ModelOpt: r.ModelOpt,
+		Params: compare.DecodeParams(r.Params), Status: string(r.Status), ModelOpt: r.ModelOpt,
 		Export:   exportJSON{Verdict: r.Export.Verdict, QuantAlgo: r.Export.QuantAlgo, Why: r.Export.Why},
 		FormatFP: r.FormatFP, GranularityFP: r.GranularityFP, ConfigFP: r.ConfigFP,
 		Created: r.CreatedAt.UTC().Format(time.RFC3339), Updated: r.UpdatedAt.UTC().Format(time.RFC3339),
@@ -204,8 +163,8 @@ func runsRun(ctx context.Context, opts *runsOptions) error {
 		ctx = context.Background()
 	}
 	v, _ := opts.Global.loadVocab() // a broken vocabulary must not stop queries
-	opts.Filter.Granularity = canonicalNames(v, namekind.Granularity, opts.Filter.Granularity)
-	opts.Filter.Format = canonicalNames(v, namekind.Format, opts.Filter.Format)
+	opts.Filter.Granularity = v.RecordedNames(namekind.Granularity, opts.Filter.Granularity)
+	opts.Filter.Format = v.RecordedNames(namekind.Format, opts.Filter.Format)
 	st, err := opts.Global.openStore(ctx, true, true)
 	if err != nil {
 		return err
@@ -252,12 +211,9 @@ func runsRun(ctx context.Context, opts *runsOptions) error {
 	return t.write(opts.IO.Out, opts.IO.IsTTY)
 }
 
-// decodeParams reads the registry's JSON object of typed parameters.
-func decodeParams(s string) map[string]any { return compare.DecodeParams(s) }
-
 // paramsText shows parameters as key=value,… sorted by key.
 func paramsText(s string) string {
-	m := decodeParams(s)
+	m := compare.DecodeParams(s)
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -111,7 +111,7 @@ func vocabMatchRun(opts *vocabMatchOptions) error {
 	if merr != nil && !errors.Is(merr, vocab.ErrNoEquivalent) {
 		return merr
 	}
-	nearest := nearestMatches(v, groups)
+	nearest := v.NearestMatches(groups)
 	out := vocabMatchJSON{Recipe: name, Match: "full", Groups: []groupMatchJSON{}, Notes: []string{}, JSONNote: jsonKeysNote}
 	for i, m := range matches {
 		gm := groupMatchJSON{
@@ -172,31 +172,6 @@ func vocabMatchRun(opts *vocabMatchOptions) error {
 		return &vocab.SelectionError{Msg: fmt.Sprintf("%s: part of the recipe has no ModelOpt equivalent, so no qrun run reproduces it:\n  %s", name, strings.Join(parts, "\n  "))}
 	}
 	return nil
-}
-
-// nearestMatches answers, for groups that fail only on what ModelOpt
-// cannot do (asymmetric zero points, activation reordering), which pair
-// would match with those dropped: the closest run qrun can plan.
-func nearestMatches(v *vocab.Vocabulary, groups []vocab.Group) map[int]vocab.Candidate {
-	relaxed := make([]vocab.Group, len(groups))
-	for i, g := range groups {
-		relaxed[i] = g
-		for _, q := range []**vocab.QuantArgs{&relaxed[i].Weights, &relaxed[i].Activations} {
-			if *q != nil {
-				c := **q
-				c.Symmetric, c.Actorder = true, nil
-				*q = &c
-			}
-		}
-	}
-	ms, _ := v.Match(relaxed)
-	out := map[int]vocab.Candidate{}
-	for i, m := range ms {
-		if len(m.Unmatched) == 0 && len(m.Matches) > 0 {
-			out[i] = m.Matches[0]
-		}
-	}
-	return out
 }
 
 func groupLabel(g groupMatchJSON) string {

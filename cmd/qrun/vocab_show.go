@@ -146,15 +146,7 @@ func showGranularity(g *vocab.Granularity) vocabShowJSON {
 	s.Definition = jsonValue(g.Meaning())
 	for _, r := range g.Touches() {
 		ov, _ := g.Overlay(r)
-		ra := roleAttrsJSON{Role: r, Quantizer: r.Quantizer(), Attributes: jsonValue(ov.Value()), raw: ov.Value()}
-		_, axis := ov["axis"]
-		_, blocks := ov["block_sizes"]
-		if axis && !blocks {
-			ra.Removes = []string{"block_sizes"}
-		}
-		if blocks && !axis {
-			ra.Removes = []string{"axis"}
-		}
+		ra := roleAttrsJSON{Role: r, Quantizer: r.Quantizer(), Attributes: jsonValue(ov.Value()), raw: ov.Value(), Removes: modelopt.OverlayRemoves(ov)}
 		s.ModelOpt = append(s.ModelOpt, ra)
 	}
 	s.LLMCompressor = g.LLMCompressor()
