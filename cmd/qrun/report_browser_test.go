@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"image"
 	"image/png"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -131,7 +131,7 @@ func TestReportInChromium(t *testing.T) {
 	if len(sections) != len(wantCells) {
 		t.Fatalf("%d sections, want one per model (%d)", len(sections), len(wantCells))
 	}
-	var valueColours []string
+	var valueColours []uint32
 	for _, sec := range sections {
 		h2 := first(sec, "h2")
 		if h2 == nil {
@@ -180,7 +180,7 @@ func TestReportInChromium(t *testing.T) {
 				textClass := "s"
 				if w.class == "value" {
 					textClass = "v"
-					valueColours = append(valueColours, styleColour(attr(td, "style")))
+					valueColours = append(valueColours, styleColour(t, attr(td, "style")))
 				}
 				if got := text(byClass(td, "span", textClass)); got != w.text {
 					t.Errorf("%s: shows %q, want %q", where, got, w.text)
@@ -249,7 +249,7 @@ func TestReportInChromium(t *testing.T) {
 	}
 	for _, c := range valueColours {
 		if counts[c] < 500 {
-			t.Errorf("cell colour %s covers %d pixels of the screenshot, want a whole cell (500+)", c, counts[c])
+			t.Errorf("cell colour #%06x covers %d pixels of the screenshot, want a whole cell (500+)", c, counts[c])
 		}
 	}
 }
@@ -449,26 +449,31 @@ func decodePNG(t *testing.T, path string) image.Image {
 	return img
 }
 
-// colourCounts counts the pixels of each colour, as #rrggbb.
-func colourCounts(img image.Image) map[string]int {
-	counts := map[string]int{}
+// colourCounts counts the pixels of each colour, keyed 0xrrggbb.
+func colourCounts(img image.Image) map[uint32]int {
+	counts := map[uint32]int{}
 	b := img.Bounds()
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
 			r, g, bl, _ := img.At(x, y).RGBA()
-			counts[fmt.Sprintf("#%02x%02x%02x", r>>8, g>>8, bl>>8)]++
+			counts[r>>8<<16|g>>8<<8|bl>>8]++
 		}
 	}
 	return counts
 }
 
-var backgroundColour = regexp.MustCompile(`background: (#[0-9a-f]{6})`)
+var backgroundColour = regexp.MustCompile(`background: #([0-9a-f]{6})`)
 
-func styleColour(style string) string {
-	if m := backgroundColour.FindStringSubmatch(style); m != nil {
-		return m[1]
+// styleColour is the background colour a cell's style sets, 0xrrggbb.
+func styleColour(t *testing.T, style string) uint32 {
+	t.Helper()
+	m := backgroundColour.FindStringSubmatch(style)
+	if m == nil {
+		t.Errorf("no background colour in %q", style)
+		return 0
 	}
-	return "(no background in " + style + ")"
+	v, _ := strconv.ParseUint(m[1], 16, 32)
+	return uint32(v)
 }
 
 func must(t *testing.T, err error) {
