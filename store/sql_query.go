@@ -154,16 +154,25 @@ func (f RunFilter) where() (string, []any, error) {
 	return " WHERE " + strings.Join(conds, " AND "), args, nil
 }
 
-// Runs lists runs, newest first.
-func (r *registry) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
+// query is the SELECT of the filter's runs, newest first, with its limit.
+func (f RunFilter) query() (string, []any, error) {
 	where, args, err := f.where()
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	q := `SELECT ` + runCols + ` FROM runs` + where + ` ORDER BY created_at DESC, id`
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
+	}
+	return q, args, nil
+}
+
+// Runs lists runs, newest first.
+func (r *registry) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
+	q, args, err := f.query()
+	if err != nil {
+		return nil, err
 	}
 	out := []Run{}
 	err = r.d.retry(ctx, func() error {
@@ -189,14 +198,9 @@ func (r *registry) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
 // the filtered runs (with their limit) joined to their metric events in
 // one SELECT.
 func (r *registry) RunsWithMetrics(ctx context.Context, f RunFilter) ([]RunMetrics, error) {
-	where, args, err := f.where()
+	runs, args, err := f.query()
 	if err != nil {
 		return nil, err
-	}
-	runs := `SELECT ` + runCols + ` FROM runs` + where + ` ORDER BY created_at DESC, id`
-	if f.Limit > 0 {
-		runs += ` LIMIT ?`
-		args = append(args, f.Limit)
 	}
 	q := `SELECT r.*, e.id, coalesce(e.status, ''), e.payload, e.at
 		FROM (` + runs + `) r LEFT JOIN events e ON e.run_id = r.id AND e.kind = ?

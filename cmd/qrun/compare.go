@@ -75,19 +75,27 @@ format × granularity's runs) to the table, --md and --json: 10.9 (+0.6).`,
 			return compareRun(cmd.Context(), opts)
 		},
 	}
+	addCompareFlags(cmd, g, opts, "the metric to compare (required)", "only runs with these statuses (default succeeded; all for every status)")
 	f := cmd.Flags()
-	f.StringVar(&opts.Metric, "metric", "", "the metric to compare (required)")
+	opts.Exporter = addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, compareCellJSON{}, true)
+	f.BoolVar(&opts.CSV, "csv", false, "print CSV (header row, numbers only)")
+	f.BoolVar(&opts.Markdown, "md", false, "print a Markdown table")
+	return cmd
+}
+
+// addCompareFlags defines the flags qrun compare and qrun report share:
+// the metric, the layout, the aggregation, the run filters, the baseline.
+func addCompareFlags(cmd *cobra.Command, g *globalOptions, opts *compareOptions, metricHelp, statusHelp string) {
+	f := cmd.Flags()
+	f.StringVar(&opts.Metric, "metric", "", metricHelp)
 	f.StringVar(&opts.Rows, "rows", compare.DimFormat, "rows by: format, granularity, model or a parameter key")
 	f.StringVar(&opts.Cols, "cols", compare.DimGranularity, "columns by: format, granularity, model or a parameter key")
 	f.StringVar(&opts.Agg, "agg", string(compare.AggLast), "several runs in a cell: last (recorded last), min, max or mean")
 	listVar(f, &opts.Models, "model", "only these model ids")
 	listVar(f, &opts.Formats, "format", "only these formats (aliases accepted)")
 	listVar(f, &opts.Grans, "granularity", "only these granularities (aliases accepted)")
-	listVar(f, &opts.Statuses, "status", "only runs with these statuses (default succeeded; all for every status)")
+	listVar(f, &opts.Statuses, "status", statusHelp)
 	f.StringArrayVar(&opts.Params, "param", nil, "only runs with this identity parameter value, `key=value` (repeatable)")
-	opts.Exporter = addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, compareCellJSON{}, true)
-	f.BoolVar(&opts.CSV, "csv", false, "print CSV (header row, numbers only)")
-	f.BoolVar(&opts.Markdown, "md", false, "print a Markdown table")
 	f.StringVar(&opts.Baseline, "baseline", "", "show each cell's difference to a `RUN` (id or 4+ prefix) or FORMAT/GRANULARITY")
 	completeNames(cmd, "format", g, namekind.Format)
 	completeNames(cmd, "granularity", g, namekind.Granularity)
@@ -101,7 +109,6 @@ format × granularity's runs) to the table, --md and --json: 10.9 (+0.6).`,
 	_ = cmd.RegisterFlagCompletionFunc("model", func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		return registryModels(c.Context(), g), cobra.ShellCompDirectiveNoFileComp
 	})
-	return cmd
 }
 
 func checkCompareOptions(opts *compareOptions) error {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/qrun-dev/qrun/compare"
 	"github.com/qrun-dev/qrun/manifest"
-	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/report"
 	"github.com/qrun-dev/qrun/store"
 )
@@ -63,33 +62,12 @@ directory. SOURCE_DATE_EPOCH fixes the time in the header.`,
 			return reportRun(cmd.Context(), opts)
 		},
 	}
+	addCompareFlags(cmd, g, c, "the metric to show (required)", "values of runs with these statuses (default succeeded; all for every status)")
 	f := cmd.Flags()
-	f.StringVar(&c.Metric, "metric", "", "the metric to show (required)")
-	f.StringVar(&c.Rows, "rows", compare.DimFormat, "rows by: format, granularity, model or a parameter key")
-	f.StringVar(&c.Cols, "cols", compare.DimGranularity, "columns by: format, granularity, model or a parameter key")
-	f.StringVar(&c.Agg, "agg", string(compare.AggLast), "several runs in a cell: last (recorded last), min, max or mean")
-	listVar(f, &c.Models, "model", "only these model ids")
-	listVar(f, &c.Formats, "format", "only these formats (aliases accepted)")
-	listVar(f, &c.Grans, "granularity", "only these granularities (aliases accepted)")
 	listVar(f, &opts.KV, "kv-cache", "only runs with these KV-cache settings (none for unquantized)")
-	listVar(f, &c.Statuses, "status", "values of runs with these statuses (default succeeded; all for every status)")
-	f.StringArrayVar(&c.Params, "param", nil, "only runs with this identity parameter value, `key=value` (repeatable)")
-	f.StringVar(&c.Baseline, "baseline", "", "show each cell's difference to a `RUN` (id or 4+ prefix) or FORMAT/GRANULARITY")
 	f.BoolVar(&opts.Lower, "lower-is-better", false, "lower values of the metric are better (perplexity, loss)")
 	f.BoolVar(&opts.Higher, "higher-is-better", false, "higher values of the metric are better (accuracy)")
 	f.StringVarP(&opts.Output, "output", "o", "", "write the HTML to this `FILE` (- or none: standard output)")
-	completeNames(cmd, "format", g, namekind.Format)
-	completeNames(cmd, "granularity", g, namekind.Granularity)
-	_ = cmd.RegisterFlagCompletionFunc("agg", cobra.FixedCompletions([]string{"last", "min", "max", "mean"}, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"succeeded", "failed", "running", "planned", "all"}, cobra.ShellCompDirectiveNoFileComp))
-	dims := func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		return []string{compare.DimFormat, compare.DimGranularity, compare.DimModel, "seed"}, cobra.ShellCompDirectiveNoFileComp
-	}
-	_ = cmd.RegisterFlagCompletionFunc("rows", dims)
-	_ = cmd.RegisterFlagCompletionFunc("cols", dims)
-	_ = cmd.RegisterFlagCompletionFunc("model", func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		return registryModels(c.Context(), g), cobra.ShellCompDirectiveNoFileComp
-	})
 	return cmd
 }
 
