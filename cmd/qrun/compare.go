@@ -77,7 +77,7 @@ format × granularity's runs) to the table, --md and --json: 10.9 (+0.6).`,
 	}
 	addCompareFlags(cmd, g, opts, "the metric to compare (required)", "only runs with these statuses (default succeeded; all for every status)")
 	f := cmd.Flags()
-	opts.Exporter = addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, compareCellJSON{}, true)
+	opts.Exporter = addJSONFlag(cmd, g, &opts.JSON, &opts.JSONFields, compareCellJSON{}, true)
 	f.BoolVar(&opts.CSV, "csv", false, "print CSV (header row, numbers only)")
 	f.BoolVar(&opts.Markdown, "md", false, "print a Markdown table")
 	return cmd
@@ -99,14 +99,14 @@ func addCompareFlags(cmd *cobra.Command, g *globalOptions, opts *compareOptions,
 	f.StringVar(&opts.Baseline, "baseline", "", "show each cell's difference to a `RUN` (id or 4+ prefix) or FORMAT/GRANULARITY")
 	completeNames(cmd, "format", g, namekind.Format)
 	completeNames(cmd, "granularity", g, namekind.Granularity)
-	_ = cmd.RegisterFlagCompletionFunc("agg", cobra.FixedCompletions([]string{"last", "min", "max", "mean"}, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"succeeded", "failed", "running", "planned", "all"}, cobra.ShellCompDirectiveNoFileComp))
+	g.completeFlag(cmd, "agg", cobra.FixedCompletions([]string{"last", "min", "max", "mean"}, cobra.ShellCompDirectiveNoFileComp))
+	g.completeFlag(cmd, "status", cobra.FixedCompletions([]string{"succeeded", "failed", "running", "planned", "all"}, cobra.ShellCompDirectiveNoFileComp))
 	dims := func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		return []string{compare.DimFormat, compare.DimGranularity, compare.DimModel, "seed"}, cobra.ShellCompDirectiveNoFileComp
 	}
-	_ = cmd.RegisterFlagCompletionFunc("rows", dims)
-	_ = cmd.RegisterFlagCompletionFunc("cols", dims)
-	_ = cmd.RegisterFlagCompletionFunc("model", func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	g.completeFlag(cmd, "rows", dims)
+	g.completeFlag(cmd, "cols", dims)
+	g.completeFlag(cmd, "model", func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		return registryModels(c.Context(), g), cobra.ShellCompDirectiveNoFileComp
 	})
 }

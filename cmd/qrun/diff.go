@@ -48,7 +48,7 @@ export verdicts and the latest metrics. One line per difference,
 			return diffRun(cmd.Context(), opts)
 		},
 	}
-	opts.Exporter = addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, compare.Change{}, true)
+	opts.Exporter = addJSONFlag(cmd, g, &opts.JSON, &opts.JSONFields, compare.Change{}, true)
 	return cmd
 }
 

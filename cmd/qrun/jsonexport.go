@@ -26,14 +26,14 @@ type jsonExporter struct {
 // json tags are the fields). on reports whether JSON was asked for, fields
 // which fields (nil: all). (plan has no --template of this kind: SPEC §13
 // gives plan --template a meaning of its own, a template per run.)
-func addJSONFlag(cmd *cobra.Command, on *bool, fields *[]string, row any, withTemplate bool) *jsonExporter {
-	addJSONFieldsFlag(cmd, on, fields, row)
+func addJSONFlag(cmd *cobra.Command, g *globalOptions, on *bool, fields *[]string, row any, withTemplate bool) *jsonExporter {
+	addJSONFieldsFlag(cmd, g, on, fields, row)
 	e := &jsonExporter{on: on, fields: fields}
 	cmd.Flags().Var(&e.jq, "jq", "filter the --json output with a jq `expression` (e.g. '.[].id')")
-	_ = cmd.RegisterFlagCompletionFunc("jq", cobra.NoFileCompletions)
+	g.completeFlag(cmd, "jq", cobra.NoFileCompletions)
 	if withTemplate {
 		cmd.Flags().Var(&e.tmpl, "template", "format the --json output with a Go `template` (e.g. '{{range .}}{{.id}}{{\"\\n\"}}{{end}}'; functions: join, pluck, json)")
-		_ = cmd.RegisterFlagCompletionFunc("template", cobra.NoFileCompletions)
+		g.completeFlag(cmd, "template", cobra.NoFileCompletions)
 	}
 	run := cmd.RunE
 	cmd.RunE = func(c *cobra.Command, args []string) error {

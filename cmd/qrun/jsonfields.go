@@ -29,11 +29,11 @@ type jsonFlag struct {
 // addJSONFieldsFlag defines --json on cmd for rows shaped like row (a
 // struct or a pointer to one: its json tags are the fields). on reports
 // whether JSON was asked for, fields which fields (nil: all).
-func addJSONFieldsFlag(cmd *cobra.Command, on *bool, fields *[]string, row any) {
+func addJSONFieldsFlag(cmd *cobra.Command, g *globalOptions, on *bool, fields *[]string, row any) {
 	jf := &jsonFlag{on: on, fields: fields, valid: jsonFieldNames(reflect.TypeOf(row))}
 	f := cmd.Flags().VarPF(jf, "json", "", "print JSON; `fields` (comma-separated, e.g. "+exampleFields(jf.valid)+") selects what each row shows")
 	f.NoOptDefVal = "true"
-	_ = cmd.RegisterFlagCompletionFunc("json", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	g.completeFlag(cmd, "json", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return jf.valid, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 	})
 	if cmd.Annotations == nil {

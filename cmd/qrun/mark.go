@@ -99,7 +99,7 @@ each is one registry transaction.`,
 	}
 	cmd.Flags().StringArrayVar(&metricArgs, "metric", nil, "a metric `KEY=VALUE` (a number); repeat for several")
 	cmd.Flags().StringVar(&opts.Note, "note", "", "a note kept with the status change (e.g. why it failed)")
-	_ = cmd.RegisterFlagCompletionFunc("metric", cobra.NoFileCompletions)
+	g.completeFlag(cmd, "metric", cobra.NoFileCompletions)
 	return cmd
 }
 

@@ -96,7 +96,7 @@ running or failed; see qrun mark), for resubmitting what is left:
 	f.BoolVar(&opts.SkipInvalid, "skip-invalid", false, "plan the valid combinations and report the skipped ones")
 	f.BoolVar(&opts.Pending, "pending", false, "print only the runs not yet succeeded (for resubmitting an array)")
 	f.BoolVar(&opts.RequireExport, "require-export", false, "refuse (exit 4) combinations whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
-	opts.Exporter = addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, planRunJSON{}, false)
+	opts.Exporter = addJSONFlag(cmd, g, &opts.JSON, &opts.JSONFields, planRunJSON{}, false)
 	f.StringVar(&opts.Emit, "emit", "", "output form: dirs (default) or hydra")
 	completeNames(cmd, "format", g, namekind.Format)
 	completeNames(cmd, "granularity", g, namekind.Granularity)

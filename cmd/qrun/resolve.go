@@ -52,12 +52,12 @@ func newCmdResolve(io *IOStreams, g *globalOptions) *cobra.Command {
 	cmd.Flags().BoolVar(&opts.RequireExport, "require-export", false, "refuse (exit 4) a combination whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
 	completeNames(cmd, "format", g, namekind.Format)
 	completeNames(cmd, "granularity", g, namekind.Granularity)
-	_ = cmd.RegisterFlagCompletionFunc("modelopt", cobra.FixedCompletions([]string{"0.46", "0.45", "0.44", "0.43"}, cobra.ShellCompDirectiveNoFileComp))
+	g.completeFlag(cmd, "modelopt", cobra.FixedCompletions([]string{"0.46", "0.45", "0.44", "0.43"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
 func completeNames(cmd *cobra.Command, flag string, g *globalOptions, k namekind.Kind) {
-	_ = cmd.RegisterFlagCompletionFunc(flag, func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	g.completeFlag(cmd, flag, func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		v, err := g.loadVocab()
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp

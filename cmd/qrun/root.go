@@ -62,12 +62,31 @@ type globalOptions struct {
 	io *IOStreams
 	// getenv reads the environment qrun runs in (QRUN_DB, QRUN_ROOT, …).
 	getenv func(string) string
+	// completing: qrun answers a shell's completion request (__complete),
+	// the one time flags' completion functions are needed (completeFlag).
+	completing bool
 }
 
-// newRootCmd builds qrun's whole command tree.
-func newRootCmd(f *Factory) *cobra.Command {
+// completeFlag gives flag name of cmd its completion function, when qrun
+// answers a completion request. Only then: cobra keeps these functions in
+// a package-level map for the life of the process, and with them every
+// command tree and what their closures hold — a cost at start-up, and a
+// leak where commands run in-process (the tests).
+func (g *globalOptions) completeFlag(cmd *cobra.Command, name string, fn cobra.CompletionFunc) {
+	if g.completing {
+		_ = cmd.RegisterFlagCompletionFunc(name, fn)
+	}
+}
+
+// newRootCmd builds qrun's whole command tree, flags' completion
+// functions included.
+func newRootCmd(f *Factory) *cobra.Command { return newRootCmdFor(f, true) }
+
+// newRootCmdFor builds qrun's whole command tree; the flags' completion
+// functions only when completing.
+func newRootCmdFor(f *Factory, completing bool) *cobra.Command {
 	io := f.IO
-	g := &globalOptions{io: io, getenv: f.Getenv}
+	g := &globalOptions{io: io, getenv: f.Getenv, completing: completing}
 	root := &cobra.Command{
 		Use:   "qrun",
 		Short: "Plan ModelOpt quantization sweeps with names that never change meaning",
@@ -163,7 +182,8 @@ func writes(c *cobra.Command) *cobra.Command {
 // classified here, once (SPEC §7).
 func run(ctx context.Context, args []string, f *Factory) int {
 	io := f.IO
-	root := newRootCmd(f)
+	completing := len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd)
+	root := newRootCmdFor(f, completing)
 	root.SetArgs(joinJSONFieldArgs(root, args))
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {

@@ -86,11 +86,11 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 	f.StringVar(&opts.Since, "since", "", "only runs planned since a duration ago (7d, 12h, 30m) or a date (2026-11-01, RFC 3339)")
 	f.IntVar(&opts.Filter.Limit, "limit", 50, "at most this many runs (0: all)")
 	f.BoolVar(&opts.Count, "count", false, "print only the number of matching runs")
-	opts.Exporter = addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, runJSON{}, true)
+	opts.Exporter = addJSONFlag(cmd, g, &opts.JSON, &opts.JSONFields, runJSON{}, true)
 	completeNames(cmd, "format", g, namekind.Format)
 	completeNames(cmd, "granularity", g, namekind.Granularity)
-	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"planned", "running", "succeeded", "failed"}, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("export", cobra.FixedCompletions(store.ExportVerdicts, cobra.ShellCompDirectiveNoFileComp))
+	g.completeFlag(cmd, "status", cobra.FixedCompletions([]string{"planned", "running", "succeeded", "failed"}, cobra.ShellCompDirectiveNoFileComp))
+	g.completeFlag(cmd, "export", cobra.FixedCompletions(store.ExportVerdicts, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

@@ -45,7 +45,7 @@ func newCmdShow(io *IOStreams, g *globalOptions) *cobra.Command {
 			return showRun(cmd.Context(), opts)
 		},
 	}
-	opts.Exporter = addJSONFlag(cmd, &opts.JSON, &opts.JSONFields, showJSON{}, true)
+	opts.Exporter = addJSONFlag(cmd, g, &opts.JSON, &opts.JSONFields, showJSON{}, true)
 	return cmd
 }
 

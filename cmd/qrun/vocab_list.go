@@ -40,7 +40,7 @@ func newCmdVocabList(io *IOStreams, g *globalOptions, runF func(*vocabListOption
 	}
 	cmd.Flags().StringVar(&opts.Kind, "kind", "", "only this kind: granularity or format")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
-	_ = cmd.RegisterFlagCompletionFunc("kind", cobra.FixedCompletions([]string{"granularity", "format"}, cobra.ShellCompDirectiveNoFileComp))
+	g.completeFlag(cmd, "kind", cobra.FixedCompletions([]string{"granularity", "format"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
