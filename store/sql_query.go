@@ -174,24 +174,7 @@ func (r *registry) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []Run{}
-	err = r.d.retry(ctx, func() error {
-		out = out[:0]
-		rows, err := r.read().QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			run, err := scanRun(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, run)
-		}
-		return rows.Err()
-	})
-	return out, err
+	return readAll(ctx, r, q, args, func(rows *sql.Rows) (Run, error) { return scanRun(rows) })
 }
 
 // RunsWithMetrics lists runs, newest first, each with its metric events:
@@ -207,32 +190,24 @@ func (r *registry) RunsWithMetrics(ctx context.Context, f RunFilter) ([]RunMetri
 		ORDER BY r.created_at DESC, r.id, e.id`
 	args = append(args, string(EventMetric))
 	out := []RunMetrics{}
-	err = r.d.retry(ctx, func() error {
-		out = out[:0]
-		rows, err := r.read().QueryContext(ctx, q, args...)
+	err = r.readRows(ctx, q, args, func() { out = out[:0] }, func(rows *sql.Rows) error {
+		var id, at sql.NullInt64
+		var status, payload sql.NullString
+		run, err := scanRun(withExtra{rows, []any{&id, &status, &payload, &at}})
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id, at sql.NullInt64
-			var status, payload sql.NullString
-			run, err := scanRun(withExtra{rows, []any{&id, &status, &payload, &at}})
-			if err != nil {
-				return err
-			}
-			if n := len(out); n == 0 || out[n-1].ID != run.ID {
-				out = append(out, RunMetrics{Run: run, Metrics: []Event{}})
-			}
-			if id.Valid { // a run without metric events has one row of nulls
-				last := &out[len(out)-1]
-				last.Metrics = append(last.Metrics, Event{
-					ID: id.Int64, RunID: run.ID, Kind: EventMetric, Status: Status(status.String),
-					Payload: payload.String, At: fromNanos(at.Int64),
-				})
-			}
+		if n := len(out); n == 0 || out[n-1].ID != run.ID {
+			out = append(out, RunMetrics{Run: run, Metrics: []Event{}})
 		}
-		return rows.Err()
+		if id.Valid { // a run without metric events has one row of nulls
+			last := &out[len(out)-1]
+			last.Metrics = append(last.Metrics, Event{
+				ID: id.Int64, RunID: run.ID, Kind: EventMetric, Status: Status(status.String),
+				Payload: payload.String, At: fromNanos(at.Int64),
+			})
+		}
+		return nil
 	})
 	return out, err
 }
@@ -276,24 +251,45 @@ func (r *registry) Models(ctx context.Context) ([]string, error) {
 // readStrings reads the one text column of q's rows (never nil), retried
 // as every read is.
 func (r *registry) readStrings(ctx context.Context, q string, args ...any) ([]string, error) {
-	out := []string{}
-	err := r.d.retry(ctx, func() error {
-		out = out[:0]
+	return readAll(ctx, r, q, args, func(rows *sql.Rows) (string, error) {
+		var v string
+		err := rows.Scan(&v)
+		return v, err
+	})
+}
+
+// readAll reads what scan makes of each of q's rows (never nil), retried
+// as every read is.
+func readAll[T any](ctx context.Context, r *registry, q string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	out := []T{}
+	err := r.readRows(ctx, q, args, func() { out = out[:0] }, func(rows *sql.Rows) error {
+		v, err := scan(rows)
+		if err == nil {
+			out = append(out, v)
+		}
+		return err
+	})
+	return out, err
+}
+
+// readRows runs q and hands each row to each, the whole read retried on a
+// busy registry or a lost connection: start is called before each try, to
+// drop what an earlier one collected.
+func (r *registry) readRows(ctx context.Context, q string, args []any, start func(), each func(*sql.Rows) error) error {
+	return r.d.retry(ctx, func() error {
+		start()
 		rows, err := r.read().QueryContext(ctx, q, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var v string
-			if err := rows.Scan(&v); err != nil {
+			if err := each(rows); err != nil {
 				return err
 			}
-			out = append(out, v)
 		}
 		return rows.Err()
 	})
-	return out, err
 }
 
 // Name returns a registered name.
@@ -316,25 +312,8 @@ func (r *registry) Names(ctx context.Context, kind namekind.Kind) ([]Name, error
 	if kind != "" && !kind.Valid() {
 		return nil, fmt.Errorf("unknown name kind %q", kind)
 	}
-	out := []Name{}
-	err := r.d.retry(ctx, func() error {
-		out = out[:0]
-		rows, err := r.read().QueryContext(ctx, `SELECT `+nameCols+` FROM names
-			WHERE ? = '' OR kind = ? ORDER BY kind, name`, string(kind), string(kind))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			n, err := scanName(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, n)
-		}
-		return rows.Err()
-	})
-	return out, err
+	return readAll(ctx, r, `SELECT `+nameCols+` FROM names WHERE ? = '' OR kind = ? ORDER BY kind, name`,
+		[]any{string(kind), string(kind)}, func(rows *sql.Rows) (Name, error) { return scanName(rows) })
 }
 
 // RunsUsingName counts the runs using a name.
@@ -353,52 +332,27 @@ func (r *registry) RunsUsingName(ctx context.Context, kind namekind.Kind, name s
 
 // Layouts lists the layouts runs were planned under.
 func (r *registry) Layouts(ctx context.Context) ([]Layout, error) {
-	out := []Layout{}
-	err := r.d.retry(ctx, func() error {
-		out = out[:0]
-		rows, err := r.read().QueryContext(ctx, `SELECT fingerprint, template, created_at FROM layouts ORDER BY created_at, fingerprint`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+	return readAll(ctx, r, `SELECT fingerprint, template, created_at FROM layouts ORDER BY created_at, fingerprint`, nil,
+		func(rows *sql.Rows) (Layout, error) {
 			var l Layout
 			var created int64
-			if err := rows.Scan(&l.Fingerprint, &l.Template, &created); err != nil {
-				return err
-			}
+			err := rows.Scan(&l.Fingerprint, &l.Template, &created)
 			l.CreatedAt = fromNanos(created)
-			out = append(out, l)
-		}
-		return rows.Err()
-	})
-	return out, err
+			return l, err
+		})
 }
 
 // Events returns a run's events in order.
 func (r *registry) Events(ctx context.Context, runID string) ([]Event, error) {
-	out := []Event{}
-	err := r.d.retry(ctx, func() error {
-		out = out[:0]
-		rows, err := r.read().QueryContext(ctx, `SELECT id, run_id, kind, coalesce(status, ''), payload, at
-			FROM events WHERE run_id = ? ORDER BY id`, runID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+	return readAll(ctx, r, `SELECT id, run_id, kind, coalesce(status, ''), payload, at FROM events WHERE run_id = ? ORDER BY id`,
+		[]any{runID}, func(rows *sql.Rows) (Event, error) {
 			var e Event
 			var kind, status string
 			var at int64
-			if err := rows.Scan(&e.ID, &e.RunID, &kind, &status, &e.Payload, &at); err != nil {
-				return err
-			}
+			err := rows.Scan(&e.ID, &e.RunID, &kind, &status, &e.Payload, &at)
 			e.Kind, e.Status, e.At = EventKind(kind), Status(status), fromNanos(at)
-			out = append(out, e)
-		}
-		return rows.Err()
-	})
-	return out, err
+			return e, err
+		})
 }
 
 // RunFiles returns the files recorded for a run (see Store.RunFiles).
