@@ -176,8 +176,9 @@ type MixError struct {
 }
 
 func (e *MixError) Error() string {
-	return fmt.Sprintf("runs of %d %ss (%s) would share cells: keep one with --%s, or put %s on --rows or --cols",
-		len(e.Values), e.Dim, strings.Join(e.Values, ", "), e.Dim, e.Dim)
+	plural := map[string]string{DimModel: "models", DimFormat: "formats", DimGranularity: "granularities", DimKVCache: "KV-cache settings"}[e.Dim]
+	return fmt.Sprintf("runs of %d %s (%s) would share cells: keep one with --%s, or put %s on --rows or --cols",
+		len(e.Values), plural, strings.Join(e.Values, ", "), strings.ReplaceAll(e.Dim, "_", "-"), e.Dim)
 }
 
 // Build pivots points. Every identity dimension (model, format,

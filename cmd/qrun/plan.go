@@ -319,12 +319,30 @@ func writeVerdicts(w io.Writer, res *plan.Result, target modelopt.Version, dryRu
 	}
 	counts := res.VerdictCounts()
 	total := 0
+	var notes []string             // in order of first appearance
+	noted := map[string][]string{} // note → the combinations it is about
 	for _, v := range res.Verdicts {
 		total += v.Runs
+		label := comboLabel(v.Format, v.Granularity, v.KVCache)
 		switch v.Export.Kind {
 		case modelopt.Mislabelled, modelopt.Fails:
-			fmt.Fprintf(w, "export: %s (%s): %s\n", comboLabel(v.Format, v.Granularity, v.KVCache), plural(v.Runs, "run"), v.Export.Summary())
+			fmt.Fprintf(w, "export: %s (%s): %s\n", label, plural(v.Runs, "run"), v.Export.Summary())
 		}
+		for _, n := range v.Export.Notes {
+			if noted[n] == nil {
+				notes = append(notes, n)
+			}
+			noted[n] = append(noted[n], label)
+		}
+	}
+	// What does not change a verdict but changes the checkpoint (lm_head
+	// quantized, no K/V scales) is said once per plan, before the launch.
+	for _, n := range notes {
+		about := noted[n]
+		if len(about) > 3 {
+			about = append(about[:3:3], fmt.Sprintf("%d more", len(noted[n])-3))
+		}
+		fmt.Fprintf(w, "note: %s (%s)\n", n, strings.Join(about, "; "))
 	}
 	verb := "planned"
 	if dryRun {

@@ -199,6 +199,7 @@ func (g *globalOptions) loadVocab() (*vocab.Vocabulary, error) {
 		dirs = vocab.Dirs{
 			Granularity: filepath.Join(g.confDir, "quant_granularity"),
 			Format:      filepath.Join(g.confDir, "quant_pair"),
+			KVCache:     filepath.Join(g.confDir, "quant_kv_cache"),
 		}
 	} else {
 		p, err := g.project()
@@ -208,6 +209,7 @@ func (g *globalOptions) loadVocab() (*vocab.Vocabulary, error) {
 		dirs = vocab.Dirs{
 			Granularity: relToWD(p.Path(p.Settings.Vocabulary.Granularity)),
 			Format:      relToWD(p.Path(p.Settings.Vocabulary.Format)),
+			KVCache:     relToWD(p.Path(p.Settings.Vocabulary.KVCache)),
 		}
 	}
 	if err := checkVocabFolders(dirs); err != nil {

@@ -188,6 +188,9 @@ func resolveRun(opts *resolveOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "note: %s\n", n)
 	}
 	fmt.Fprintln(opts.IO.ErrOut, exportLine(verdict))
+	for _, n := range verdict.Notes {
+		fmt.Fprintf(opts.IO.ErrOut, "note: %s\n", n)
+	}
 	if opts.Output != "" {
 		if err := manifest.WriteAtomic(opts.Output, data, 0o644); err != nil {
 			return fmt.Errorf("cannot write %s: %s", opts.Output, osReason(err))
