@@ -117,63 +117,46 @@ func ParseSelection(f Flags, overrides []string, groups Groups, ignore []string)
 		}
 		params[o.Key] = o.Values
 	}
+	// The axes a key=value override selects (the seed's field notation,
+	// quant_pair.format_name=…, as a synonym of the group's).
+	type axis struct {
+		slot string
+		into *[]string
+	}
+	axes := map[string]axis{
+		groups.Format: {"format", &sel.Formats}, groups.Format + ".format_name": {"format", &sel.Formats},
+		groups.Granularity: {"granularity", &sel.Granularities}, groups.Granularity + ".name": {"granularity", &sel.Granularities},
+		groups.KVCache: {"kv-cache", &sel.KVCaches}, groups.Model: {"model", &sel.Models},
+	}
 	for _, arg := range overrides {
 		o, err := hydra.Parse(arg)
 		if err != nil {
 			return sel, usagef("%v", err)
 		}
-		switch o.Key {
-		case groups.Format, groups.Format + ".format_name":
+		if ax, ok := axes[o.Key]; ok {
 			names, err := nameValues(o)
 			if err != nil {
 				return sel, err
 			}
-			if err := claim("format", arg); err != nil {
+			if err := claim(ax.slot, arg); err != nil {
 				return sel, err
 			}
-			sel.Formats = append(sel.Formats, names...)
-		case groups.Granularity, groups.Granularity + ".name":
-			names, err := nameValues(o)
-			if err != nil {
-				return sel, err
-			}
-			if err := claim("granularity", arg); err != nil {
-				return sel, err
-			}
-			sel.Granularities = append(sel.Granularities, names...)
-		case groups.KVCache:
-			names, err := nameValues(o)
-			if err != nil {
-				return sel, err
-			}
-			if err := claim("kv-cache", arg); err != nil {
-				return sel, err
-			}
-			sel.KVCaches = append(sel.KVCaches, names...)
-		case groups.Model:
-			names, err := nameValues(o)
-			if err != nil {
-				return sel, err
-			}
-			if err := claim("model", arg); err != nil {
-				return sel, err
-			}
-			sel.Models = append(sel.Models, names...)
-		default:
-			if o.Key == "hydra" || strings.HasPrefix(o.Key, "hydra.") || strings.HasPrefix(o.Key, "hydra/") {
-				return sel, usagef("override %s: qrun sets hydra.run.dir itself and emits no other hydra.* keys; leave it out", o.Raw)
-			}
-			if strings.HasPrefix(o.Key, groups.Format+".") || strings.HasPrefix(o.Key, groups.Granularity+".") || strings.HasPrefix(o.Key, groups.KVCache+".") {
-				return sel, usagef("override %s: a format, granularity or KV-cache setting is selected as a whole (%s=NAME); change its definition in its vocabulary file instead", o.Raw, strings.SplitN(o.Key, ".", 2)[0])
-			}
-			if near := nearGroupKey(o.Key, groups); near != "" {
-				return sel, usagef("override %s: unknown key %q; did you mean %q? (as a parameter it would silently plan the default instead)", o.Raw, o.Key, near)
-			}
-			if err := claim(o.Key, arg); err != nil {
-				return sel, err
-			}
-			params[o.Key] = o.Values
+			*ax.into = append(*ax.into, names...)
+			continue
 		}
+		if o.Key == "hydra" || strings.HasPrefix(o.Key, "hydra.") || strings.HasPrefix(o.Key, "hydra/") {
+			return sel, usagef("override %s: qrun sets hydra.run.dir itself and emits no other hydra.* keys; leave it out", o.Raw)
+		}
+		if strings.HasPrefix(o.Key, groups.Format+".") || strings.HasPrefix(o.Key, groups.Granularity+".") || strings.HasPrefix(o.Key, groups.KVCache+".") {
+			return sel, usagef("override %s: a format, granularity or KV-cache setting is selected as a whole (%s=NAME); change its definition in its vocabulary file instead", o.Raw, strings.SplitN(o.Key, ".", 2)[0])
+		}
+		if near := nearGroupKey(o.Key, groups); near != "" {
+			return sel, usagef("override %s: unknown key %q; did you mean %q? (as a parameter it would silently plan the default instead)", o.Raw, o.Key, near)
+		}
+		if err := claim(o.Key, arg); err != nil {
+			return sel, err
+		}
+		params[o.Key] = o.Values
 	}
 	ignored := map[string]bool{}
 	for _, k := range ignore {

@@ -52,24 +52,6 @@ var presetOf = map[string]string{
 	"w4a8_mxfp4_fp8":                  "W4A8_MXFP4_FP8_CFG",
 }
 
-// hfPtqQformats are hf_ptq 0.46's --qformat names (QUANT_CFG_CHOICES,
-// hf_ptq-0.46.0.md): 34 canonical, then the 8 aliases with their targets.
-var hfPtqQformats = []string{"fp8", "fp8_2d_blockwise_weight_only", "fp8_per_channel_per_token",
-	"int4_awq", "int4_blockwise_weight_only", "int8", "int8_smoothquant", "int8_weight_only",
-	"mamba_moe_fp8_aggressive", "mamba_moe_fp8_conservative", "mamba_moe_nvfp4_aggressive",
-	"mamba_moe_nvfp4_conservative", "mxfp4", "mxfp4_mlp_weight_only", "mxfp6", "mxfp8", "mxint8", "nvfp4",
-	"nvfp4_awq_clip", "nvfp4_awq_full", "nvfp4_awq_lite", "nvfp4_experts_only", "nvfp4_four_over_six",
-	"nvfp4_fp8_mha", "nvfp4_mlp_only", "nvfp4_mlp_weight_only", "nvfp4_omlp_only", "nvfp4_svdquant",
-	"nvfp4_w4a4_weight_local_hessian", "nvfp4_w4a4_weight_mse_fp8_sweep", "w4a16_nvfp4", "w4a8_awq_beta",
-	"w4a8_mxfp4_fp8", "w4a8_nvfp4_fp8"}
-
-var hfPtqAliases = map[string]string{
-	"int8_sq": "int8_smoothquant", "int8_wo": "int8_weight_only", "w4a8_awq": "w4a8_awq_beta",
-	"nvfp4_awq": "nvfp4_awq_lite", "nvfp4_mse": "nvfp4_w4a4_weight_mse_fp8_sweep",
-	"nvfp4_local_hessian": "nvfp4_w4a4_weight_local_hessian", "fp8_pb_wo": "fp8_2d_blockwise_weight_only",
-	"fp8_pc_pt": "fp8_per_channel_per_token",
-}
-
 // qrunOwn are built-in formats no ModelOpt preset provides.
 var qrunOwn = map[string]bool{"w4a8_int": true}
 
@@ -135,6 +117,9 @@ func TestEveryBuiltinFormatIsMappedToAPreset(t *testing.T) {
 			t.Errorf("SPEC §1.2 format %s is not built in: %v", name, err)
 		}
 	}
+	// hf_ptq 0.46's --qformat names (modelopt's table, checked against
+	// hf_ptq-0.46.0.md by modelopt's tests).
+	hfPtqQformats, hfPtqAliases := modelopt.HFPTQQFormats()
 	if len(hfPtqQformats) != 34 || len(hfPtqAliases) != 8 {
 		t.Fatalf("hf_ptq 0.46 has 34 --qformat names and 8 aliases; the test lists %d and %d", len(hfPtqQformats), len(hfPtqAliases))
 	}

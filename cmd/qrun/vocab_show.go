@@ -184,25 +184,31 @@ func showFormat(f *vocab.Format) vocabShowJSON {
 		}
 		e := f.Config.Entries[i]
 		ra := roleAttrsJSON{Role: r, Quantizer: r.Quantizer(), Locked: f.Locked(r)}
-		switch {
-		case e.Stages != nil:
-			var st []any
-			for _, x := range e.Stages {
-				st = append(st, x.Value())
-			}
-			ra.Attributes, ra.raw, ra.Stages = jsonValue(st), st, len(e.Stages)
-		case e.Cfg != nil:
-			ra.Attributes, ra.raw = jsonValue(e.Cfg.Value()), e.Cfg.Value()
-		default:
-			ra.Disabled = true
-		}
-		s.ModelOpt = append(s.ModelOpt, ra)
+		s.ModelOpt = append(s.ModelOpt, ra.of(e))
 	}
 	s.Algorithm = jsonValue(f.Config.Algorithm)
 	s.LLMCompressor = comps
 	s.Scheme = vocab.Scheme(w, a)
 	s.Notes = append(s.Notes, f.Notes()...)
 	return s
+}
+
+// of is ra with the attributes of entry e: its stages, its cfg, or
+// disabled.
+func (ra roleAttrsJSON) of(e modelopt.Entry) roleAttrsJSON {
+	switch {
+	case e.Stages != nil:
+		var st []any
+		for _, x := range e.Stages {
+			st = append(st, x.Value())
+		}
+		ra.Attributes, ra.raw, ra.Stages = jsonValue(st), st, len(e.Stages)
+	case e.Cfg != nil:
+		ra.Attributes, ra.raw = jsonValue(e.Cfg.Value()), e.Cfg.Value()
+	default:
+		ra.Disabled = true
+	}
+	return ra
 }
 
 // showKVCache shows a KV-cache setting: its quant_cfg entries, which go
@@ -213,19 +219,7 @@ func showKVCache(c *vocab.KVCache) vocabShowJSON {
 	s.Definition = jsonValue(c.Meaning())
 	for _, e := range c.Entries {
 		ra := roleAttrsJSON{Role: modelopt.Role(namekind.KVCache), Quantizer: e.QuantizerName}
-		switch {
-		case e.Stages != nil:
-			var st []any
-			for _, x := range e.Stages {
-				st = append(st, x.Value())
-			}
-			ra.Attributes, ra.raw, ra.Stages = jsonValue(st), st, len(e.Stages)
-		case e.Cfg != nil:
-			ra.Attributes, ra.raw = jsonValue(e.Cfg.Value()), e.Cfg.Value()
-		default:
-			ra.Disabled = true
-		}
-		s.ModelOpt = append(s.ModelOpt, ra)
+		s.ModelOpt = append(s.ModelOpt, ra.of(e))
 	}
 	s.Algorithm = jsonValue(c.Algorithm)
 	if c.None() {
