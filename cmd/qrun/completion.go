@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/qrun-dev/qrun/namekind"
+	"github.com/qrun-dev/qrun/plan"
 	"github.com/qrun-dev/qrun/store"
 	"github.com/qrun-dev/qrun/vocab"
 )
@@ -25,23 +26,21 @@ qrun completion bash|zsh|fish|powershell prints the script; e.g.
 source <(qrun completion bash), and see qrun completion bash --help to install it.`
 
 // completeOverrides completes qrun plan's Hydra overrides: the keys
-// (quant_pair=, quant_granularity=, their field-notation synonyms, model=)
+// (quant_pair=, quant_granularity=, their field-notation synonyms,
+// quant_kv_cache=, model= — under the names qrun.yaml gives them)
 // and, after "=", the names of the vocabulary in effect (the last element
 // of a comma list), or the models of the registry.
 func completeOverrides(g *globalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		fmtGroup, granGroup := "quant_pair", "quant_granularity"
+		groups := plan.DefaultGroups
 		if p, err := g.project(); err == nil {
-			if p.Settings.Groups.Format != "" {
-				fmtGroup = p.Settings.Groups.Format
-			}
-			if p.Settings.Groups.Granularity != "" {
-				granGroup = p.Settings.Groups.Granularity
-			}
+			groups = planGroups(p.Settings)
 		}
+		fmtGroup, granGroup := groups.Format, groups.Granularity
 		kinds := map[string]namekind.Kind{
 			fmtGroup: namekind.Format, fmtGroup + ".format_name": namekind.Format,
 			granGroup: namekind.Granularity, granGroup + ".name": namekind.Granularity,
+			groups.KVCache: namekind.KVCache,
 		}
 		key, value, hasEq := strings.Cut(toComplete, "=")
 		if !hasEq {
@@ -51,7 +50,7 @@ func completeOverrides(g *globalOptions) func(*cobra.Command, []string, string) 
 				k, _, _ := strings.Cut(a, "=")
 				used[k] = true
 			}
-			slots := [][]string{{fmtGroup, fmtGroup + ".format_name"}, {granGroup, granGroup + ".name"}, {"model"}}
+			slots := [][]string{{fmtGroup, fmtGroup + ".format_name"}, {granGroup, granGroup + ".name"}, {groups.KVCache}, {groups.Model}}
 			var out []string
 			for _, slot := range slots {
 				taken := false
@@ -76,7 +75,7 @@ func completeOverrides(g *globalOptions) func(*cobra.Command, []string, string) 
 				return nil, cobra.ShellCompDirectiveNoFileComp
 			}
 			names = activeNames(v, k)
-		} else if key == "model" {
+		} else if key == groups.Model {
 			names = registryModels(cmd.Context(), g)
 		} else {
 			return nil, cobra.ShellCompDirectiveNoFileComp
