@@ -18,11 +18,18 @@ import (
 // its own directory. It needs python3 with hydra-core; Debian ships none,
 // so without it the test says so and skips (qrun's override parser tests
 // and the T1, T2 and T19 scripts check the lines there).
+//
+// QRUN_TEST_PYTHON names the interpreter (default python3); PYTHONPATH is
+// passed on, for a Hydra checkout.
 func TestT19HydraLinesThroughARealHydraApp(t *testing.T) {
-	probe := exec.Command("python3", "-c", "from hydra import main; from hydra.core.hydra_config import HydraConfig")
+	python := os.Getenv("QRUN_TEST_PYTHON")
+	if python == "" {
+		python = "python3"
+	}
+	probe := exec.Command(python, "-c", "from hydra import main; from hydra.core.hydra_config import HydraConfig")
 	probe.Dir = t.TempDir() // not the repository, whose hydra/ folder Python would import
 	if out, err := probe.CombinedOutput(); err != nil {
-		t.Skipf("skipped: python3 cannot import hydra-core here (pip install hydra-core==1.3.2 to run it): %s", strings.TrimSpace(lastLine(string(out))))
+		t.Skipf("skipped: %s cannot import hydra-core here (pip install hydra-core==1.3.2, or set QRUN_TEST_PYTHON, to run it): %s", python, strings.TrimSpace(lastLine(string(out))))
 	}
 	exe := qrunExe(t)
 	dir := t.TempDir()
@@ -48,7 +55,7 @@ func TestT19HydraLinesThroughARealHydraApp(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, line := range lines {
-		run := exec.Command("sh", "-c", `eval "python3 app.py $0"`, line)
+		run := exec.Command("sh", "-c", `eval "$1 app.py $0"`, line, python)
 		run.Dir = conf
 		if out, err := run.CombinedOutput(); err != nil {
 			t.Fatalf("python3 app.py %s: %v\n%s", line, err, out)
