@@ -35,6 +35,10 @@ type Options struct {
 	// deployable (SPEC §11.3) an invalid selection.
 	RequireExport bool
 	Pending       bool // only the runs not yet succeeded
+	// MaxSweep is the largest sweep planned (DefaultMaxSweep when 0): a
+	// larger selection is an invalid selection, refused before anything
+	// is expanded.
+	MaxSweep int64
 	// Progress, when set, is called from the loop writing the run
 	// directories after each run (done of total); it must be cheap (throttle
 	// inside). It may start again from 0 if the registry retries the plan.
@@ -167,6 +171,9 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 	}
 	if len(sel.Models) == 0 {
 		return nil, usagef("no model selected: give --model ORG/NAME (or model=… , or model: in qrun.yaml)")
+	}
+	if err := sel.CheckSize(opts.MaxSweep); err != nil {
+		return nil, err
 	}
 	models, err := checkModels(ctx, opts.Store, sel.Models)
 	if err != nil {

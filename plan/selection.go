@@ -7,12 +7,16 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"math"
+	"math/bits"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/qrun-dev/qrun/hydra"
 	"github.com/qrun-dev/qrun/internal/suggest"
 	"github.com/qrun-dev/qrun/manifest"
+	"github.com/qrun-dev/qrun/vocab"
 )
 
 // Axis is one swept parameter: a key and its values, as Hydra typed them.
@@ -222,13 +226,71 @@ func dedupeStrings(vals []string) []string {
 }
 
 // Size is the number of runs the selection expands to (models × formats ×
-// granularities × each parameter's values).
-func (s Selection) Size() int {
-	n := max(len(s.Models), 1) * len(s.Formats) * len(s.Granularities)
+// granularities × each parameter's values), computed from the lists alone,
+// before anything is expanded; math.MaxUint64 when it would overflow. An
+// alias and its name in one list count twice here (the sweep plans them
+// once).
+func (s Selection) Size() uint64 {
+	n := uint64(max(len(s.Models), 1))
+	for _, k := range []int{len(s.Formats), len(s.Granularities)} {
+		n = mulSat(n, uint64(k))
+	}
 	for _, a := range s.Params {
-		n *= len(a.Values)
+		n = mulSat(n, uint64(len(a.Values)))
 	}
 	return n
+}
+
+// mulSat is a × b, saturating at math.MaxUint64.
+func mulSat(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	if hi != 0 {
+		return math.MaxUint64
+	}
+	return lo
+}
+
+// DefaultMaxSweep is the largest sweep a plan takes when no limit is set
+// (max_sweep in qrun.yaml, --max-sweep).
+const DefaultMaxSweep = 1_000_000
+
+// SweepTooLargeError refuses a selection whose sweep has more runs than
+// the limit; it is found from the lists' lengths, before any run is
+// generated, so a selection of any size is refused in constant memory.
+type SweepTooLargeError struct {
+	Size  uint64 // math.MaxUint64: more than that
+	Limit int64
+	Sel   Selection
+}
+
+func (e *SweepTooLargeError) Error() string {
+	var b strings.Builder
+	size := strconv.FormatUint(e.Size, 10)
+	if e.Size == math.MaxUint64 {
+		size = "more than " + size
+	}
+	fmt.Fprintf(&b, "the selection is a sweep of %s runs (%d model(s) × %d format(s) × %d granularity(ies)",
+		size, max(len(e.Sel.Models), 1), len(e.Sel.Formats), len(e.Sel.Granularities))
+	for _, a := range e.Sel.Params {
+		fmt.Fprintf(&b, " × %s: %d", a.Key, len(a.Values))
+	}
+	fmt.Fprintf(&b, "), more than the limit of %d; nothing was written: narrow the sweep, or raise the limit with --max-sweep N or max_sweep: N in qrun.yaml", e.Limit)
+	return b.String()
+}
+
+// Is makes a sweep too large an invalid selection (exit 4).
+func (e *SweepTooLargeError) Is(target error) bool { return target == vocab.ErrInvalidSelection }
+
+// CheckSize refuses a selection larger than limit (DefaultMaxSweep when
+// limit is 0 or less).
+func (s Selection) CheckSize(limit int64) error {
+	if limit <= 0 {
+		limit = DefaultMaxSweep
+	}
+	if n := s.Size(); n > uint64(limit) {
+		return &SweepTooLargeError{Size: n, Limit: limit, Sel: s}
+	}
+	return nil
 }
 
 // each calls fn for every combination of parameter values, in order.

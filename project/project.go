@@ -40,6 +40,9 @@ type Settings struct {
 	// RequireExport refuses any combination whose checkpoint export is not
 	// deployable (SPEC §11.3), as --require-export does.
 	RequireExport bool `yaml:"require_export"`
+	// MaxSweep is the largest sweep a plan takes (--max-sweep overrides):
+	// a larger selection is refused before it is expanded.
+	MaxSweep int64 `yaml:"max_sweep"`
 	// Metrics are settings per metric name (qrun report's colour scale).
 	Metrics map[string]Metric `yaml:"metrics"`
 }
@@ -74,8 +77,12 @@ func Defaults() Settings {
 		Model:      "",
 		IgnoreKeys: []string{},
 		Groups:     Groups{Format: "quant_pair", Granularity: "quant_granularity"},
+		MaxSweep:   DefaultMaxSweep,
 	}
 }
+
+// DefaultMaxSweep is max_sweep's default: a million runs.
+const DefaultMaxSweep = 1_000_000
 
 // Project is a project root and its settings in effect.
 type Project struct {
@@ -216,6 +223,9 @@ func (s Settings) validate() error {
 			return fmt.Errorf("metrics.%s.better %q: use lower or higher", name, m.Better)
 		}
 	}
+	if s.MaxSweep < 1 {
+		return fmt.Errorf("max_sweep %d: give the largest number of runs one plan may sweep, at least 1 (default %d)", s.MaxSweep, DefaultMaxSweep)
+	}
 	if s.Groups.Format == s.Groups.Granularity {
 		return fmt.Errorf("groups.format and groups.granularity are both %q; they must be two config groups", s.Groups.Format)
 	}
@@ -248,10 +258,11 @@ modelopt: "%s"                   # target ModelOpt version: 0.44-0.46 list form,
 model: ""                          # default model id (--model overrides)
 ignore_keys: []                    # Hydra keys recorded in the manifest but not in the run's identity
 require_export: false              # true: refuse (exit 4) combinations whose checkpoint export is not deployable
+max_sweep: %d                 # the most runs one plan may sweep (--max-sweep overrides); more is refused (exit 4)
 groups:                            # Hydra config-group names used in emitted overrides
   format: %s
   granularity: %s
-`, d.Output, d.Database, d.Layout, d.Vocabulary.Granularity, d.Vocabulary.Format, d.ModelOpt, d.Groups.Format, d.Groups.Granularity))
+`, d.Output, d.Database, d.Layout, d.Vocabulary.Granularity, d.Vocabulary.Format, d.ModelOpt, d.MaxSweep, d.Groups.Format, d.Groups.Granularity))
 }
 
 // ErrExists says init found a project already there.

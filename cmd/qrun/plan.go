@@ -41,6 +41,8 @@ type planOptions struct {
 	// Exporter writes the --json output (with --jq or --template).
 	Exporter *jsonExporter
 	Emit     string
+	// MaxSweep is --max-sweep (0: max_sweep in qrun.yaml).
+	MaxSweep int64
 }
 
 func newCmdPlan(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -83,6 +85,9 @@ running or failed; see qrun mark), for resubmitting what is left:
 				return usageErrorf("--json and --emit hydra are two outputs: choose one")
 			}
 			opts.RequireExportSet = cmd.Flags().Changed("require-export")
+			if cmd.Flags().Changed("max-sweep") && opts.MaxSweep < 1 {
+				return usageErrorf("--max-sweep %d: give the largest number of runs to sweep, at least 1", opts.MaxSweep)
+			}
 			return planRun(cmd.Context(), opts)
 		},
 	}
@@ -98,6 +103,7 @@ running or failed; see qrun mark), for resubmitting what is left:
 	f.BoolVar(&opts.RequireExport, "require-export", false, "refuse (exit 4) combinations whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
 	opts.Exporter = addJSONFlag(cmd, g, &opts.JSON, &opts.JSONFields, planRunJSON{}, false)
 	f.StringVar(&opts.Emit, "emit", "", "output form: dirs (default) or hydra")
+	f.Int64Var(&opts.MaxSweep, "max-sweep", 0, "refuse (exit 4) a sweep of more runs than this (default: max_sweep in qrun.yaml, 1000000)")
 	completeNames(cmd, "format", g, namekind.Format)
 	completeNames(cmd, "granularity", g, namekind.Granularity)
 	cmd.ValidArgsFunction = completeOverrides(g)
@@ -176,7 +182,10 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	popts := plan.Options{
 		Vocab: v, OutputRoot: root, Template: tmpl, Target: target, Groups: groups,
 		DryRun: opts.DryRun, SkipInvalid: opts.SkipInvalid, Pending: opts.Pending, RequireExport: require,
-		QrunVersion: version, Host: host, Git: git, Now: time.Now,
+		QrunVersion: version, Host: host, Git: git, Now: time.Now, MaxSweep: p.Settings.MaxSweep,
+	}
+	if opts.MaxSweep != 0 {
+		popts.MaxSweep = opts.MaxSweep
 	}
 	// A plan opens an existing registry at once (its models take part in
 	// the checks); a first plan creates it only once every check passed, so
