@@ -148,6 +148,9 @@ type combo struct {
 	verdict modelopt.Verdict // for the plan's ModelOpt target
 	export  manifest.Export  // the verdict as the manifests record it
 	runs    int              // the plan's runs of this combination
+	// the format and the granularity as name stability sees them, with
+	// the names their runs are recorded under (store.RecordedName)
+	format, granularity store.NameUse
 	// the resolved quantizers as the manifest shows them
 	weights, activations any
 }
@@ -181,6 +184,9 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 	}
 	combos, invalid, err := resolveAll(opts, sel)
 	if err != nil {
+		return nil, err
+	}
+	if err := recordNames(ctx, opts.Store, combos); err != nil {
 		return nil, err
 	}
 	if len(invalid) > 0 && !opts.SkipInvalid {
@@ -580,9 +586,33 @@ func resolveAll(opts Options, sel Selection) (map[[2]string]*combo, []Invalid, e
 	return combos, invalid, nil
 }
 
-func addNames(names map[string]store.NameUse, r *vocab.Resolution) {
-	names["format:"+r.Format.Name] = formatUse(r.Format)
-	names["granularity:"+r.Granularity.Name] = granularityUse(r.Granularity)
+func addNames(names map[string]store.NameUse, c *combo) {
+	names["format:"+c.format.Name] = c.format
+	names["granularity:"+c.granularity.Name] = c.granularity
+}
+
+// recordNames finds, for each combination's format and granularity, the
+// name its runs are recorded under: after a declared rename, the name the
+// registry first recorded the definition under (see store.RecordedName),
+// so that runs planned before keep their ids and directories.
+func recordNames(ctx context.Context, st store.Store, combos map[[2]string]*combo) error {
+	uses := map[string]store.NameUse{}
+	for _, c := range combos {
+		uses["format:"+c.res.Format.Name] = formatUse(c.res.Format)
+		uses["granularity:"+c.res.Granularity.Name] = granularityUse(c.res.Granularity)
+	}
+	list := sortedNames(uses)
+	if err := store.FillRecorded(ctx, st, list); err != nil {
+		return err
+	}
+	for _, u := range list {
+		uses[string(u.Kind)+":"+u.Name] = u
+	}
+	for _, c := range combos {
+		c.format = uses["format:"+c.res.Format.Name]
+		c.granularity = uses["granularity:"+c.res.Granularity.Name]
+	}
+	return nil
 }
 
 // formatUse is a format as name stability sees it.

@@ -78,7 +78,8 @@ func (sw *sweep) each(fn func(i int, r *Run, c *combo) error) error {
 // identify lays out one run: identity, id, directory.
 func (sw *sweep) identify(model string, c *combo, params []manifest.Param) (Run, error) {
 	r := c.res
-	id := layout.Identity{Model: model, Format: r.Format.Name, Granularity: r.Granularity.Name}
+	format, granularity := c.format.RecordedAs(), c.granularity.RecordedAs()
+	id := layout.Identity{Model: model, Format: format, Granularity: granularity}
 	for _, p := range params {
 		lp, err := layout.NewParam(p.Key, p.Value)
 		if err != nil {
@@ -94,10 +95,22 @@ func (sw *sweep) identify(model string, c *combo, params []manifest.Param) (Run,
 		return Run{}, err
 	}
 	return Run{
-		ID: layout.RunID(id), Dir: dir, Model: model, Format: r.Format.Name, Granularity: r.Granularity.Name,
-		FormatTyped: r.FormatTyped, GranularityTyped: r.GranularityTyped,
+		ID: layout.RunID(id), Dir: dir, Model: model, Format: format, Granularity: granularity,
+		FormatTyped: typedAs(r.FormatTyped, r.Format.Name, format), GranularityTyped: typedAs(r.GranularityTyped, r.Granularity.Name, granularity),
 		Params: params, Recorded: sw.recorded, Export: c.verdict,
 	}, nil
+}
+
+// typedAs is the name the user typed, when it is not the recorded one:
+// typed ("" when the canonical name was typed) or else the canonical name.
+func typedAs(typed, canonical, recorded string) string {
+	if typed == "" {
+		typed = canonical
+	}
+	if typed == recorded {
+		return ""
+	}
+	return typed
 }
 
 // verdicts lists the combinations' export verdicts in sweep order, with
@@ -147,8 +160,8 @@ func (sw *sweep) files(r *Run, c *combo) (manifest.Files, error) {
 	res := c.res
 	m := &manifest.Manifest{
 		RunID: r.ID, Model: r.Model,
-		Format:            manifest.Name{Name: res.Format.Name, Typed: res.FormatTyped, Fingerprint: res.Format.Fingerprint()},
-		Granularity:       manifest.Name{Name: res.Granularity.Name, Typed: res.GranularityTyped, Fingerprint: res.Granularity.Fingerprint()},
+		Format:            manifest.Name{Name: r.Format, Typed: r.FormatTyped, Fingerprint: res.Format.Fingerprint()},
+		Granularity:       manifest.Name{Name: r.Granularity, Typed: r.GranularityTyped, Fingerprint: res.Granularity.Fingerprint()},
 		Params:            r.Params,
 		Recorded:          r.Recorded,
 		ConfigFingerprint: res.Fingerprint(),
@@ -191,7 +204,7 @@ func (sw *sweep) check(ctx context.Context) ([]store.NameUse, int, error) {
 			return err
 		}
 		if c != last {
-			addNames(names, c.res)
+			addNames(names, c)
 			last = c
 		}
 		h := sha256.Sum256([]byte(r.Dir))

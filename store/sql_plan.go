@@ -118,6 +118,9 @@ func (t *planTx) Check(h PlanHead) error {
 	if len(blocked) > 1 {
 		return errors.Join(blocked...)
 	}
+	if err := checkRecorded(h.Names, registered); err != nil {
+		return err
+	}
 	t.head = &h
 	t.at = h.At
 	if t.at.IsZero() {

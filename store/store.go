@@ -241,6 +241,10 @@ type NameUse struct {
 	// registered name among them with the same fingerprint makes this a
 	// declared rename rather than a rename in disguise.
 	Aliases []string
+	// Recorded is the name the plan's runs of this entry are recorded
+	// under (see RecordedName, FillRecorded): their run ids, directories
+	// and rows carry it. "" is Name.
+	Recorded string
 }
 
 // PlanTx is a plan's write transaction, given to the function Update runs.
@@ -506,6 +510,7 @@ func (h *PlanHead) nameFingerprints() map[nameKey]string {
 	fps := make(map[nameKey]string, len(h.Names))
 	for _, n := range h.Names {
 		fps[nameKey{n.Kind, n.Name}] = n.Fingerprint
+		fps[nameKey{n.Kind, n.RecordedAs()}] = n.Fingerprint
 	}
 	return fps
 }
