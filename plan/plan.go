@@ -1,15 +1,18 @@
 package plan
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -646,7 +649,8 @@ func mergeParams(a, b []manifest.Param) []manifest.Param {
 	return out
 }
 
-// ParamsJSON is the registry's canonical JSON object of typed parameters.
+// ParamsJSON is the registry's canonical JSON object of typed parameters,
+// keys in order: each "key":value as ParamJSON writes it.
 func ParamsJSON(params []manifest.Param) string {
 	if len(params) == 0 {
 		return "{}"
@@ -657,14 +661,45 @@ func ParamsJSON(params []manifest.Param) string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, _ := json.Marshal(p.Key)
-		v, _ := json.Marshal(p.Value)
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
+		b.WriteString(ParamJSON(p))
 	}
 	b.WriteByte('}')
 	return b.String()
+}
+
+// ParamJSON is one parameter as the registry's JSON writes it, "key":value,
+// the value's Hydra type kept: an integer as a JSON integer (1000), a float
+// always with a fraction or an exponent (1000.0, 0.5, 1e+21), so that
+// seed=1000 and seed=1000.0 stay two values in the registry and in every
+// --json output, as they are two runs.
+func ParamJSON(p manifest.Param) string {
+	k, _ := json.Marshal(p.Key)
+	return string(k) + ":" + string(ParamValueJSON(p.Value))
+}
+
+// ParamValueJSON is a parameter value as JSON, its type kept (see
+// ParamJSON).
+func ParamValueJSON(v any) json.RawMessage {
+	switch x := v.(type) {
+	case float32:
+		return ParamValueJSON(float64(x))
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			// JSON has no such numbers (Hydra refuses them as values).
+			b, _ := json.Marshal(strconv.FormatFloat(x, 'g', -1, 64))
+			return b
+		}
+		b, _ := json.Marshal(x)
+		if !bytes.ContainsAny(b, ".eE") {
+			b = append(b, ".0"...)
+		}
+		return b
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(fmt.Sprint(v))
+	}
+	return b
 }
 
 // reuse is what to do with a run directory that already exists.

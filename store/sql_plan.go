@@ -491,6 +491,9 @@ func (w *runWriter) settle(ctx context.Context, p *PlannedRun, registered map[st
 		if err := w.fillExport(ctx, &old, r); err != nil {
 			return err
 		}
+		if err := w.fillParams(ctx, &old, r); err != nil {
+			return err
+		}
 		p.Run = old
 		return nil
 	case ok && ours:
@@ -532,6 +535,22 @@ func (w *runWriter) fillExport(ctx context.Context, old *Run, planned Run) error
 		return err
 	}
 	old.Export = planned.Export
+	return nil
+}
+
+// fillParams gives a resumed run the params JSON its re-plan writes, when
+// the registry's differs: a row written before qrun kept the Hydra type of
+// a float ({"seed":1000} for seed=1000.0). The run id is a hash of the
+// typed params, so the same id means the same params; only their JSON
+// text changes, never the id.
+func (w *runWriter) fillParams(ctx context.Context, old *Run, planned Run) error {
+	if planned.Params == "" || old.Params == planned.Params {
+		return nil
+	}
+	if _, err := w.tx.ExecContext(ctx, `UPDATE runs SET params = ? WHERE id = ?`, planned.Params, old.ID); err != nil {
+		return err
+	}
+	old.Params = planned.Params
 	return nil
 }
 

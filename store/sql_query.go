@@ -144,6 +144,13 @@ func (f RunFilter) where() (string, []any, error) {
 	in("kv_cache", f.KVCache)
 	in("status", f.Status)
 	in("export_verdict", f.Export)
+	for _, p := range f.Params {
+		// The params JSON is canonical (keys sorted, no spaces): the pair
+		// is followed by a comma or the closing brace. replace() is
+		// case-sensitive in both dialects, unlike SQLite's LIKE.
+		conds = append(conds, "(replace(params, ?, '') <> params OR replace(params, ?, '') <> params)")
+		args = append(args, p+",", p+"}")
+	}
 	if !f.Since.IsZero() {
 		conds = append(conds, "created_at >= ?")
 		args = append(args, f.Since.UnixNano())

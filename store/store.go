@@ -225,9 +225,13 @@ type RunFilter struct {
 	Model       []string // full model ids
 	KVCache     []string // canonical KV-cache settings ("none" too)
 	Status      []string
-	Export      []string  // export verdicts
-	Since       time.Time // created at or after; zero for any time
-	Limit       int       // at most this many (newest first); 0 for all
+	Export      []string // export verdicts
+	// Params are "key":value pairs of the params JSON (as plan.ParamJSON
+	// writes them, the value's type kept); a run matches when its params
+	// hold every one.
+	Params []string
+	Since  time.Time // created at or after; zero for any time
+	Limit  int       // at most this many (newest first); 0 for all
 }
 
 // NameUse is a name a plan uses, with its definition as the vocabulary in

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/qrun-dev/qrun/compare"
 	"github.com/qrun-dev/qrun/hydra"
 	"github.com/qrun-dev/qrun/manifest"
 	"github.com/qrun-dev/qrun/modelopt"
@@ -332,12 +333,10 @@ func hasModelOverride(args []string) bool {
 	return false
 }
 
+// paramsMap is a run's params for --json, each value's type kept (1000.0
+// a float), as runs --json shows them.
 func paramsMap(ps []manifest.Param) map[string]any {
-	m := make(map[string]any, len(ps))
-	for _, p := range ps {
-		m[p.Key] = p.Value
-	}
-	return m
+	return compare.ParamsForJSON(plan.ParamsJSON(ps))
 }
 
 // gitInfo reads the commit and dirty flag of the repository holding dir,
