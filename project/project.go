@@ -99,9 +99,26 @@ func (p *Project) Path(rel string) string {
 	return filepath.Join(p.Root, rel)
 }
 
-// Find walks up from start to the first folder holding qrun.yaml.
+// realPath is the absolute path of an existing folder with every symbolic
+// link resolved: a project has one root whichever path reaches it
+// (/scratch/proj → /lustre/u/proj), so its output root and its runs'
+// directories are the same from every path. A path that cannot be
+// resolved is kept absolute as it is.
+func realPath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real, nil
+	}
+	return abs, nil
+}
+
+// Find walks up from start to the first folder holding qrun.yaml; the
+// folder is given by its real path (see realPath).
 func Find(start string) (string, bool, error) {
-	dir, err := filepath.Abs(start)
+	dir, err := realPath(start)
 	if err != nil {
 		return "", false, fmt.Errorf("find project: %w", err)
 	}
@@ -127,6 +144,9 @@ func Open(wd, configFile string) (*Project, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config %s: %w", configFile, err)
 		}
+		if dir, err := realPath(filepath.Dir(abs)); err == nil {
+			abs = filepath.Join(dir, filepath.Base(abs))
+		}
 		s, err := Read(abs)
 		if err != nil {
 			return nil, err
@@ -138,7 +158,7 @@ func Open(wd, configFile string) (*Project, error) {
 		return nil, err
 	}
 	if !found {
-		abs, err := filepath.Abs(wd)
+		abs, err := realPath(wd)
 		if err != nil {
 			return nil, fmt.Errorf("project: %w", err)
 		}

@@ -88,7 +88,7 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*Postgres, err
 	if p.lockTimeout <= 0 {
 		p.lockTimeout = DefaultLockTimeout
 	}
-	p.registry = registry{d: p, readOnly: opts.ReadOnly}
+	p.registry = registry{d: p, readOnly: opts.ReadOnly, root: cleanRoot(opts.OutputRoot)}
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: not a valid PostgreSQL URL: %s", p.loc, parseReason(err))

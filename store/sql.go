@@ -16,6 +16,7 @@ type registry struct {
 	db       *sql.DB
 	d        dialect
 	readOnly bool
+	root     string // the output root run directories are recorded under (see dirs.go); "" for none
 }
 
 // dialect is what a backend supplies to the shared SQL.

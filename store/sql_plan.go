@@ -33,7 +33,7 @@ func (r *registry) Update(ctx context.Context, fn func(PlanTx) error) error {
 			return err
 		}
 		defer tx.Rollback()
-		t := &planTx{ctx: ctx, tx: tx}
+		t := &planTx{ctx: ctx, tx: tx, reg: r}
 		defer t.close()
 		err = fn(t)
 		switch {
@@ -55,6 +55,7 @@ func (r *registry) Update(ctx context.Context, fn func(PlanTx) error) error {
 type planTx struct {
 	ctx   context.Context
 	tx    wtx
+	reg   *registry // for its output root
 	head  *PlanHead
 	at    time.Time
 	fps   map[nameKey]string  // the plan's names → their fingerprints
@@ -151,6 +152,7 @@ func (t *planTx) AddRuns(runs []Run) ([]PlannedRun, error) {
 		if err := t.head.checkRun(&checked[i], t.fps); err != nil {
 			return nil, err
 		}
+		checked[i].Dir = t.reg.recordDir(checked[i].Dir)
 	}
 	if t.w == nil {
 		if err := insertLayout(t.ctx, t.tx, t.head.Layout, t.at); err != nil {
@@ -168,6 +170,9 @@ func (t *planTx) AddRuns(runs []Run) ([]PlannedRun, error) {
 			return nil, err
 		}
 		return nil, t.db(err)
+	}
+	for i := range t.planned {
+		t.planned[i].Dir = t.reg.runDir(t.planned[i].Dir)
 	}
 	// A new name is registered with the first run using it (its row goes
 	// in after the run's, which it refers to).
@@ -487,6 +492,15 @@ func (w *runWriter) settle(ctx context.Context, p *PlannedRun, registered map[st
 	old, ok := registered[r.ID]
 	_, ours := w.inserted[runKey(r.ID)] // planned earlier in this very plan
 	switch {
+	case ok && old.Dir != r.Dir && movedDir(old.Dir, r.Dir):
+		// Recorded absolute by an older qrun, under an output root that
+		// has moved since (or was reached through another path): the
+		// same run, recorded from now on relative to the root.
+		if _, err := w.tx.ExecContext(ctx, `UPDATE runs SET dir = ? WHERE id = ?`, r.Dir, old.ID); err != nil {
+			return err
+		}
+		old.Dir = r.Dir
+		fallthrough
 	case ok && old.Dir == r.Dir:
 		if err := w.fillExport(ctx, &old, r); err != nil {
 			return err

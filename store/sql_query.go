@@ -95,7 +95,7 @@ func (r *registry) Run(ctx context.Context, id string) (Run, error) {
 	if errors.Is(err, ErrNotFound) {
 		return Run{}, errorf(ErrNotFound, "no run %s in the registry", id)
 	}
-	return run, err
+	return r.resolve(run), err
 }
 
 // RunByDir returns the run planned in dir.
@@ -103,13 +103,15 @@ func (r *registry) RunByDir(ctx context.Context, dir string) (Run, error) {
 	var run Run
 	err := r.d.retry(ctx, func() error {
 		var err error
-		run, err = scanRun(r.read().QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE dir = ?`, dir))
+		// As recorded now (relative to the root), or by an older qrun.
+		run, err = scanRun(r.read().QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE dir = ? OR dir = ? ORDER BY dir = ? DESC LIMIT 1`,
+			r.recordDir(dir), dir, r.recordDir(dir)))
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
 		return Run{}, errorf(ErrNotFound, "no run in %s is registered", dir)
 	}
-	return run, err
+	return r.resolve(run), err
 }
 
 // where builds the WHERE clause of a filter.
@@ -181,7 +183,10 @@ func (r *registry) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return readAll(ctx, r, q, args, func(rows *sql.Rows) (Run, error) { return scanRun(rows) })
+	return readAll(ctx, r, q, args, func(rows *sql.Rows) (Run, error) {
+		run, err := scanRun(rows)
+		return r.resolve(run), err
+	})
 }
 
 // RunsWithMetrics lists runs, newest first, each with its metric events:
@@ -204,6 +209,7 @@ func (r *registry) RunsWithMetrics(ctx context.Context, f RunFilter) ([]RunMetri
 		if err != nil {
 			return err
 		}
+		run = r.resolve(run)
 		if n := len(out); n == 0 || out[n-1].ID != run.ID {
 			out = append(out, RunMetrics{Run: run, Metrics: []Event{}})
 		}

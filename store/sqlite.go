@@ -53,6 +53,17 @@ type Options struct {
 	// PostgreSQL database without a registry, is an error wrapping
 	// fs.ErrNotExist (ReadOnly implies it).
 	MustExist bool
+	// OutputRoot, absolute, is the output root: run directories under it
+	// are recorded relative to it, and come back absolute under it (see
+	// Run.Dir). "" records directories as given.
+	OutputRoot string
+}
+
+func cleanRoot(root string) string {
+	if root == "" || !filepath.IsAbs(root) {
+		return ""
+	}
+	return filepath.Clean(root)
 }
 
 // SQLite is the embedded registry: one SQLite database file, in WAL mode,
@@ -83,7 +94,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*SQLite, error)
 		return nil, fmt.Errorf("registry %s: %w", path, err)
 	}
 	s := &SQLite{path: path, lockTimeout: opts.LockTimeout}
-	s.registry = registry{d: s, readOnly: opts.ReadOnly}
+	s.registry = registry{d: s, readOnly: opts.ReadOnly, root: cleanRoot(opts.OutputRoot)}
 	if s.lockTimeout <= 0 {
 		s.lockTimeout = DefaultLockTimeout
 	}

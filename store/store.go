@@ -42,6 +42,12 @@ type Store interface {
 	// (when metrics is not empty).
 	Mark(ctx context.Context, id string, status Status, metrics map[string]float64, note string) error
 
+	// MoveRun records that a run's directory is now dir (absolute; under
+	// the output root it is recorded relative to it): for qrun doctor
+	// --fix, when a run an older qrun recorded by absolute path is found
+	// under the output root's new place. Its id and all else are kept.
+	MoveRun(ctx context.Context, id, dir string) error
+
 	// Retire marks a registered name retired: it stays reserved and keeps
 	// its runs, and a plan using it is refused from then on.
 	Retire(ctx context.Context, kind namekind.Kind, name string) error
