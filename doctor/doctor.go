@@ -61,7 +61,11 @@ type Options struct {
 	Root     string // absolute output root
 	Template layout.Template
 	Vocab    *vocab.Vocabulary // to adopt orphans whose names are not registered yet
-	Fix      bool
+	// Writer is the registry's name on the temporary files written on its
+	// behalf (manifest.RegistryWriter of Store.ID()): those are its own
+	// to remove, other writers' are reported and left.
+	Writer manifest.Writer
+	Fix    bool
 }
 
 // Run compares registry and disk and, with Fix, repairs what it can.
@@ -123,7 +127,7 @@ func checkRun(ctx context.Context, o Options, r store.Run) ([]Problem, string, e
 			if _, err := layout.CreateConfined(o.Root, r.Dir); err != nil {
 				return nil, r.Dir, err
 			}
-			if _, err := manifest.WriteMissing(r.Dir, manifest.Files{Manifest: files.Manifest, Recipe: files.Recipe}); err != nil {
+			if _, err := o.Writer.WriteMissing(r.Dir, manifest.Files{Manifest: files.Manifest, Recipe: files.Recipe}); err != nil {
 				return nil, r.Dir, err
 			}
 			p.Fixed = true
@@ -151,7 +155,7 @@ func checkRun(ctx context.Context, o Options, r store.Run) ([]Problem, string, e
 		case errors.Is(err, fs.ErrNotExist):
 			prob := Problem{Kind: f.missing, RunID: r.ID, Path: p, Detail: f.name + " is missing", Fixable: f.want != nil}
 			if o.Fix && prob.Fixable {
-				if err := manifest.WriteAtomic(p, f.want, 0o644); err != nil {
+				if err := o.Writer.WriteAtomic(p, f.want, 0o644); err != nil {
 					return nil, r.Dir, err
 				}
 				prob.Fixed = true
@@ -214,7 +218,7 @@ func moved(ctx context.Context, o Options, r store.Run, files store.RunFiles) (P
 		if _, err := layout.CreateConfined(o.Root, dir); err != nil {
 			return p, r.Dir, err
 		}
-		if _, err := manifest.WriteMissing(dir, manifest.Files{Manifest: files.Manifest, Recipe: files.Recipe}); err != nil {
+		if _, err := o.Writer.WriteMissing(dir, manifest.Files{Manifest: files.Manifest, Recipe: files.Recipe}); err != nil {
 			return p, r.Dir, err
 		}
 	}
@@ -272,9 +276,12 @@ func walkRoot(ctx context.Context, o Options, registered map[string]store.Run) (
 			return nil // never follow links out of the root
 		}
 		if !d.IsDir() {
-			if strings.HasPrefix(d.Name(), manifest.TempPrefix) {
-				prob := Problem{Kind: StrayTemp, Path: p, Detail: "a temporary file left by an interrupted write", Fixable: true}
-				if o.Fix {
+			if tag, _, ok := manifest.TempOwner(d.Name()); ok {
+				prob := Problem{Kind: StrayTemp, Path: p, Detail: "a temporary file left by an interrupted write", Fixable: o.Writer.Owns(d.Name())}
+				if !prob.Fixable {
+					prob.Detail = fmt.Sprintf("a temporary file of another writer (%s: another registry writing under this output root, or a qrun process); left alone: that registry's qrun doctor --fix removes it, or delete it by hand once no qrun is writing there", tag)
+				}
+				if o.Fix && prob.Fixable {
 					if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 						return fmt.Errorf("remove %s: %w", p, err)
 					}

@@ -351,7 +351,7 @@ func (sw *sweep) record(ctx context.Context, head store.PlanHead, statuses []run
 		if err := tx.Check(head); err != nil {
 			return err
 		}
-		w, err := newWriter(ctx, sw.opts.OutputRoot, len(statuses), sw.opts.Progress)
+		w, err := newWriter(ctx, sw.opts.OutputRoot, manifest.RegistryWriter(st.ID()), len(statuses), sw.opts.Progress)
 		if err != nil {
 			return err
 		}

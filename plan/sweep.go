@@ -242,6 +242,7 @@ type writer struct {
 	root     string
 	maker    *layout.Maker
 	batch    *manifest.Batch
+	owner    manifest.Writer // the registry, whose temporary files these are
 	total    int
 	progress func(done, total int)
 	created  []uint64 // bit i: the writer created run i's directory (read once it has exited)
@@ -264,12 +265,12 @@ type writeJob struct {
 
 var errStopped = errors.New("plan: writer stopped")
 
-func newWriter(ctx context.Context, root string, total int, progress func(done, total int)) (*writer, error) {
+func newWriter(ctx context.Context, root string, owner manifest.Writer, total int, progress func(done, total int)) (*writer, error) {
 	maker, err := layout.NewMaker(root)
 	if err != nil {
 		return nil, err
 	}
-	w := &writer{ctx: ctx, root: root, maker: maker, batch: manifest.NewBatch(), total: total, progress: progress,
+	w := &writer{ctx: ctx, root: root, maker: maker, batch: manifest.NewBatch(owner), owner: owner, total: total, progress: progress,
 		created: make([]uint64, (total+63)/64), jobs: make(chan writeJob, 1), exited: make(chan struct{})}
 	go w.loop()
 	return w, nil
@@ -374,7 +375,7 @@ func (w *writer) write(j writeJob) error {
 		}
 		switch action {
 		case reuseReset:
-			if err := manifest.Reset(r.Dir); err != nil {
+			if err := w.owner.Reset(r.Dir); err != nil {
 				return err
 			}
 		case reuseRewrite:
@@ -382,9 +383,10 @@ func (w *writer) write(j writeJob) error {
 				return err
 			}
 		}
-		// Temporary files in a run directory are a crashed writer's:
-		// planners of one run are serialised by the registry's lock.
-		if err := manifest.RemoveStrays(r.Dir); err != nil {
+		// The registry's temporary files in a run directory are a crashed
+		// writer's: its planners of one run are serialised by its lock.
+		// Another registry's (one output root, two registries) are left.
+		if err := w.owner.RemoveStrays(r.Dir); err != nil {
 			return err
 		}
 		if _, err := w.batch.WriteMissing(r.Dir, j.files[i]); err != nil {
@@ -405,7 +407,7 @@ func (sw *sweep) undo(w *writer) {
 	if slices.IndexFunc(w.created, func(b uint64) bool { return b != 0 }) >= 0 {
 		sw.each(func(i int, r *Run, _ *combo) error {
 			if w.created[i/64]&(1<<(i%64)) != 0 {
-				manifest.RemoveStrays(r.Dir)
+				w.owner.RemoveStrays(r.Dir)
 				os.Remove(filepath.Join(r.Dir, manifest.ManifestFile))
 				os.Remove(filepath.Join(r.Dir, manifest.RecipeFile))
 				os.Remove(r.Dir) // only when empty

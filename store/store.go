@@ -42,6 +42,12 @@ type Store interface {
 	// (when metrics is not empty).
 	Mark(ctx context.Context, id string, status Status, metrics map[string]float64, note string) error
 
+	// ID names the registry, the same for every process that opens it
+	// (SQLite: its file's real path; PostgreSQL: server, database and
+	// search_path): the writer's name of the temporary files qrun writes
+	// on its behalf (manifest.RegistryWriter).
+	ID() string
+
 	// MoveRun records that a run's directory is now dir (absolute; under
 	// the output root it is recorded relative to it): for qrun doctor
 	// --fix, when a run an older qrun recorded by absolute path is found
