@@ -394,6 +394,11 @@ func adopt(ctx context.Context, o Options, dir string) (Problem, error) {
 		prob.Detail += "; " + why
 		return prob, nil
 	}
+	// Fixable only if the plan --fix makes would not be blocked.
+	if why, err := adoptionBlocked(ctx, o, names); err != nil || why != "" {
+		prob.Detail += "; " + why
+		return prob, err
+	}
 	prob.Fixable = true
 	if !o.Fix {
 		return prob, nil
@@ -417,6 +422,34 @@ func adopt(ctx context.Context, o Options, dir string) (Problem, error) {
 	}
 	prob.Fixed = true
 	return prob, nil
+}
+
+// adoptionBlocked says why registering an orphan under names would be
+// refused by name stability or by a layout change, or "" when it would not:
+// the checks of the plan --fix makes, made without writing (the registry
+// may be open read-only).
+func adoptionBlocked(ctx context.Context, o Options, names []store.NameUse) (string, error) {
+	layouts, err := o.Store.Layouts(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range layouts {
+		if l.Fingerprint != o.Template.Fingerprint() {
+			return fmt.Sprintf("the registry holds runs under another layout (%s), so it cannot be adopted", l.Template), nil
+		}
+	}
+	var registered []store.Name
+	for _, k := range []namekind.Kind{namekind.Format, namekind.Granularity} {
+		ns, err := o.Store.Names(ctx, k)
+		if err != nil {
+			return "", err
+		}
+		registered = append(registered, ns...)
+	}
+	if _, violations := store.CheckNames(names, registered, store.ScopePlan); len(violations) > 0 {
+		return "adopting it is blocked: " + violations[0].Error(), nil
+	}
+	return "", nil
 }
 
 // namesFor finds the definitions of an orphan's format and granularity: the

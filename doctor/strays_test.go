@@ -57,3 +57,44 @@ func TestDoctorRemovesOnlyItsOwnTempFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestDoctorOrphanFixableOnlyIfAdoptable: an orphan whose registration
+// the registry would refuse (here: it holds runs under another layout) is
+// reported, not as fixable, and --fix leaves it: doctor says fixable only
+// for what --fix then fixes.
+func TestDoctorOrphanFixableOnlyIfAdoptable(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	root := filepath.Join(dir, "outputs")
+	st := openStore(t, filepath.Join(dir, "qrun.db"))
+	planSweep(t, st, root) // under the default layout
+	other := layout.MustParseTemplate("{format}/{granularity}/{model}")
+	elsewhere := openStore(t, filepath.Join(dir, "elsewhere.db"))
+	planSweepWith(t, elsewhere, root, other, "seed=3,4") // run directories st does not know, under another layout
+	opts := Options{Store: st, Root: root, Template: other, Vocab: vocab.Builtin()}
+	ps, err := Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphans := 0
+	for _, p := range ps {
+		if p.Kind == Orphan {
+			orphans++
+			if p.Fixable {
+				t.Errorf("%+v: an orphan the registry would refuse is called fixable", p)
+			}
+		}
+	}
+	if orphans != 4 {
+		t.Fatalf("orphans = %d, want 4: %+v", orphans, ps)
+	}
+	opts.Fix = true
+	if ps, err = Run(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if p.Fixed != p.Fixable {
+			t.Errorf("%+v: fixable and fixed differ", p)
+		}
+	}
+}
