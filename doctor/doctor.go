@@ -472,14 +472,23 @@ func namesFor(ctx context.Context, o Options, m manifestDoc) ([]store.NameUse, b
 		if !errors.Is(err, store.ErrNotFound) {
 			return nil, false, "", err
 		}
+		// The manifest's name may be an alias now (a declared rename): the
+		// run is registered under the name it was recorded under, which
+		// later plans of the new name then record their runs under too.
 		fp, def, aliases := "", "", []string(nil)
 		if o.Vocab != nil {
 			if n.kind == namekind.Format {
-				if f, err := o.Vocab.Format(n.name); err == nil && f.Name == n.name {
+				if f, err := o.Vocab.Format(n.name); err == nil {
 					fp, def, aliases = f.Fingerprint(), vocab.Definition(f.Meaning()), f.Aliases
+					if f.Name != n.name {
+						aliases = nil
+					}
 				}
-			} else if g, err := o.Vocab.Granularity(n.name); err == nil && g.Name == n.name {
+			} else if g, err := o.Vocab.Granularity(n.name); err == nil {
 				fp, def, aliases = g.Fingerprint(), vocab.Definition(g.Meaning()), g.Aliases
+				if g.Name != n.name {
+					aliases = nil
+				}
 			}
 		}
 		if fp != n.fp {
