@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,6 +48,9 @@ type Flags struct {
 	Formats       []string
 	Granularities []string
 	Params        []string // key=value, Hydra value syntax
+	// MaxSweep is the largest sweep ParseSelection takes (DefaultMaxSweep
+	// when 0): a larger one is refused before any range is expanded.
+	MaxSweep int64
 }
 
 // ErrUsage marks a selection that is malformed as typed (exit 2).
@@ -63,8 +67,13 @@ func usagef(format string, args ...any) error { return &usageErr{fmt.Sprintf(for
 // selection (quant_pair=int8) and the seed's field notation
 // (quant_pair.format_name=int8) are synonyms on input; comma lists and
 // range() sweep. Keys in ignore are recorded but not part of the identity.
+// A sweep of more runs than f.MaxSweep is refused (SweepTooLargeError)
+// before any value list is built: its size is counted from the arguments.
 func ParseSelection(f Flags, overrides []string, groups Groups, ignore []string) (Selection, error) {
 	var sel Selection
+	if err := checkSize(countSelection(f, overrides, groups, ignore), f.MaxSweep); err != nil {
+		return sel, err
+	}
 	sel.Models = append(sel.Models, splitFlag(f.Models)...)
 	sel.Formats = append(sel.Formats, splitFlag(f.Formats)...)
 	sel.Granularities = append(sel.Granularities, splitFlag(f.Granularities)...)
@@ -256,11 +265,18 @@ const DefaultMaxSweep = 1_000_000
 
 // SweepTooLargeError refuses a selection whose sweep has more runs than
 // the limit; it is found from the lists' lengths, before any run is
-// generated, so a selection of any size is refused in constant memory.
+// generated (by ParseSelection, before any range is expanded), so a
+// selection of any size is refused in constant memory.
 type SweepTooLargeError struct {
-	Size  uint64 // math.MaxUint64: more than that
-	Limit int64
-	Sel   Selection
+	Size    uint64 // math.MaxUint64: more than that
+	Limit   int64
+	Factors []Factor // the lists whose lengths multiply to Size
+}
+
+// Factor is one list of a sweep and its length.
+type Factor struct {
+	What string // "model(s)", "format(s)", "granularity(ies)", or a parameter's key
+	N    uint64
 }
 
 func (e *SweepTooLargeError) Error() string {
@@ -269,10 +285,16 @@ func (e *SweepTooLargeError) Error() string {
 	if e.Size == math.MaxUint64 {
 		size = "more than " + size
 	}
-	fmt.Fprintf(&b, "the selection is a sweep of %s runs (%d model(s) × %d format(s) × %d granularity(ies)",
-		size, max(len(e.Sel.Models), 1), len(e.Sel.Formats), len(e.Sel.Granularities))
-	for _, a := range e.Sel.Params {
-		fmt.Fprintf(&b, " × %s: %d", a.Key, len(a.Values))
+	fmt.Fprintf(&b, "the selection is a sweep of %s runs (", size)
+	for i, f := range e.Factors {
+		if i > 0 {
+			b.WriteString(" × ")
+		}
+		if i < 3 {
+			fmt.Fprintf(&b, "%d %s", f.N, f.What)
+		} else {
+			fmt.Fprintf(&b, "%s: %d", f.What, f.N)
+		}
 	}
 	fmt.Fprintf(&b, "), more than the limit of %d; nothing was written: narrow the sweep, or raise the limit with --max-sweep N or max_sweep: N in qrun.yaml", e.Limit)
 	return b.String()
@@ -281,16 +303,91 @@ func (e *SweepTooLargeError) Error() string {
 // Is makes a sweep too large an invalid selection (exit 4).
 func (e *SweepTooLargeError) Is(target error) bool { return target == vocab.ErrInvalidSelection }
 
-// CheckSize refuses a selection larger than limit (DefaultMaxSweep when
-// limit is 0 or less).
-func (s Selection) CheckSize(limit int64) error {
+// checkSize refuses a sweep of factors larger than limit (DefaultMaxSweep
+// when limit is 0 or less).
+func checkSize(factors []Factor, limit int64) error {
 	if limit <= 0 {
 		limit = DefaultMaxSweep
 	}
-	if n := s.Size(); n > uint64(limit) {
-		return &SweepTooLargeError{Size: n, Limit: limit, Sel: s}
+	n := uint64(1)
+	for _, f := range factors {
+		n = mulSat(n, f.N)
+	}
+	if n > uint64(limit) {
+		return &SweepTooLargeError{Size: n, Limit: limit, Factors: factors}
 	}
 	return nil
+}
+
+// CheckSize refuses a selection larger than limit (DefaultMaxSweep when
+// limit is 0 or less).
+func (s Selection) CheckSize(limit int64) error {
+	fs := []Factor{{"model(s)", uint64(max(len(s.Models), 1))}, {"format(s)", uint64(len(s.Formats))}, {"granularity(ies)", uint64(len(s.Granularities))}}
+	for _, a := range s.Params {
+		fs = append(fs, Factor{a.Key, uint64(len(a.Values))})
+	}
+	return checkSize(fs, limit)
+}
+
+// countSelection counts what ParseSelection would expand, without
+// expanding anything (ranges are counted, see hydra.Count): the length of
+// each list of the sweep. Malformed arguments count as one value each;
+// ParseSelection reports them.
+func countSelection(f Flags, overrides []string, groups Groups, ignore []string) []Factor {
+	models, formats, grans := uint64(len(splitFlag(f.Models))), uint64(len(splitFlag(f.Formats))), uint64(len(splitFlag(f.Granularities)))
+	params := map[string]uint64{}
+	var keys []string
+	add := func(key string, n uint64) {
+		if _, ok := params[key]; !ok {
+			keys = append(keys, key)
+		}
+		params[key] = n
+	}
+	count := func(arg string) (string, uint64) {
+		o, n, err := hydra.Count(arg)
+		if err != nil {
+			return "", 1
+		}
+		return o.Key, n
+	}
+	for _, p := range f.Params {
+		if k, n := count(p); k != "" {
+			add(k, n)
+		}
+	}
+	for _, arg := range overrides {
+		k, n := count(arg)
+		switch k {
+		case "":
+		case groups.Format, groups.Format + ".format_name":
+			formats = addSat(formats, n)
+		case groups.Granularity, groups.Granularity + ".name":
+			grans = addSat(grans, n)
+		case "model":
+			models = addSat(models, n)
+		default:
+			if !slices.Contains(ignore, k) {
+				add(k, n)
+			}
+		}
+	}
+	if grans == 0 {
+		grans = 1 // default
+	}
+	fs := []Factor{{"model(s)", max(models, 1)}, {"format(s)", formats}, {"granularity(ies)", grans}}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fs = append(fs, Factor{k, params[k]})
+	}
+	return fs
+}
+
+// addSat is a + b, saturating at math.MaxUint64.
+func addSat(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return math.MaxUint64
 }
 
 // each calls fn for every combination of parameter values, in order.

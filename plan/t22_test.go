@@ -35,6 +35,17 @@ func TestT22SweepRefusedBeforeExpansion(t *testing.T) {
 	if got := sel.Size(); got != math.MaxUint64 {
 		t.Errorf("Size of 1e20 runs = %d, want saturation at MaxUint64", got)
 	}
+	// ParseSelection counts the ranges before it expands any.
+	_, err = ParseSelection(Flags{Models: []string{"m/x"}}, []string{"quant_pair=int8,fp8", "a=range(0,1000000)", "b=range(0,1000000)", "c=range(0,1000000)"}, groups, nil)
+	if !errors.As(err, &big) || big.Size != 2e18 || len(big.Factors) != 6 || big.Factors[1].N != 2 || big.Factors[5] != (Factor{"c", 1000000}) {
+		t.Fatalf("ParseSelection = %v (%+v), want a SweepTooLargeError of 2e18 runs", err, big)
+	}
+	if _, err := ParseSelection(Flags{Models: []string{"m/x"}, MaxSweep: 6}, []string{"quant_pair=int8,fp8", "seed=range(0,3)"}, groups, nil); err != nil {
+		t.Errorf("6 runs under a limit of 6: %v", err)
+	}
+	if _, err := ParseSelection(Flags{Models: []string{"m/x"}, MaxSweep: 5}, []string{"quant_pair=int8,fp8", "seed=range(0,3)"}, groups, nil); !errors.As(err, &big) || big.Size != 6 {
+		t.Errorf("6 runs under a limit of 5: %v", err)
+	}
 	small := Selection{Models: []string{"m/x"}, Formats: []string{"int8", "fp8"}, Granularities: []string{"default"}}
 	if err := small.CheckSize(2); err != nil {
 		t.Errorf("2 runs under a limit of 2: %v", err)

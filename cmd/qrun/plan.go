@@ -155,6 +155,10 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	if len(opts.Flags.Models) == 0 && p.Settings.Model != "" && !hasModelOverride(opts.Overrides) {
 		opts.Flags.Models = []string{p.Settings.Model}
 	}
+	opts.Flags.MaxSweep = p.Settings.MaxSweep
+	if opts.MaxSweep != 0 {
+		opts.Flags.MaxSweep = opts.MaxSweep
+	}
 	sel, err := plan.ParseSelection(opts.Flags, opts.Overrides, groups, p.Settings.IgnoreKeys)
 	if err != nil {
 		return asUsage(err)
@@ -183,10 +187,7 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	popts := plan.Options{
 		Vocab: v, OutputRoot: root, Template: tmpl, Target: target, Groups: groups,
 		DryRun: opts.DryRun, SkipInvalid: opts.SkipInvalid, Pending: opts.Pending, RequireExport: require,
-		QrunVersion: version, Host: host, Git: git, Now: time.Now, MaxSweep: p.Settings.MaxSweep,
-	}
-	if opts.MaxSweep != 0 {
-		popts.MaxSweep = opts.MaxSweep
+		QrunVersion: version, Host: host, Git: git, Now: time.Now, MaxSweep: opts.Flags.MaxSweep,
 	}
 	// A plan opens an existing registry at once (its models take part in
 	// the checks); a first plan creates it only once every check passed, so
