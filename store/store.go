@@ -131,12 +131,14 @@ func (s Status) Valid() bool {
 // Run is one planned run: a model × format × granularity × parameters
 // selection and the directory it owns.
 type Run struct {
-	ID            string // first 12 hex digits of the identity's sha256
-	Model         string // the full model id (Qwen/Qwen3-8B)
-	Format        string // canonical format name
-	Granularity   string // canonical granularity name
-	Params        string // canonical JSON object of the typed identity parameters; "{}" for none
-	Dir           string // the run directory, as the caller records it
+	ID          string // first 12 hex digits of the identity's sha256
+	Model       string // the full model id (Qwen/Qwen3-8B)
+	Format      string // the format's recorded name (see RecordedName)
+	Granularity string // the granularity's recorded name (see RecordedName)
+	Params      string // canonical JSON object of the typed identity parameters; "{}" for none
+	// Dir is the run directory, absolute; under Options.OutputRoot the
+	// registry records it relative to the root (see dirs.go).
+	Dir           string
 	FormatFP      string // fingerprint of the format's definition
 	GranularityFP string // fingerprint of the granularity's definition
 	// KVCache is the canonical KV-cache setting ("none", or "" for none:
