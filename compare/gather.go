@@ -84,6 +84,19 @@ func Gather(runs []store.RunMetrics, q Query) (*Gathered, error) {
 	return g, nil
 }
 
+// ParamsForJSON reads the registry's JSON object of typed parameters for a
+// --json output: numbers stay as the registry wrote them (json.Number), so
+// an integer prints as 1000 and a float as 1000.0.
+func ParamsForJSON(s string) map[string]any {
+	out := map[string]any{}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		return map[string]any{}
+	}
+	return out
+}
+
 // DecodeParams reads the registry's JSON object of typed parameters:
 // integers as int, other numbers as float64 (seed=1000 and seed=1000.0
 // stay apart).

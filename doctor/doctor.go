@@ -34,6 +34,7 @@ type Kind string
 
 const (
 	MissingDir      Kind = "missing_dir"
+	MovedDir        Kind = "moved_dir"
 	MissingManifest Kind = "missing_manifest"
 	MissingRecipe   Kind = "missing_recipe"
 	EditedManifest  Kind = "edited_manifest"
@@ -60,7 +61,11 @@ type Options struct {
 	Root     string // absolute output root
 	Template layout.Template
 	Vocab    *vocab.Vocabulary // to adopt orphans whose names are not registered yet
-	Fix      bool
+	// Writer is the registry's name on the temporary files written on its
+	// behalf (manifest.RegistryWriter of Store.ID()): those are its own
+	// to remove, other writers' are reported and left.
+	Writer manifest.Writer
+	Fix    bool
 }
 
 // Run compares registry and disk and, with Fix, repairs what it can.
@@ -79,11 +84,12 @@ func Run(ctx context.Context, o Options) ([]Problem, error) {
 	}
 	registered := make(map[string]store.Run, len(runs))
 	for _, r := range runs {
-		registered[r.ID] = r
-		ps, err := checkRun(ctx, o, r)
+		ps, dir, err := checkRun(ctx, o, r)
 		if err != nil {
 			return nil, err
 		}
+		r.Dir = dir // where the run is, moved or not
+		registered[r.ID] = r
 		out = append(out, ps...)
 	}
 	ps, err := walkRoot(ctx, o, registered)
@@ -94,33 +100,45 @@ func Run(ctx context.Context, o Options) ([]Problem, error) {
 	return out, nil
 }
 
-func checkRun(ctx context.Context, o Options, r store.Run) ([]Problem, error) {
+// checkRun compares a run's directory with the registry's copy of its
+// files; it returns the problems and the directory where the run is.
+func checkRun(ctx context.Context, o Options, r store.Run) ([]Problem, string, error) {
 	files, err := o.Store.RunFiles(ctx, r.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		files = store.RunFiles{} // planned before the registry kept files: check presence only
 	} else if err != nil {
-		return nil, err
+		return nil, r.Dir, err
 	}
 	var out []Problem
+	if !under(o.Root, r.Dir) {
+		// Recorded by absolute path by an older qrun, under an output
+		// root that has moved since (or was reached by another path).
+		p, dir, err := moved(ctx, o, r, files)
+		if err != nil || !p.Fixed {
+			return append(out, p), dir, err
+		}
+		out = append(out, p)
+		r.Dir = dir
+	}
 	st, err := os.Stat(r.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		p := Problem{Kind: MissingDir, RunID: r.ID, Path: r.Dir, Detail: "the run directory is missing", Fixable: files.Manifest != nil}
 		if o.Fix && p.Fixable {
 			if _, err := layout.CreateConfined(o.Root, r.Dir); err != nil {
-				return nil, err
+				return nil, r.Dir, err
 			}
-			if _, err := manifest.WriteMissing(r.Dir, manifest.Files{Manifest: files.Manifest, Recipe: files.Recipe}); err != nil {
-				return nil, err
+			if _, err := o.Writer.WriteMissing(r.Dir, manifest.Files{Manifest: files.Manifest, Recipe: files.Recipe}); err != nil {
+				return nil, r.Dir, err
 			}
 			p.Fixed = true
 		}
-		return append(out, p), nil
+		return append(out, p), r.Dir, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("check %s: %w", r.Dir, err)
+		return nil, r.Dir, fmt.Errorf("check %s: %w", r.Dir, err)
 	}
 	if !st.IsDir() {
-		return append(out, Problem{Kind: ForeignDir, RunID: r.ID, Path: r.Dir, Detail: "the run's directory is a file; move it away, then qrun doctor --fix"}), nil
+		return append(out, Problem{Kind: ForeignDir, RunID: r.ID, Path: r.Dir, Detail: "the run's directory is a file; move it away, then qrun doctor --fix"}), r.Dir, nil
 	}
 	for _, f := range []struct {
 		name           string
@@ -137,20 +155,110 @@ func checkRun(ctx context.Context, o Options, r store.Run) ([]Problem, error) {
 		case errors.Is(err, fs.ErrNotExist):
 			prob := Problem{Kind: f.missing, RunID: r.ID, Path: p, Detail: f.name + " is missing", Fixable: f.want != nil}
 			if o.Fix && prob.Fixable {
-				if err := manifest.WriteAtomic(p, f.want, 0o644); err != nil {
-					return nil, err
+				if err := o.Writer.WriteAtomic(p, f.want, 0o644); err != nil {
+					return nil, r.Dir, err
 				}
 				prob.Fixed = true
 			}
 			out = append(out, prob)
 		case err != nil:
-			return nil, fmt.Errorf("read %s: %w", p, err)
+			return nil, r.Dir, fmt.Errorf("read %s: %w", p, err)
 		case f.sha != "" && sha256Hex(data) != f.sha:
 			out = append(out, Problem{Kind: f.edits, RunID: r.ID, Path: p,
 				Detail: fmt.Sprintf("%s was changed after planning (sha256 %s, registered %s); qrun never overwrites it: restore it, or move the run away", f.name, short(sha256Hex(data)), short(f.sha))})
 		}
 	}
-	return out, nil
+	return out, r.Dir, nil
+}
+
+// under reports whether dir is root or below it.
+func under(root, dir string) bool {
+	rel, err := filepath.Rel(root, dir)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// moved finds, under the output root in effect, the directory of a run
+// recorded outside it: the folder whose path below the root is a tail of
+// the recorded path and holds this run's manifest (the project moved or
+// was copied whole), or else, when the registry keeps its files, the
+// folder its identity lays out under the root, when that is a tail of the
+// recorded path (to be rewritten there). Either is fixable: --fix records
+// the run there (its id unchanged) and, in the second case, writes its
+// files. Neither: the run is missing, and only a re-plan under its old
+// root would find it.
+func moved(ctx context.Context, o Options, r store.Run, files store.RunFiles) (Problem, string, error) {
+	dir, exists := "", false
+	parts := strings.Split(filepath.Clean(r.Dir), string(filepath.Separator))
+	for k := len(parts) - 1; k >= 1 && dir == ""; k-- {
+		cand := filepath.Join(append([]string{o.Root}, parts[k:]...)...)
+		if id, err := manifest.ReadIdentity(cand); err == nil && id.RunID == r.ID {
+			dir, exists = cand, true
+		}
+	}
+	if dir == "" && files.Manifest != nil {
+		if want, ok := laidOut(o, files.Manifest, r.ID); ok {
+			if rel, err := filepath.Rel(o.Root, want); err == nil && strings.HasSuffix(filepath.Clean(r.Dir), string(filepath.Separator)+rel) {
+				dir = want
+			}
+		}
+	}
+	if dir == "" {
+		return Problem{Kind: MissingDir, RunID: r.ID, Path: r.Dir,
+			Detail: fmt.Sprintf("the run directory is missing, and it was recorded outside the output root %s; restore it there, or use the output root it was planned under", o.Root)}, r.Dir, nil
+	}
+	p := Problem{Kind: MovedDir, RunID: r.ID, Path: dir, Fixable: true,
+		Detail: fmt.Sprintf("registered in %s, which is outside the output root; its place under the root is here (the project moved, or was reached by another path)", r.Dir)}
+	if !exists {
+		p.Detail = fmt.Sprintf("registered in %s, outside the output root, and missing; its place under the root is here, and the registry has its files", r.Dir)
+	}
+	if !o.Fix {
+		return p, dir, nil
+	}
+	if !exists {
+		if _, err := layout.CreateConfined(o.Root, dir); err != nil {
+			return p, r.Dir, err
+		}
+		if _, err := o.Writer.WriteMissing(dir, manifest.Files{Manifest: files.Manifest, Recipe: files.Recipe}); err != nil {
+			return p, r.Dir, err
+		}
+	}
+	if err := o.Store.MoveRun(ctx, r.ID, dir); err != nil {
+		return p, r.Dir, err
+	}
+	p.Fixed = true
+	return p, dir, nil
+}
+
+// laidOut is the directory a manifest's identity lays out under the
+// output root, when the manifest is this run's.
+func laidOut(o Options, mb []byte, runID string) (string, bool) {
+	var m manifestDoc
+	if err := yaml.Unmarshal(mb, &m); err != nil || m.RunID != runID {
+		return "", false
+	}
+	id, err := identityOf(m)
+	if err != nil || layout.RunID(id) != runID {
+		return "", false
+	}
+	dir, err := layout.Dir(o.Root, o.Template, id)
+	return dir, err == nil
+}
+
+// identityOf is a manifest's run identity.
+func identityOf(m manifestDoc) (layout.Identity, error) {
+	params, err := readParams(&m.Params)
+	if err != nil {
+		return layout.Identity{}, err
+	}
+	id := layout.Identity{Model: m.Model, Format: m.Format.Name, Granularity: m.Granularity.Name}
+	for _, p := range params {
+		lp, err := layout.NewParam(p.Key, p.Value)
+		if err != nil {
+			return layout.Identity{}, err
+		}
+		id.Params = append(id.Params, lp)
+	}
+	return id, nil
 }
 
 // walkRoot finds orphan run directories and stray temporary files.
@@ -168,9 +276,12 @@ func walkRoot(ctx context.Context, o Options, registered map[string]store.Run) (
 			return nil // never follow links out of the root
 		}
 		if !d.IsDir() {
-			if strings.HasPrefix(d.Name(), manifest.TempPrefix) {
-				prob := Problem{Kind: StrayTemp, Path: p, Detail: "a temporary file left by an interrupted write", Fixable: true}
-				if o.Fix {
+			if tag, _, ok := manifest.TempOwner(d.Name()); ok {
+				prob := Problem{Kind: StrayTemp, Path: p, Detail: "a temporary file left by an interrupted write", Fixable: o.Writer.Owns(d.Name())}
+				if !prob.Fixable {
+					prob.Detail = fmt.Sprintf("a temporary file of another writer (%s: another registry writing under this output root, or a qrun process); left alone: that registry's qrun doctor --fix removes it, or delete it by hand once no qrun is writing there", tag)
+				}
+				if o.Fix && prob.Fixable {
 					if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 						return fmt.Errorf("remove %s: %w", p, err)
 					}
@@ -283,6 +394,11 @@ func adopt(ctx context.Context, o Options, dir string) (Problem, error) {
 		prob.Detail += "; " + why
 		return prob, nil
 	}
+	// Fixable only if the plan --fix makes would not be blocked.
+	if why, err := adoptionBlocked(ctx, o, names); err != nil || why != "" {
+		prob.Detail += "; " + why
+		return prob, err
+	}
 	prob.Fixable = true
 	if !o.Fix {
 		return prob, nil
@@ -308,6 +424,34 @@ func adopt(ctx context.Context, o Options, dir string) (Problem, error) {
 	return prob, nil
 }
 
+// adoptionBlocked says why registering an orphan under names would be
+// refused by name stability or by a layout change, or "" when it would not:
+// the checks of the plan --fix makes, made without writing (the registry
+// may be open read-only).
+func adoptionBlocked(ctx context.Context, o Options, names []store.NameUse) (string, error) {
+	layouts, err := o.Store.Layouts(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range layouts {
+		if l.Fingerprint != o.Template.Fingerprint() {
+			return fmt.Sprintf("the registry holds runs under another layout (%s), so it cannot be adopted", l.Template), nil
+		}
+	}
+	var registered []store.Name
+	for _, k := range []namekind.Kind{namekind.Format, namekind.Granularity} {
+		ns, err := o.Store.Names(ctx, k)
+		if err != nil {
+			return "", err
+		}
+		registered = append(registered, ns...)
+	}
+	if _, violations := store.CheckNames(names, registered, store.ScopePlan); len(violations) > 0 {
+		return "adopting it is blocked: " + violations[0].Error(), nil
+	}
+	return "", nil
+}
+
 // namesFor finds the definitions of an orphan's format and granularity: the
 // registry's when registered with the same fingerprint, else the vocabulary's
 // when its definition has that fingerprint.
@@ -328,14 +472,23 @@ func namesFor(ctx context.Context, o Options, m manifestDoc) ([]store.NameUse, b
 		if !errors.Is(err, store.ErrNotFound) {
 			return nil, false, "", err
 		}
+		// The manifest's name may be an alias now (a declared rename): the
+		// run is registered under the name it was recorded under, which
+		// later plans of the new name then record their runs under too.
 		fp, def, aliases := "", "", []string(nil)
 		if o.Vocab != nil {
 			if n.kind == namekind.Format {
-				if f, err := o.Vocab.Format(n.name); err == nil && f.Name == n.name {
+				if f, err := o.Vocab.Format(n.name); err == nil {
 					fp, def, aliases = f.Fingerprint(), vocab.Definition(f.Meaning()), f.Aliases
+					if f.Name != n.name {
+						aliases = nil
+					}
 				}
-			} else if g, err := o.Vocab.Granularity(n.name); err == nil && g.Name == n.name {
+			} else if g, err := o.Vocab.Granularity(n.name); err == nil {
 				fp, def, aliases = g.Fingerprint(), vocab.Definition(g.Meaning()), g.Aliases
+				if g.Name != n.name {
+					aliases = nil
+				}
 			}
 		}
 		if fp != n.fp {

@@ -30,12 +30,18 @@ func openStore(t *testing.T, p string) *store.SQLite {
 // planSweep plans int8 × {w_group64, w_group128} × seed {1, 2} into root.
 func planSweep(t *testing.T, st store.Store, root string) []plan.Run {
 	t.Helper()
-	sel, err := plan.ParseSelection(plan.Flags{Models: []string{"Qwen/Qwen3-8B"}}, []string{"quant_pair=int8", "quant_granularity=w_group64,w_group128", "seed=1,2"}, groups, nil)
+	return planSweepWith(t, st, root, layout.MustParseTemplate(layout.DefaultTemplate), "seed=1,2")
+}
+
+// planSweepWith is planSweep under a layout template, with other seeds.
+func planSweepWith(t *testing.T, st store.Store, root string, tmpl layout.Template, seeds string) []plan.Run {
+	t.Helper()
+	sel, err := plan.ParseSelection(plan.Flags{Models: []string{"Qwen/Qwen3-8B"}}, []string{"quant_pair=int8", "quant_granularity=w_group64,w_group128", seeds}, groups, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	res, err := plan.Plan(context.Background(), plan.Options{
-		Vocab: vocab.Builtin(), Store: st, OutputRoot: root, Template: layout.MustParseTemplate(layout.DefaultTemplate),
+		Vocab: vocab.Builtin(), Store: st, OutputRoot: root, Template: tmpl,
 		Target: modelopt.DefaultTarget, Groups: groups, Now: time.Now,
 	}, sel)
 	if err != nil {

@@ -24,6 +24,7 @@ type Override struct {
 	Values []Value
 	Sweep  bool // more than one value was given (or a range)
 	Raw    string
+	count  uint64 // the values counted (see Count)
 }
 
 // MaxSweep bounds the values of one override, so a typo like
@@ -56,7 +57,18 @@ func errf(arg, format string, args ...any) error {
 }
 
 // Parse reads one command-line argument as a Hydra override.
-func Parse(arg string) (Override, error) {
+func Parse(arg string) (Override, error) { return parse(arg, false) }
+
+// Count reads an override as Parse does, and checks it as Parse does,
+// but only counts its values: a range is counted, not expanded, and has
+// no MaxSweep limit. The returned Override has no Values. A selection's
+// size is the product of such counts, known before anything is expanded.
+func Count(arg string) (o Override, n uint64, err error) {
+	o, err = parse(arg, true)
+	return o, o.count, err
+}
+
+func parse(arg string, countOnly bool) (Override, error) {
 	if len(arg) > MaxLength {
 		return Override{}, errf(arg, "is %d bytes long; an override is at most %d", len(arg), MaxLength)
 	}
@@ -86,56 +98,62 @@ func Parse(arg string) (Override, error) {
 	if strings.Contains(key, "..") || strings.HasSuffix(key, ".") {
 		return Override{}, errf(arg, "key %s has an empty path component", show(key))
 	}
-	vals, sweep, err := parseValue(rest)
+	vals, n, sweep, err := parseValue(rest, countOnly)
 	if err != nil {
 		return Override{}, errf(arg, "%s", err.Error())
 	}
-	return Override{Key: key, Values: vals, Sweep: sweep, Raw: arg}, nil
+	return Override{Key: key, Values: vals, Sweep: sweep, Raw: arg, count: n}, nil
 }
 
-// parseValue reads a value: elements separated by top-level commas.
-func parseValue(s string) ([]Value, bool, error) {
+// parseValue reads a value: elements separated by top-level commas. With
+// countOnly, it only counts them (n), expanding no range.
+func parseValue(s string, countOnly bool) (out []Value, n uint64, sweep bool, err error) {
 	if strings.TrimSpace(s) == "" {
-		return nil, false, fmt.Errorf("has an empty value; give a value after =")
+		return nil, 0, false, fmt.Errorf("has an empty value; give a value after =")
 	}
-	var out []Value
-	sweep := false
-	p := &parser{s: s}
+	p := &parser{s: s, countOnly: countOnly}
 	for {
 		p.skipSpace()
 		if strings.HasPrefix(p.s[p.i:], "range(") {
-			vals, err := p.parseRange()
+			vals, count, err := p.parseRange()
 			if err != nil {
-				return nil, false, err
+				return nil, 0, false, err
 			}
 			out = append(out, vals...)
+			if n += count; n < count {
+				n = math.MaxUint64 // counted past 2^64
+			}
 			sweep = true
 		} else {
 			v, err := p.parseElement()
 			if err != nil {
-				return nil, false, err
+				return nil, 0, false, err
 			}
-			out = append(out, v)
+			if !countOnly {
+				out = append(out, v)
+			}
+			n++
 		}
-		if len(out) > MaxSweep {
-			return nil, false, fmt.Errorf("sweeps more than %d values", MaxSweep)
+		if n > MaxSweep && !countOnly {
+			return nil, 0, false, fmt.Errorf("sweeps more than %d values", MaxSweep)
 		}
 		p.skipSpace()
 		if p.i >= len(p.s) {
 			break
 		}
 		if p.s[p.i] != ',' {
-			return nil, false, fmt.Errorf("unexpected %q at position %d; quote values that contain special characters ('…')", p.s[p.i], p.i+1)
+			return nil, 0, false, fmt.Errorf("unexpected %q at position %d; quote values that contain special characters ('…')", p.s[p.i], p.i+1)
 		}
 		p.i++
 		sweep = true
 	}
-	return out, sweep || len(out) > 1, nil
+	return out, n, sweep || n > 1, nil
 }
 
 type parser struct {
-	s string
-	i int
+	s         string
+	i         int
+	countOnly bool // count ranges, do not expand them
 }
 
 func (p *parser) skipSpace() {
@@ -273,27 +291,29 @@ func typed(raw string) Value {
 	return raw
 }
 
-func (p *parser) parseRange() ([]Value, error) {
+// parseRange reads range(…): its values and their count (only the count
+// when counting).
+func (p *parser) parseRange() ([]Value, uint64, error) {
 	p.i += len("range(")
 	end := strings.IndexByte(p.s[p.i:], ')')
 	if end < 0 {
-		return nil, fmt.Errorf("range( is not closed")
+		return nil, 0, fmt.Errorf("range( is not closed")
 	}
 	inner := p.s[p.i : p.i+end]
 	p.i += end + 1
 	parts := strings.Split(inner, ",")
 	if len(parts) < 1 || len(parts) > 3 {
-		return nil, fmt.Errorf("range takes (stop), (start, stop) or (start, stop, step)")
+		return nil, 0, fmt.Errorf("range takes (stop), (start, stop) or (start, stop, step)")
 	}
 	nums := make([]int, len(parts))
 	for i, s := range parts {
 		s = strings.TrimSpace(s)
 		if s == "" || !intRE.MatchString(s) {
-			return nil, fmt.Errorf("range(%s): arguments must be integers", inner)
+			return nil, 0, fmt.Errorf("range(%s): arguments must be integers", inner)
 		}
 		n, err := strconv.Atoi(strings.ReplaceAll(s, "_", ""))
 		if err != nil {
-			return nil, fmt.Errorf("range(%s): %s is out of range", inner, s)
+			return nil, 0, fmt.Errorf("range(%s): %s is out of range", inner, s)
 		}
 		nums[i] = n
 	}
@@ -305,25 +325,42 @@ func (p *parser) parseRange() ([]Value, error) {
 		step = nums[2]
 	}
 	if step == 0 {
-		return nil, fmt.Errorf("range(%s): step must not be zero", inner)
+		return nil, 0, fmt.Errorf("range(%s): step must not be zero", inner)
 	}
-	count := 0
-	if step > 0 && stop > start {
-		count = (stop - start + step - 1) / step
-	} else if step < 0 && stop < start {
-		count = (start - stop - step - 1) / -step
-	}
+	count := rangeCount(start, stop, step)
 	if count == 0 {
-		return nil, fmt.Errorf("range(%s) is empty", inner)
+		return nil, 0, fmt.Errorf("range(%s) is empty", inner)
+	}
+	if p.countOnly {
+		return nil, count, nil
 	}
 	if count > MaxSweep {
-		return nil, fmt.Errorf("range(%s) sweeps %d values, more than %d", inner, count, MaxSweep)
+		return nil, 0, fmt.Errorf("range(%s) sweeps %d values, more than %d", inner, count, MaxSweep)
 	}
 	out := make([]Value, 0, count)
-	for i, v := 0, start; i < count; i, v = i+1, v+step {
+	for i, v := 0, start; i < int(count); i, v = i+1, v+step {
 		out = append(out, v)
 	}
-	return out, nil
+	return out, count, nil
+}
+
+// rangeCount is the number of values of range(start, stop, step), in
+// unsigned arithmetic so that no span of ints overflows.
+func rangeCount(start, stop, step int) uint64 {
+	var span, by uint64
+	switch {
+	case step > 0 && stop > start:
+		span, by = uint64(stop)-uint64(start), uint64(step)
+	case step < 0 && stop < start:
+		span, by = uint64(start)-uint64(stop), -uint64(step)
+	default:
+		return 0
+	}
+	n := span / by
+	if span%by != 0 {
+		n++
+	}
+	return n
 }
 
 // plainRE are strings Hydra reads back as themselves without quotes.

@@ -5,7 +5,6 @@ package manifest
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 )
 
 // TempPrefix starts the name of every temporary file qrun writes, so that
@@ -15,11 +14,9 @@ const TempPrefix = ".qrun-tmp-"
 // WriteAtomic writes data to path so that a reader sees either the old file
 // or the whole new one, never a torn one: a temporary file in the same
 // directory, fsync, rename over the target, fsync of the directory.
+// The temporary file is this process's (see Writer).
 func WriteAtomic(path string, data []byte, perm os.FileMode) error {
-	if err := writeRenamed(path, data, perm, true); err != nil {
-		return err
-	}
-	return SyncDir(filepath.Dir(path))
+	return Writer("").WriteAtomic(path, data, perm)
 }
 
 // SyncDir makes a directory's entries (a rename, a new file) durable.

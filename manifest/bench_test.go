@@ -41,7 +41,7 @@ func BenchmarkWriteNew(b *testing.B) {
 		b.Fatal(err)
 	}
 	f := Files{Manifest: mb, Recipe: make([]byte, 2048)}
-	batch := NewBatch()
+	batch := NewBatch("")
 	for i := 0; b.Loop(); i++ {
 		if err := batch.WriteNew(filepath.Join(dir, strconv.Itoa(i%64)), f); err != nil {
 			b.Fatal(err)

@@ -281,16 +281,9 @@ func Torn(dir string) bool {
 }
 
 // Reset empties an uncommitted directory (see Uncommitted) so that its run
-// can be written afresh.
-func Reset(dir string) error {
-	if err := RemoveStrays(dir); err != nil {
-		return err
-	}
-	if err := os.Remove(filepath.Join(dir, RecipeFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("reset %s: %w", dir, err)
-	}
-	return nil
-}
+// can be written afresh: this process's temporary files, legacy ones (see
+// Writer.Reset) and the recipe.
+func Reset(dir string) error { return Writer("").Reset(dir) }
 
 // Files are the two files of a run directory.
 type Files struct {
@@ -302,14 +295,7 @@ type Files struct {
 // durably, the recipe first so that a manifest on disk always has its recipe
 // beside it; files already there are left byte for byte as they are
 // (re-planning never rewrites a run). It reports how many files it wrote.
-func WriteMissing(dir string, f Files) (int, error) {
-	b := &Batch{sync: true}
-	n, err := b.WriteMissing(dir, f)
-	if err == nil && n > 0 {
-		err = SyncDir(dir)
-	}
-	return n, err
-}
+func WriteMissing(dir string, f Files) (int, error) { return Writer("").WriteMissing(dir, f) }
 
 // WriteAll writes both files atomically and durably, replacing what is
 // there: the recipe first, then the manifest.
@@ -335,11 +321,12 @@ func WriteAll(dir string, f Files) error {
 // (see plan). A run the registry holds has durable files.
 type Batch struct {
 	sync    bool // fsync each file (the unbatched functions above)
+	writer  Writer
 	written int
 }
 
-// NewBatch starts a batch of unsynced writes.
-func NewBatch() *Batch { return &Batch{} }
+// NewBatch starts a batch of unsynced writes, its temporary files w's.
+func NewBatch(w Writer) *Batch { return &Batch{writer: w} }
 
 // WriteMissing is WriteMissing above without per-file syncs.
 func (b *Batch) WriteMissing(dir string, f Files) (int, error) {
@@ -354,7 +341,7 @@ func (b *Batch) WriteMissing(dir string, f Files) (int, error) {
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return n, fmt.Errorf("check %s: %w", p, err)
 		}
-		if err := writeRenamed(p, x.data, 0o644, b.sync); err != nil {
+		if err := writeRenamed(b.writer, p, x.data, 0o644, b.sync); err != nil {
 			return n, err
 		}
 		n++
@@ -369,10 +356,10 @@ func (b *Batch) WriteNew(dir string, f Files) error { return b.WriteAll(dir, f) 
 
 // WriteAll is WriteAll above without per-file syncs.
 func (b *Batch) WriteAll(dir string, f Files) error {
-	if err := writeRenamed(filepath.Join(dir, RecipeFile), f.Recipe, 0o644, b.sync); err != nil {
+	if err := writeRenamed(b.writer, filepath.Join(dir, RecipeFile), f.Recipe, 0o644, b.sync); err != nil {
 		return err
 	}
-	if err := writeRenamed(filepath.Join(dir, ManifestFile), f.Manifest, 0o644, b.sync); err != nil {
+	if err := writeRenamed(b.writer, filepath.Join(dir, ManifestFile), f.Manifest, 0o644, b.sync); err != nil {
 		return err
 	}
 	b.written += 2
@@ -392,18 +379,6 @@ func (b *Batch) Sync(root string) error {
 	return syncFS(root)
 }
 
-// RemoveStrays deletes qrun's temporary files left in dir by a crash.
-func RemoveStrays(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", dir, err)
-	}
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), TempPrefix) && !e.IsDir() {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("remove stray %s: %w", e.Name(), err)
-			}
-		}
-	}
-	return nil
-}
+// RemoveStrays deletes this process's temporary files and legacy ones
+// left in dir (see Writer.RemoveStrays).
+func RemoveStrays(dir string) error { return Writer("").RemoveStrays(dir) }

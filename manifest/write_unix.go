@@ -26,8 +26,8 @@ var (
 // It speaks to the kernel directly: an *os.File would add, for each of a
 // sweep's tens of thousands of files, a registration with the poller, four
 // fcntl calls, a getpid and an lstat of the target before the rename.
-func writeRenamed(path string, data []byte, perm os.FileMode, sync bool) error {
-	fd, tmp, err := createTemp(path, perm)
+func writeRenamed(w Writer, path string, data []byte, perm os.FileMode, sync bool) error {
+	fd, tmp, err := createTemp(w, path, perm)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -66,12 +66,13 @@ func writeRenamed(path string, data []byte, perm os.FileMode, sync bool) error {
 }
 
 // createTemp creates a new temporary file beside path, named so that it is
-// recognisably qrun's (TempPrefix), unique to this process, and created
-// exclusively (never reusing another writer's file).
-func createTemp(path string, perm os.FileMode) (int, string, error) {
+// recognisably qrun's (TempPrefix) and its writer's (see Writer), unique
+// to this process, and created exclusively (never reusing another
+// writer's file).
+func createTemp(w Writer, path string, perm os.FileMode) (int, string, error) {
 	dir, base := filepath.Split(path)
 	for {
-		tmp := dir + TempPrefix + base + "-" + pid() + "-" + strconv.FormatUint(tempSeq.Add(1), 10)
+		tmp := dir + w.tempBase(base) + "-" + pid() + "-" + strconv.FormatUint(tempSeq.Add(1), 10)
 		fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, uint32(perm.Perm()))
 		switch {
 		case err == nil:

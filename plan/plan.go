@@ -1,15 +1,18 @@
 package plan
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +38,10 @@ type Options struct {
 	// deployable (SPEC §11.3) an invalid selection.
 	RequireExport bool
 	Pending       bool // only the runs not yet succeeded
+	// MaxSweep is the largest sweep planned (DefaultMaxSweep when 0): a
+	// larger selection is an invalid selection, refused before anything
+	// is expanded.
+	MaxSweep int64
 	// Progress, when set, is called from the loop writing the run
 	// directories after each run (done of total); it must be cheap (throttle
 	// inside). It may start again from 0 if the registry retries the plan.
@@ -156,6 +163,10 @@ type combo struct {
 	verdict modelopt.Verdict // for the plan's ModelOpt target
 	export  manifest.Export  // the verdict as the manifests record it
 	runs    int              // the plan's runs of this combination
+	// the format, the granularity and the KV-cache setting (zero for
+	// none) as name stability sees them, with the names their runs are
+	// recorded under (store.RecordedName)
+	format, granularity, kvCache store.NameUse
 	// the resolved quantizers as the manifest shows them
 	weights, activations any
 }
@@ -180,12 +191,18 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 	if len(sel.Models) == 0 {
 		return nil, usagef("no model selected: give --model ORG/NAME (or model=… , or model: in qrun.yaml)")
 	}
+	if err := sel.CheckSize(opts.MaxSweep); err != nil {
+		return nil, err
+	}
 	models, err := checkModels(ctx, opts.Store, sel.Models)
 	if err != nil {
 		return nil, err
 	}
 	combos, invalid, err := resolveAll(opts, sel)
 	if err != nil {
+		return nil, err
+	}
+	if err := recordNames(ctx, opts.Store, combos); err != nil {
 		return nil, err
 	}
 	if len(invalid) > 0 && !opts.SkipInvalid {
@@ -347,7 +364,7 @@ func (sw *sweep) record(ctx context.Context, head store.PlanHead, statuses []run
 		if err := tx.Check(head); err != nil {
 			return err
 		}
-		w, err := newWriter(ctx, sw.opts.OutputRoot, len(statuses), sw.opts.Progress)
+		w, err := newWriter(ctx, sw.opts.OutputRoot, manifest.RegistryWriter(st.ID()), len(statuses), sw.opts.Progress)
 		if err != nil {
 			return err
 		}
@@ -605,11 +622,11 @@ func resolveAll(opts Options, sel Selection) (map[comboKey]*combo, []Invalid, er
 	return combos, invalid, nil
 }
 
-func addNames(names map[string]store.NameUse, r *vocab.Resolution) {
-	names["format:"+r.Format.Name] = formatUse(r.Format)
-	names["granularity:"+r.Granularity.Name] = granularityUse(r.Granularity)
-	if kv := r.KVCache; kv != nil && !kv.None() {
-		names["kv_cache:"+kv.Name] = kvCacheUse(kv)
+func addNames(names map[string]store.NameUse, c *combo) {
+	names["format:"+c.format.Name] = c.format
+	names["granularity:"+c.granularity.Name] = c.granularity
+	if c.kvCache.Name != "" {
+		names["kv_cache:"+c.kvCache.Name] = c.kvCache
 	}
 }
 
@@ -617,6 +634,37 @@ func addNames(names map[string]store.NameUse, r *vocab.Resolution) {
 func kvCacheUse(c *vocab.KVCache) store.NameUse {
 	return store.NameUse{Kind: namekind.KVCache, Name: c.Name, Fingerprint: c.Fingerprint(),
 		Definition: vocab.Definition(c.Meaning()), Aliases: c.Aliases}
+}
+
+// recordNames finds, for each combination's format, granularity and
+// KV-cache setting, the name its runs are recorded under: after a declared
+// rename, the name the registry first recorded the definition under (see
+// store.RecordedName), so that runs planned before keep their ids and
+// directories.
+func recordNames(ctx context.Context, st store.Store, combos map[comboKey]*combo) error {
+	uses := map[string]store.NameUse{}
+	for _, c := range combos {
+		uses["format:"+c.res.Format.Name] = formatUse(c.res.Format)
+		uses["granularity:"+c.res.Granularity.Name] = granularityUse(c.res.Granularity)
+		if kv := c.res.KVCache; kv != nil && !kv.None() {
+			uses["kv_cache:"+kv.Name] = kvCacheUse(kv)
+		}
+	}
+	list := sortedNames(uses)
+	if err := store.FillRecorded(ctx, st, list); err != nil {
+		return err
+	}
+	for _, u := range list {
+		uses[string(u.Kind)+":"+u.Name] = u
+	}
+	for _, c := range combos {
+		c.format = uses["format:"+c.res.Format.Name]
+		c.granularity = uses["granularity:"+c.res.Granularity.Name]
+		if kv := c.res.KVCache; kv != nil && !kv.None() {
+			c.kvCache = uses["kv_cache:"+kv.Name]
+		}
+	}
+	return nil
 }
 
 // formatUse is a format as name stability sees it.
@@ -654,7 +702,8 @@ func mergeParams(a, b []manifest.Param) []manifest.Param {
 	return out
 }
 
-// ParamsJSON is the registry's canonical JSON object of typed parameters.
+// ParamsJSON is the registry's canonical JSON object of typed parameters,
+// keys in order: each "key":value as ParamJSON writes it.
 func ParamsJSON(params []manifest.Param) string {
 	if len(params) == 0 {
 		return "{}"
@@ -665,14 +714,45 @@ func ParamsJSON(params []manifest.Param) string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, _ := json.Marshal(p.Key)
-		v, _ := json.Marshal(p.Value)
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
+		b.WriteString(ParamJSON(p))
 	}
 	b.WriteByte('}')
 	return b.String()
+}
+
+// ParamJSON is one parameter as the registry's JSON writes it, "key":value,
+// the value's Hydra type kept: an integer as a JSON integer (1000), a float
+// always with a fraction or an exponent (1000.0, 0.5, 1e+21), so that
+// seed=1000 and seed=1000.0 stay two values in the registry and in every
+// --json output, as they are two runs.
+func ParamJSON(p manifest.Param) string {
+	k, _ := json.Marshal(p.Key)
+	return string(k) + ":" + string(ParamValueJSON(p.Value))
+}
+
+// ParamValueJSON is a parameter value as JSON, its type kept (see
+// ParamJSON).
+func ParamValueJSON(v any) json.RawMessage {
+	switch x := v.(type) {
+	case float32:
+		return ParamValueJSON(float64(x))
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			// JSON has no such numbers (Hydra refuses them as values).
+			b, _ := json.Marshal(strconv.FormatFloat(x, 'g', -1, 64))
+			return b
+		}
+		b, _ := json.Marshal(x)
+		if !bytes.ContainsAny(b, ".eE") {
+			b = append(b, ".0"...)
+		}
+		return b
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(fmt.Sprint(v))
+	}
+	return b
 }
 
 // reuse is what to do with a run directory that already exists.

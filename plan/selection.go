@@ -7,13 +7,18 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"math"
+	"math/bits"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/qrun-dev/qrun/hydra"
 	"github.com/qrun-dev/qrun/internal/suggest"
 	"github.com/qrun-dev/qrun/layout"
 	"github.com/qrun-dev/qrun/manifest"
+	"github.com/qrun-dev/qrun/vocab"
 )
 
 // Axis is one swept parameter: a key and its values, as Hydra typed them.
@@ -70,6 +75,9 @@ type Flags struct {
 	// KVCacheDefault is the KV-cache setting of a selection that names
 	// none (kv_cache: in qrun.yaml); "" is none.
 	KVCacheDefault string
+	// MaxSweep is the largest sweep ParseSelection takes (DefaultMaxSweep
+	// when 0): a larger one is refused before any range is expanded.
+	MaxSweep int64
 }
 
 // ErrUsage marks a selection that is malformed as typed (exit 2).
@@ -86,9 +94,14 @@ func usagef(format string, args ...any) error { return &usageErr{fmt.Sprintf(for
 // selection (quant_pair=int8) and the seed's field notation
 // (quant_pair.format_name=int8) are synonyms on input; comma lists and
 // range() sweep. Keys in ignore are recorded but not part of the identity.
+// A sweep of more runs than f.MaxSweep is refused (SweepTooLargeError)
+// before any value list is built: its size is counted from the arguments.
 func ParseSelection(f Flags, overrides []string, groups Groups, ignore []string) (Selection, error) {
 	var sel Selection
 	groups = groups.withDefaults()
+	if err := checkSize(countSelection(f, overrides, groups, ignore), f.MaxSweep); err != nil {
+		return sel, err
+	}
 	sel.Models = append(sel.Models, splitFlag(f.Models)...)
 	sel.Formats = append(sel.Formats, splitFlag(f.Formats)...)
 	sel.Granularities = append(sel.Granularities, splitFlag(f.Granularities)...)
@@ -273,13 +286,163 @@ func (s Selection) Combinations() int {
 }
 
 // Size is the number of runs the selection expands to (models × formats ×
-// granularities × KV-cache settings × each parameter's values).
-func (s Selection) Size() int {
-	n := max(len(s.Models), 1) * len(s.Formats) * len(s.Granularities) * max(len(s.KVCaches), 1)
+// granularities × each parameter's values), computed from the lists alone,
+// before anything is expanded; math.MaxUint64 when it would overflow. An
+// alias and its name in one list count twice here (the sweep plans them
+// once).
+func (s Selection) Size() uint64 {
+	n := uint64(max(len(s.Models), 1))
+	for _, k := range []int{len(s.Formats), len(s.Granularities), len(s.kvCaches())} {
+		n = mulSat(n, uint64(k))
+	}
 	for _, a := range s.Params {
-		n *= len(a.Values)
+		n = mulSat(n, uint64(len(a.Values)))
 	}
 	return n
+}
+
+// mulSat is a × b, saturating at math.MaxUint64.
+func mulSat(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	if hi != 0 {
+		return math.MaxUint64
+	}
+	return lo
+}
+
+// DefaultMaxSweep is the largest sweep a plan takes when no limit is set
+// (max_sweep in qrun.yaml, --max-sweep).
+const DefaultMaxSweep = 1_000_000
+
+// SweepTooLargeError refuses a selection whose sweep has more runs than
+// the limit; it is found from the lists' lengths, before any run is
+// generated (by ParseSelection, before any range is expanded), so a
+// selection of any size is refused in constant memory.
+type SweepTooLargeError struct {
+	Size    uint64 // math.MaxUint64: more than that
+	Limit   int64
+	Factors []Factor // the lists whose lengths multiply to Size
+}
+
+// Factor is one list of a sweep and its length.
+type Factor struct {
+	What string // "model(s)", "format(s)", "granularity(ies)", or a parameter's key
+	N    uint64
+}
+
+func (e *SweepTooLargeError) Error() string {
+	var b strings.Builder
+	size := strconv.FormatUint(e.Size, 10)
+	if e.Size == math.MaxUint64 {
+		size = "more than " + size
+	}
+	fmt.Fprintf(&b, "the selection is a sweep of %s runs (", size)
+	for i, f := range e.Factors {
+		if i > 0 {
+			b.WriteString(" × ")
+		}
+		if i < 4 { // the axes; then the params
+			fmt.Fprintf(&b, "%d %s", f.N, f.What)
+		} else {
+			fmt.Fprintf(&b, "%s: %d", f.What, f.N)
+		}
+	}
+	fmt.Fprintf(&b, "), more than the limit of %d; nothing was written: narrow the sweep, or raise the limit with --max-sweep N or max_sweep: N in qrun.yaml", e.Limit)
+	return b.String()
+}
+
+// Is makes a sweep too large an invalid selection (exit 4).
+func (e *SweepTooLargeError) Is(target error) bool { return target == vocab.ErrInvalidSelection }
+
+// checkSize refuses a sweep of factors larger than limit (DefaultMaxSweep
+// when limit is 0 or less).
+func checkSize(factors []Factor, limit int64) error {
+	if limit <= 0 {
+		limit = DefaultMaxSweep
+	}
+	n := uint64(1)
+	for _, f := range factors {
+		n = mulSat(n, f.N)
+	}
+	if n > uint64(limit) {
+		return &SweepTooLargeError{Size: n, Limit: limit, Factors: factors}
+	}
+	return nil
+}
+
+// CheckSize refuses a selection larger than limit (DefaultMaxSweep when
+// limit is 0 or less).
+func (s Selection) CheckSize(limit int64) error {
+	fs := []Factor{{"model(s)", uint64(max(len(s.Models), 1))}, {"format(s)", uint64(len(s.Formats))}, {"granularity(ies)", uint64(len(s.Granularities))}}
+	for _, a := range s.Params {
+		fs = append(fs, Factor{a.Key, uint64(len(a.Values))})
+	}
+	return checkSize(fs, limit)
+}
+
+// countSelection counts what ParseSelection would expand, without
+// expanding anything (ranges are counted, see hydra.Count): the length of
+// each list of the sweep. Malformed arguments count as one value each;
+// ParseSelection reports them.
+func countSelection(f Flags, overrides []string, groups Groups, ignore []string) []Factor {
+	groups = groups.withDefaults()
+	models, formats, grans := uint64(len(splitFlag(f.Models))), uint64(len(splitFlag(f.Formats))), uint64(len(splitFlag(f.Granularities)))
+	kvs := uint64(len(splitFlag(f.KVCaches)))
+	params := map[string]uint64{}
+	var keys []string
+	add := func(key string, n uint64) {
+		if _, ok := params[key]; !ok {
+			keys = append(keys, key)
+		}
+		params[key] = n
+	}
+	count := func(arg string) (string, uint64) {
+		o, n, err := hydra.Count(arg)
+		if err != nil {
+			return "", 1
+		}
+		return o.Key, n
+	}
+	for _, p := range f.Params {
+		if k, n := count(p); k != "" {
+			add(k, n)
+		}
+	}
+	for _, arg := range overrides {
+		k, n := count(arg)
+		switch k {
+		case "":
+		case groups.Format, groups.Format + ".format_name":
+			formats = addSat(formats, n)
+		case groups.Granularity, groups.Granularity + ".name":
+			grans = addSat(grans, n)
+		case groups.KVCache:
+			kvs = addSat(kvs, n)
+		case groups.Model:
+			models = addSat(models, n)
+		default:
+			if !slices.Contains(ignore, k) {
+				add(k, n)
+			}
+		}
+	}
+	if grans == 0 {
+		grans = 1 // default
+	}
+	fs := []Factor{{"model(s)", max(models, 1)}, {"format(s)", formats}, {"granularity(ies)", grans}, {"KV-cache setting(s)", max(kvs, 1)}}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fs = append(fs, Factor{k, params[k]})
+	}
+	return fs
+}
+
+// addSat is a + b, saturating at math.MaxUint64.
+func addSat(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return math.MaxUint64
 }
 
 // each calls fn for every combination of parameter values, in order.

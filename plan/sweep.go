@@ -81,7 +81,13 @@ func (sw *sweep) each(fn func(i int, r *Run, c *combo) error) error {
 // identify lays out one run: identity, id, directory.
 func (sw *sweep) identify(model string, c *combo, params []manifest.Param) (Run, error) {
 	r := c.res
-	id := layout.Identity{Model: model, Format: r.Format.Name, Granularity: r.Granularity.Name, KVCache: r.KVCacheName()}
+	format, granularity := c.format.RecordedAs(), c.granularity.RecordedAs()
+	id := layout.Identity{Model: model, Format: format, Granularity: granularity}
+	kv := layout.NoKVCache
+	if c.kvCache.Name != "" {
+		kv = c.kvCache.RecordedAs()
+	}
+	id.KVCache = kv
 	for _, p := range params {
 		lp, err := layout.NewParam(p.Key, p.Value)
 		if err != nil {
@@ -97,10 +103,23 @@ func (sw *sweep) identify(model string, c *combo, params []manifest.Param) (Run,
 		return Run{}, err
 	}
 	return Run{
-		ID: layout.RunID(id), Dir: dir, Model: model, Format: r.Format.Name, Granularity: r.Granularity.Name, KVCache: r.KVCacheName(),
-		FormatTyped: r.FormatTyped, GranularityTyped: r.GranularityTyped, KVCacheTyped: r.KVCacheTyped, QFormat: c.qformat,
+		ID: layout.RunID(id), Dir: dir, Model: model, Format: format, Granularity: granularity, KVCache: kv,
+		FormatTyped: typedAs(r.FormatTyped, r.Format.Name, format), GranularityTyped: typedAs(r.GranularityTyped, r.Granularity.Name, granularity),
+		KVCacheTyped: typedAs(r.KVCacheTyped, r.KVCacheName(), kv), QFormat: c.qformat,
 		Params: params, Recorded: sw.recorded, Export: c.verdict,
 	}, nil
+}
+
+// typedAs is the name the user typed, when it is not the recorded one:
+// typed ("" when the canonical name was typed) or else the canonical name.
+func typedAs(typed, canonical, recorded string) string {
+	if typed == "" {
+		typed = canonical
+	}
+	if typed == recorded {
+		return ""
+	}
+	return typed
 }
 
 // verdicts lists the combinations' export verdicts in sweep order, with
@@ -151,11 +170,11 @@ func (sw *sweep) row(r *Run, c *combo) store.Run {
 
 // kvName is the KV-cache setting as the manifest records it: nil for none,
 // which leaves the manifest what it was before the axis existed.
-func kvName(r *vocab.Resolution) *manifest.Name {
-	if r.KVCache == nil || r.KVCache.None() {
+func kvName(r *Run, res *vocab.Resolution) *manifest.Name {
+	if res.KVCache == nil || res.KVCache.None() {
 		return nil
 	}
-	return &manifest.Name{Name: r.KVCache.Name, Typed: r.KVCacheTyped, Fingerprint: r.KVCache.Fingerprint()}
+	return &manifest.Name{Name: r.KVCache, Typed: r.KVCacheTyped, Fingerprint: res.KVCache.Fingerprint()}
 }
 
 // files encodes the run's manifest; the recipe is its combination's.
@@ -163,9 +182,9 @@ func (sw *sweep) files(r *Run, c *combo) (manifest.Files, error) {
 	res := c.res
 	m := &manifest.Manifest{
 		RunID: r.ID, Model: r.Model,
-		Format:            manifest.Name{Name: res.Format.Name, Typed: res.FormatTyped, Fingerprint: res.Format.Fingerprint()},
-		Granularity:       manifest.Name{Name: res.Granularity.Name, Typed: res.GranularityTyped, Fingerprint: res.Granularity.Fingerprint()},
-		KVCache:           kvName(res),
+		Format:            manifest.Name{Name: r.Format, Typed: r.FormatTyped, Fingerprint: res.Format.Fingerprint()},
+		Granularity:       manifest.Name{Name: r.Granularity, Typed: r.GranularityTyped, Fingerprint: res.Granularity.Fingerprint()},
+		KVCache:           kvName(r, res),
 		Params:            r.Params,
 		Recorded:          r.Recorded,
 		ConfigFingerprint: res.Fingerprint(),
@@ -208,7 +227,7 @@ func (sw *sweep) check(ctx context.Context) ([]store.NameUse, int, error) {
 			return err
 		}
 		if c != last {
-			addNames(names, c.res)
+			addNames(names, c)
 			last = c
 		}
 		h := sha256.Sum256([]byte(r.Dir))
@@ -246,6 +265,7 @@ type writer struct {
 	root     string
 	maker    *layout.Maker
 	batch    *manifest.Batch
+	owner    manifest.Writer // the registry, whose temporary files these are
 	total    int
 	progress func(done, total int)
 	created  []uint64 // bit i: the writer created run i's directory (read once it has exited)
@@ -268,12 +288,12 @@ type writeJob struct {
 
 var errStopped = errors.New("plan: writer stopped")
 
-func newWriter(ctx context.Context, root string, total int, progress func(done, total int)) (*writer, error) {
+func newWriter(ctx context.Context, root string, owner manifest.Writer, total int, progress func(done, total int)) (*writer, error) {
 	maker, err := layout.NewMaker(root)
 	if err != nil {
 		return nil, err
 	}
-	w := &writer{ctx: ctx, root: root, maker: maker, batch: manifest.NewBatch(), total: total, progress: progress,
+	w := &writer{ctx: ctx, root: root, maker: maker, batch: manifest.NewBatch(owner), owner: owner, total: total, progress: progress,
 		created: make([]uint64, (total+63)/64), jobs: make(chan writeJob, 1), exited: make(chan struct{})}
 	go w.loop()
 	return w, nil
@@ -378,7 +398,7 @@ func (w *writer) write(j writeJob) error {
 		}
 		switch action {
 		case reuseReset:
-			if err := manifest.Reset(r.Dir); err != nil {
+			if err := w.owner.Reset(r.Dir); err != nil {
 				return err
 			}
 		case reuseRewrite:
@@ -386,9 +406,10 @@ func (w *writer) write(j writeJob) error {
 				return err
 			}
 		}
-		// Temporary files in a run directory are a crashed writer's:
-		// planners of one run are serialised by the registry's lock.
-		if err := manifest.RemoveStrays(r.Dir); err != nil {
+		// The registry's temporary files in a run directory are a crashed
+		// writer's: its planners of one run are serialised by its lock.
+		// Another registry's (one output root, two registries) are left.
+		if err := w.owner.RemoveStrays(r.Dir); err != nil {
 			return err
 		}
 		if _, err := w.batch.WriteMissing(r.Dir, j.files[i]); err != nil {
@@ -409,7 +430,7 @@ func (sw *sweep) undo(w *writer) {
 	if slices.IndexFunc(w.created, func(b uint64) bool { return b != 0 }) >= 0 {
 		sw.each(func(i int, r *Run, _ *combo) error {
 			if w.created[i/64]&(1<<(i%64)) != 0 {
-				manifest.RemoveStrays(r.Dir)
+				w.owner.RemoveStrays(r.Dir)
 				os.Remove(filepath.Join(r.Dir, manifest.ManifestFile))
 				os.Remove(filepath.Join(r.Dir, manifest.RecipeFile))
 				os.Remove(r.Dir) // only when empty

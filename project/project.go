@@ -49,6 +49,9 @@ type Settings struct {
 	// RequireExport refuses any combination whose checkpoint export is not
 	// deployable (SPEC §11.3), as --require-export does.
 	RequireExport bool `yaml:"require_export"`
+	// MaxSweep is the largest sweep a plan takes (--max-sweep overrides):
+	// a larger selection is refused before it is expanded.
+	MaxSweep int64 `yaml:"max_sweep"`
 	// Metrics are settings per metric name (qrun report's colour scale).
 	Metrics map[string]Metric `yaml:"metrics"`
 }
@@ -96,8 +99,12 @@ func Defaults() Settings {
 		Groups:     Groups{Format: "quant_pair", Granularity: "quant_granularity", KVCache: "quant_kv_cache"},
 		ModelKey:   "model",
 		HFPTQ:      HFPTQ{Python: "python", Script: "examples/hf_ptq/hf_ptq.py"},
+		MaxSweep:   DefaultMaxSweep,
 	}
 }
+
+// DefaultMaxSweep is max_sweep's default: a million runs.
+const DefaultMaxSweep = 1_000_000
 
 // Project is a project root and its settings in effect.
 type Project struct {
@@ -114,9 +121,26 @@ func (p *Project) Path(rel string) string {
 	return filepath.Join(p.Root, rel)
 }
 
-// Find walks up from start to the first folder holding qrun.yaml.
+// realPath is the absolute path of an existing folder with every symbolic
+// link resolved: a project has one root whichever path reaches it
+// (/scratch/proj → /lustre/u/proj), so its output root and its runs'
+// directories are the same from every path. A path that cannot be
+// resolved is kept absolute as it is.
+func realPath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real, nil
+	}
+	return abs, nil
+}
+
+// Find walks up from start to the first folder holding qrun.yaml; the
+// folder is given by its real path (see realPath).
 func Find(start string) (string, bool, error) {
-	dir, err := filepath.Abs(start)
+	dir, err := realPath(start)
 	if err != nil {
 		return "", false, fmt.Errorf("find project: %w", err)
 	}
@@ -142,6 +166,9 @@ func Open(wd, configFile string) (*Project, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config %s: %w", configFile, err)
 		}
+		if dir, err := realPath(filepath.Dir(abs)); err == nil {
+			abs = filepath.Join(dir, filepath.Base(abs))
+		}
 		s, err := Read(abs)
 		if err != nil {
 			return nil, err
@@ -153,7 +180,7 @@ func Open(wd, configFile string) (*Project, error) {
 		return nil, err
 	}
 	if !found {
-		abs, err := filepath.Abs(wd)
+		abs, err := realPath(wd)
 		if err != nil {
 			return nil, fmt.Errorf("project: %w", err)
 		}
@@ -247,6 +274,9 @@ func (s Settings) validate() error {
 			return fmt.Errorf("metrics.%s.better %q: use lower or higher", name, m.Better)
 		}
 	}
+	if s.MaxSweep < 1 {
+		return fmt.Errorf("max_sweep %d: give the largest number of runs one plan may sweep, at least 1 (default %d)", s.MaxSweep, DefaultMaxSweep)
+	}
 	for key, v := range map[string]string{
 		"output": s.Output, "database": s.Database, "layout": s.Layout, "modelopt": s.ModelOpt,
 		"vocabulary.granularity": s.Vocabulary.Granularity, "vocabulary.format": s.Vocabulary.Format,
@@ -284,6 +314,7 @@ model: ""                          # default model id (--model overrides)
 kv_cache: %s                   # KV-cache setting when none is selected: hf_ptq's default (none: KV cache unquantized)
 ignore_keys: []                    # Hydra keys recorded in the manifest but not in the run's identity
 require_export: false              # true: refuse (exit 4) combinations whose checkpoint export is not deployable
+max_sweep: %d                 # the most runs one plan may sweep (--max-sweep overrides); more is refused (exit 4)
 model_key: %s                   # Hydra key of the model in emitted lines (model=Qwen/Qwen3-8B)
 groups:                            # Hydra config-group names used in emitted overrides
   format: %s
@@ -293,7 +324,7 @@ hf_ptq:                            # qrun plan --emit hf_ptq: ModelOpt's script 
   python: %s
   script: %s
 `, d.Output, d.Database, d.Layout, d.Vocabulary.Granularity, d.Vocabulary.Format, d.Vocabulary.KVCache, d.ModelOpt,
-		InitKVCache, d.ModelKey, d.Groups.Format, d.Groups.Granularity, d.Groups.KVCache, d.HFPTQ.Python, d.HFPTQ.Script))
+		InitKVCache, d.MaxSweep, d.ModelKey, d.Groups.Format, d.Groups.Granularity, d.Groups.KVCache, d.HFPTQ.Python, d.HFPTQ.Script))
 }
 
 // ErrExists says init found a project already there.

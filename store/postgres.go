@@ -88,7 +88,7 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*Postgres, err
 	if p.lockTimeout <= 0 {
 		p.lockTimeout = DefaultLockTimeout
 	}
-	p.registry = registry{d: p, readOnly: opts.ReadOnly}
+	p.registry = registry{d: p, readOnly: opts.ReadOnly, root: cleanRoot(opts.OutputRoot)}
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: not a valid PostgreSQL URL: %s", p.loc, parseReason(err))
@@ -107,6 +107,7 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*Postgres, err
 	}
 	p.user, p.database, p.connectTimeout = cfg.User, cfg.Database, cfg.ConnectTimeout
 	p.server = serverName(cfg.Host, cfg.Port)
+	p.id = "postgres:" + p.server + "/" + p.database + "?search_path=" + cfg.RuntimeParams["search_path"]
 	p.db = stdlib.OpenDB(*cfg)
 	// A qrun process works through one connection at a time (two while it
 	// migrates); a small pool keeps a SLURM array of planners within the

@@ -16,7 +16,12 @@ type registry struct {
 	db       *sql.DB
 	d        dialect
 	readOnly bool
+	root     string // the output root run directories are recorded under (see dirs.go); "" for none
+	id       string // see ID
 }
+
+// ID names the registry (see Store.ID).
+func (r *registry) ID() string { return r.id }
 
 // dialect is what a backend supplies to the shared SQL.
 type dialect interface {

@@ -33,7 +33,7 @@ func (r *registry) Update(ctx context.Context, fn func(PlanTx) error) error {
 			return err
 		}
 		defer tx.Rollback()
-		t := &planTx{ctx: ctx, tx: tx}
+		t := &planTx{ctx: ctx, tx: tx, reg: r}
 		defer t.close()
 		err = fn(t)
 		switch {
@@ -55,6 +55,7 @@ func (r *registry) Update(ctx context.Context, fn func(PlanTx) error) error {
 type planTx struct {
 	ctx   context.Context
 	tx    wtx
+	reg   *registry // for its output root
 	head  *PlanHead
 	at    time.Time
 	fps   map[nameKey]string  // the plan's names → their fingerprints
@@ -118,6 +119,9 @@ func (t *planTx) Check(h PlanHead) error {
 	if len(blocked) > 1 {
 		return errors.Join(blocked...)
 	}
+	if err := checkRecorded(h.Names, registered); err != nil {
+		return err
+	}
 	t.head = &h
 	t.at = h.At
 	if t.at.IsZero() {
@@ -148,6 +152,7 @@ func (t *planTx) AddRuns(runs []Run) ([]PlannedRun, error) {
 		if err := t.head.checkRun(&checked[i], t.fps); err != nil {
 			return nil, err
 		}
+		checked[i].Dir = t.reg.recordDir(checked[i].Dir)
 	}
 	if t.w == nil {
 		if err := insertLayout(t.ctx, t.tx, t.head.Layout, t.at); err != nil {
@@ -165,6 +170,9 @@ func (t *planTx) AddRuns(runs []Run) ([]PlannedRun, error) {
 			return nil, err
 		}
 		return nil, t.db(err)
+	}
+	for i := range t.planned {
+		t.planned[i].Dir = t.reg.runDir(t.planned[i].Dir)
 	}
 	// A new name is registered with the first run using it (its row goes
 	// in after the run's, which it refers to).
@@ -484,8 +492,20 @@ func (w *runWriter) settle(ctx context.Context, p *PlannedRun, registered map[st
 	old, ok := registered[r.ID]
 	_, ours := w.inserted[runKey(r.ID)] // planned earlier in this very plan
 	switch {
+	case ok && old.Dir != r.Dir && movedDir(old.Dir, r.Dir):
+		// Recorded absolute by an older qrun, under an output root that
+		// has moved since (or was reached through another path): the
+		// same run, recorded from now on relative to the root.
+		if _, err := w.tx.ExecContext(ctx, `UPDATE runs SET dir = ? WHERE id = ?`, r.Dir, old.ID); err != nil {
+			return err
+		}
+		old.Dir = r.Dir
+		fallthrough
 	case ok && old.Dir == r.Dir:
 		if err := w.fillExport(ctx, &old, r); err != nil {
+			return err
+		}
+		if err := w.fillParams(ctx, &old, r); err != nil {
 			return err
 		}
 		p.Run = old
@@ -529,6 +549,22 @@ func (w *runWriter) fillExport(ctx context.Context, old *Run, planned Run) error
 		return err
 	}
 	old.Export = planned.Export
+	return nil
+}
+
+// fillParams gives a resumed run the params JSON its re-plan writes, when
+// the registry's differs: a row written before qrun kept the Hydra type of
+// a float ({"seed":1000} for seed=1000.0). The run id is a hash of the
+// typed params, so the same id means the same params; only their JSON
+// text changes, never the id.
+func (w *runWriter) fillParams(ctx context.Context, old *Run, planned Run) error {
+	if planned.Params == "" || old.Params == planned.Params {
+		return nil
+	}
+	if _, err := w.tx.ExecContext(ctx, `UPDATE runs SET params = ? WHERE id = ?`, planned.Params, old.ID); err != nil {
+		return err
+	}
+	old.Params = planned.Params
 	return nil
 }
 

@@ -95,7 +95,7 @@ func (r *registry) Run(ctx context.Context, id string) (Run, error) {
 	if errors.Is(err, ErrNotFound) {
 		return Run{}, errorf(ErrNotFound, "no run %s in the registry", id)
 	}
-	return run, err
+	return r.resolve(run), err
 }
 
 // RunByDir returns the run planned in dir.
@@ -103,13 +103,15 @@ func (r *registry) RunByDir(ctx context.Context, dir string) (Run, error) {
 	var run Run
 	err := r.d.retry(ctx, func() error {
 		var err error
-		run, err = scanRun(r.read().QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE dir = ?`, dir))
+		// As recorded now (relative to the root), or by an older qrun.
+		run, err = scanRun(r.read().QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE dir = ? OR dir = ? ORDER BY dir = ? DESC LIMIT 1`,
+			r.recordDir(dir), dir, r.recordDir(dir)))
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
 		return Run{}, errorf(ErrNotFound, "no run in %s is registered", dir)
 	}
-	return run, err
+	return r.resolve(run), err
 }
 
 // where builds the WHERE clause of a filter.
@@ -144,6 +146,13 @@ func (f RunFilter) where() (string, []any, error) {
 	in("kv_cache", f.KVCache)
 	in("status", f.Status)
 	in("export_verdict", f.Export)
+	for _, p := range f.Params {
+		// The params JSON is canonical (keys sorted, no spaces): the pair
+		// is followed by a comma or the closing brace. replace() is
+		// case-sensitive in both dialects, unlike SQLite's LIKE.
+		conds = append(conds, "(replace(params, ?, '') <> params OR replace(params, ?, '') <> params)")
+		args = append(args, p+",", p+"}")
+	}
 	if !f.Since.IsZero() {
 		conds = append(conds, "created_at >= ?")
 		args = append(args, f.Since.UnixNano())
@@ -174,7 +183,10 @@ func (r *registry) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return readAll(ctx, r, q, args, func(rows *sql.Rows) (Run, error) { return scanRun(rows) })
+	return readAll(ctx, r, q, args, func(rows *sql.Rows) (Run, error) {
+		run, err := scanRun(rows)
+		return r.resolve(run), err
+	})
 }
 
 // RunsWithMetrics lists runs, newest first, each with its metric events:
@@ -197,6 +209,7 @@ func (r *registry) RunsWithMetrics(ctx context.Context, f RunFilter) ([]RunMetri
 		if err != nil {
 			return err
 		}
+		run = r.resolve(run)
 		if n := len(out); n == 0 || out[n-1].ID != run.ID {
 			out = append(out, RunMetrics{Run: run, Metrics: []Event{}})
 		}

@@ -53,6 +53,34 @@ type Options struct {
 	// PostgreSQL database without a registry, is an error wrapping
 	// fs.ErrNotExist (ReadOnly implies it).
 	MustExist bool
+	// OutputRoot, absolute, is the output root: run directories under it
+	// are recorded relative to it, and come back absolute under it (see
+	// Run.Dir). "" records directories as given.
+	OutputRoot string
+}
+
+// realFile is an absolute file path with the symbolic links of its
+// longest existing folder resolved (the file and its folder may not exist
+// yet): the same for every path that reaches the file.
+func realFile(abs string) string {
+	dir, rest := filepath.Dir(abs), filepath.Base(abs)
+	for {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			return filepath.Join(real, rest)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return abs
+		}
+		dir, rest = parent, filepath.Join(filepath.Base(dir), rest)
+	}
+}
+
+func cleanRoot(root string) string {
+	if root == "" || !filepath.IsAbs(root) {
+		return ""
+	}
+	return filepath.Clean(root)
 }
 
 // SQLite is the embedded registry: one SQLite database file, in WAL mode,
@@ -83,7 +111,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*SQLite, error)
 		return nil, fmt.Errorf("registry %s: %w", path, err)
 	}
 	s := &SQLite{path: path, lockTimeout: opts.LockTimeout}
-	s.registry = registry{d: s, readOnly: opts.ReadOnly}
+	s.registry = registry{d: s, readOnly: opts.ReadOnly, root: cleanRoot(opts.OutputRoot), id: "sqlite:" + realFile(abs)}
 	if s.lockTimeout <= 0 {
 		s.lockTimeout = DefaultLockTimeout
 	}

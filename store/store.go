@@ -42,6 +42,18 @@ type Store interface {
 	// (when metrics is not empty).
 	Mark(ctx context.Context, id string, status Status, metrics map[string]float64, note string) error
 
+	// ID names the registry, the same for every process that opens it
+	// (SQLite: its file's real path; PostgreSQL: server, database and
+	// search_path): the writer's name of the temporary files qrun writes
+	// on its behalf (manifest.RegistryWriter).
+	ID() string
+
+	// MoveRun records that a run's directory is now dir (absolute; under
+	// the output root it is recorded relative to it): for qrun doctor
+	// --fix, when a run an older qrun recorded by absolute path is found
+	// under the output root's new place. Its id and all else are kept.
+	MoveRun(ctx context.Context, id, dir string) error
+
 	// Retire marks a registered name retired: it stays reserved and keeps
 	// its runs, and a plan using it is refused from then on.
 	Retire(ctx context.Context, kind namekind.Kind, name string) error
@@ -119,12 +131,14 @@ func (s Status) Valid() bool {
 // Run is one planned run: a model × format × granularity × parameters
 // selection and the directory it owns.
 type Run struct {
-	ID            string // first 12 hex digits of the identity's sha256
-	Model         string // the full model id (Qwen/Qwen3-8B)
-	Format        string // canonical format name
-	Granularity   string // canonical granularity name
-	Params        string // canonical JSON object of the typed identity parameters; "{}" for none
-	Dir           string // the run directory, as the caller records it
+	ID          string // first 12 hex digits of the identity's sha256
+	Model       string // the full model id (Qwen/Qwen3-8B)
+	Format      string // the format's recorded name (see RecordedName)
+	Granularity string // the granularity's recorded name (see RecordedName)
+	Params      string // canonical JSON object of the typed identity parameters; "{}" for none
+	// Dir is the run directory, absolute; under Options.OutputRoot the
+	// registry records it relative to the root (see dirs.go).
+	Dir           string
 	FormatFP      string // fingerprint of the format's definition
 	GranularityFP string // fingerprint of the granularity's definition
 	// KVCache is the canonical KV-cache setting ("none", or "" for none:
@@ -225,9 +239,13 @@ type RunFilter struct {
 	Model       []string // full model ids
 	KVCache     []string // canonical KV-cache settings ("none" too)
 	Status      []string
-	Export      []string  // export verdicts
-	Since       time.Time // created at or after; zero for any time
-	Limit       int       // at most this many (newest first); 0 for all
+	Export      []string // export verdicts
+	// Params are "key":value pairs of the params JSON (as plan.ParamJSON
+	// writes them, the value's type kept); a run matches when its params
+	// hold every one.
+	Params []string
+	Since  time.Time // created at or after; zero for any time
+	Limit  int       // at most this many (newest first); 0 for all
 }
 
 // NameUse is a name a plan uses, with its definition as the vocabulary in
@@ -241,6 +259,10 @@ type NameUse struct {
 	// registered name among them with the same fingerprint makes this a
 	// declared rename rather than a rename in disguise.
 	Aliases []string
+	// Recorded is the name the plan's runs of this entry are recorded
+	// under (see RecordedName, FillRecorded): their run ids, directories
+	// and rows carry it. "" is Name.
+	Recorded string
 }
 
 // PlanTx is a plan's write transaction, given to the function Update runs.
@@ -506,6 +528,7 @@ func (h *PlanHead) nameFingerprints() map[nameKey]string {
 	fps := make(map[nameKey]string, len(h.Names))
 	for _, n := range h.Names {
 		fps[nameKey{n.Kind, n.Name}] = n.Fingerprint
+		fps[nameKey{n.Kind, n.RecordedAs()}] = n.Fingerprint
 	}
 	return fps
 }

@@ -303,12 +303,19 @@ func (v *Vocabulary) RecordedNames(k namekind.Kind, names []string) []string {
 		}
 		add(c)
 		var aliases []string
-		if k == namekind.Format {
+		switch k {
+		case namekind.Format:
 			if f, err := v.Format(c); err == nil {
 				aliases = f.Aliases
 			}
-		} else if g, err := v.Granularity(c); err == nil {
-			aliases = g.Aliases
+		case namekind.Granularity:
+			if g, err := v.Granularity(c); err == nil {
+				aliases = g.Aliases
+			}
+		case namekind.KVCache:
+			if kv, err := v.KVCache(c); err == nil {
+				aliases = kv.Aliases
+			}
 		}
 		for _, a := range aliases {
 			add(a)

@@ -179,6 +179,7 @@ func (g *globalOptions) openPostgres(ctx context.Context, loc string, readOnly, 
 		return nil, err
 	}
 	opts.MustExist = mustExist
+	opts.OutputRoot, _ = g.outputRoot() // see openStore
 	s, err := store.OpenPostgres(ctx, loc, opts)
 	if mustExist && errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/qrun-dev/qrun/doctor"
+	"github.com/qrun-dev/qrun/manifest"
 )
 
 type doctorOptions struct {
@@ -74,7 +75,8 @@ func doctorRun(ctx context.Context, opts *doctorOptions) error {
 		return nil
 	}
 	defer st.Close()
-	problems, err := doctor.Run(ctx, doctor.Options{Store: st, Root: root, Template: tmpl, Vocab: v, Fix: opts.Fix})
+	problems, err := doctor.Run(ctx, doctor.Options{Store: st, Root: root, Template: tmpl, Vocab: v, Fix: opts.Fix,
+		Writer: manifest.RegistryWriter(st.ID())})
 	if err != nil {
 		return err
 	}

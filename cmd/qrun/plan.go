@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/qrun-dev/qrun/compare"
 	"github.com/qrun-dev/qrun/hydra"
 	"github.com/qrun-dev/qrun/launch"
 	"github.com/qrun-dev/qrun/manifest"
@@ -48,6 +49,8 @@ type planOptions struct {
 	// Template, from --emit template=… or --template).
 	Emit     string
 	Template string
+	// MaxSweep is --max-sweep (0: max_sweep in qrun.yaml).
+	MaxSweep int64
 }
 
 func newCmdPlan(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -118,6 +121,9 @@ running or failed; see qrun mark), for resubmitting what is left:
 				return usageErrorf("--json and --emit %s are two outputs: choose one", opts.Emit)
 			}
 			opts.RequireExportSet = cmd.Flags().Changed("require-export")
+			if cmd.Flags().Changed("max-sweep") && opts.MaxSweep < 1 {
+				return usageErrorf("--max-sweep %d: give the largest number of runs to sweep, at least 1", opts.MaxSweep)
+			}
 			return planRun(cmd.Context(), opts)
 		},
 	}
@@ -135,6 +141,7 @@ running or failed; see qrun mark), for resubmitting what is left:
 	opts.Exporter = addJSONFlag(cmd, g, &opts.JSON, &opts.JSONFields, planRunJSON{}, false)
 	f.StringVar(&opts.Emit, "emit", "", "output form: dirs (default), hydra, hf_ptq or template='TMPL'")
 	f.StringVar(&opts.Template, "template", "", "a launch line per run from a Go template (see above); same as --emit template=TMPL")
+	f.Int64Var(&opts.MaxSweep, "max-sweep", 0, "refuse (exit 4) a sweep of more runs than this (default: max_sweep in qrun.yaml, 1000000)")
 	completeNames(cmd, "format", g, namekind.Format)
 	completeNames(cmd, "granularity", g, namekind.Granularity)
 	completeNames(cmd, "kv-cache", g, namekind.KVCache)
@@ -188,6 +195,10 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	if len(opts.Flags.Models) == 0 && p.Settings.Model != "" && !hasModelOverride(opts.Overrides, groups.Model) {
 		opts.Flags.Models = []string{p.Settings.Model}
 	}
+	opts.Flags.MaxSweep = p.Settings.MaxSweep
+	if opts.MaxSweep != 0 {
+		opts.Flags.MaxSweep = opts.MaxSweep
+	}
 	opts.Flags.KVCacheDefault = p.Settings.KVCache
 	var tmpl *launch.Template
 	if opts.Emit == "template" {
@@ -223,7 +234,7 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	popts := plan.Options{
 		Vocab: v, OutputRoot: root, Template: layoutTmpl, Target: target, Groups: groups,
 		DryRun: opts.DryRun, SkipInvalid: opts.SkipInvalid, Pending: opts.Pending, RequireExport: require,
-		QrunVersion: version, Host: host, Git: git, Now: time.Now,
+		QrunVersion: version, Host: host, Git: git, Now: time.Now, MaxSweep: opts.Flags.MaxSweep,
 	}
 	// A plan opens an existing registry at once (its models take part in
 	// the checks); a first plan creates it only once every check passed, so
@@ -463,12 +474,10 @@ func launchRun(r plan.Run) launch.Run {
 		KVCache: r.KVCache, QFormat: r.QFormat, Params: r.AllParams(), Hydra: hydra.Line(r.HydraArgs)}
 }
 
+// paramsMap is a run's params for --json, each value's type kept (1000.0
+// a float), as runs --json shows them.
 func paramsMap(ps []manifest.Param) map[string]any {
-	m := make(map[string]any, len(ps))
-	for _, p := range ps {
-		m[p.Key] = p.Value
-	}
-	return m
+	return compare.ParamsForJSON(plan.ParamsJSON(ps))
 }
 
 // gitInfo reads the commit and dirty flag of the repository holding dir,

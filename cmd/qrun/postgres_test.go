@@ -41,9 +41,9 @@ func newDatabase(t *testing.T, srv *pgtest.Server) string {
 	return srv.URL(name)
 }
 
-func openPG(t *testing.T, url string) store.Store {
+func openPG(t *testing.T, url, root string) store.Store {
 	t.Helper()
-	st, err := store.OpenPostgres(context.Background(), url, store.Options{ReadOnly: true})
+	st, err := store.OpenPostgres(context.Background(), url, store.Options{ReadOnly: true, OutputRoot: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func testPostgresPlanners(t *testing.T, srv *pgtest.Server) {
 			t.Errorf("planner %d exited %d: %s", i, r.code, r.stderr)
 		}
 	}
-	st := openPG(t, url)
+	st := openPG(t, url, root)
 	if n := checkRunDirs(t, st); n != 2*3*5 {
 		t.Errorf("registry holds %d runs, want the union 30", n)
 	}
@@ -176,7 +176,7 @@ func testPostgresDefinitionRace(t *testing.T, srv *pgtest.Server) {
 	}
 	res := runAll(cmds)
 	winner, loser := raceSides(t, res, perSide)
-	st := openPG(t, url)
+	st := openPG(t, url, root)
 	n, err := st.Name(context.Background(), namekind.Granularity, "w_new")
 	if err != nil {
 		t.Fatal(err)

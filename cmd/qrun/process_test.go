@@ -84,9 +84,9 @@ func runAll(cmds []*exec.Cmd) []result {
 	return out
 }
 
-func openRegistry(t *testing.T, p string) *store.SQLite {
+func openRegistry(t *testing.T, p, root string) *store.SQLite {
 	t.Helper()
-	st, err := store.OpenSQLite(context.Background(), p, store.Options{ReadOnly: true})
+	st, err := store.OpenSQLite(context.Background(), p, store.Options{ReadOnly: true, OutputRoot: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestConcurrentPlannersOnAFreshRegistry(t *testing.T) {
 			t.Errorf("planner %d saw a lock error: %s", i, r.stderr)
 		}
 	}
-	st := openRegistry(t, filepath.Join(dir, "shared", "qrun.db"))
+	st := openRegistry(t, filepath.Join(dir, "shared", "qrun.db"), filepath.Join(dir, "outputs"))
 	if n := checkRunDirs(t, st); n != 2*3*5 {
 		t.Errorf("registry holds %d runs, want the union 30", n)
 	}
@@ -187,7 +187,7 @@ func TestDefinitionRaceHasOneWinner(t *testing.T) {
 	}
 	res := runAll(cmds)
 	winner, loser := raceSides(t, res, perSide)
-	st := openRegistry(t, filepath.Join(dir, "qrun.db"))
+	st := openRegistry(t, filepath.Join(dir, "qrun.db"), root)
 	n, err := st.Name(context.Background(), namekind.Granularity, "w_new")
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +256,7 @@ func TestCrashSafetySIGKILL(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("re-plan after the kills exited %d: %s", r.code, r.stderr)
 	}
-	st := openRegistry(t, filepath.Join(dir, "qrun.db"))
+	st := openRegistry(t, filepath.Join(dir, "qrun.db"), root)
 	if n := checkRunDirs(t, st); n != 3*4*25 {
 		t.Errorf("registry holds %d runs after convergence, want 300", n)
 	}

@@ -150,6 +150,10 @@ func (g *globalOptions) openStore(ctx context.Context, readOnly, mustExist bool)
 		}
 	}
 	opts := store.Options{ReadOnly: readOnly, AllowNetworkFS: g.pf.allowNetworkFS}
+	// Run directories are recorded relative to the output root in effect
+	// (an unusable root leaves them as given; the commands that need it
+	// say why it is unusable).
+	opts.OutputRoot, _ = g.outputRoot()
 	if v := g.getenv("QRUN_LOCK_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {

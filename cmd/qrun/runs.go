@@ -16,6 +16,7 @@ import (
 	"github.com/qrun-dev/qrun/compare"
 	"github.com/qrun-dev/qrun/hydra"
 	"github.com/qrun-dev/qrun/namekind"
+	"github.com/qrun-dev/qrun/plan"
 	"github.com/qrun-dev/qrun/store"
 )
 
@@ -24,6 +25,7 @@ type runsOptions struct {
 	Global *globalOptions
 	Filter store.RunFilter
 	Since  string
+	Params []string // --param key=value
 	Count  bool
 	JSON   bool
 	// JSONFields are the fields --json FIELDS selects (nil: all).
@@ -67,6 +69,13 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 			if opts.Count && len(opts.JSONFields) > 0 {
 				return usageErrorf("--count --json prints {\"count\": N}: it has no run fields to select")
 			}
+			for _, p := range opts.Params {
+				pair, err := plan.ParamFilter(p)
+				if err != nil {
+					return usageErrorf("%v", err)
+				}
+				opts.Filter.Params = append(opts.Filter.Params, pair)
+			}
 			if opts.Since != "" {
 				t, err := parseSince(opts.Since, time.Now())
 				if err != nil {
@@ -84,6 +93,7 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 	listVar(f, &opts.Filter.KVCache, "kv-cache", "only these KV-cache settings (none for unquantized; aliases accepted)")
 	listVar(f, &opts.Filter.Status, "status", "only these statuses: planned, running, succeeded, failed")
 	listVar(f, &opts.Filter.Export, "export", "only these export verdicts: deployable, mislabelled, fails, unverified, unknown")
+	f.StringArrayVar(&opts.Params, "param", nil, "only runs with this identity parameter, `key=value` in Hydra's syntax, its type kept: seed=1000 an int, seed=1000.0 a float (repeatable)")
 	f.StringVar(&opts.Since, "since", "", "only runs planned since a duration ago (7d, 12h, 30m) or a date (2026-11-01, RFC 3339)")
 	f.IntVar(&opts.Filter.Limit, "limit", 50, "at most this many runs (0: all)")
 	f.BoolVar(&opts.Count, "count", false, "print only the number of matching runs")
@@ -155,7 +165,7 @@ type runJSON struct {
 func toRunJSON(r store.Run) runJSON {
 	return runJSON{
 		ID: r.ID, Dir: r.Dir, Model: r.Model, Format: r.Format, Granularity: r.Granularity, KVCache: r.KVCache,
-		Params: compare.DecodeParams(r.Params), Status: string(r.Status), ModelOpt: r.ModelOpt,
+		Params: compare.ParamsForJSON(r.Params), Status: string(r.Status), ModelOpt: r.ModelOpt,
 		Export:   exportJSON{Verdict: r.Export.Verdict, QuantAlgo: r.Export.QuantAlgo, Why: r.Export.Why},
 		FormatFP: r.FormatFP, GranularityFP: r.GranularityFP, KVCacheFP: r.KVCacheFP, ConfigFP: r.ConfigFP,
 		Created: r.CreatedAt.UTC().Format(time.RFC3339), Updated: r.UpdatedAt.UTC().Format(time.RFC3339),

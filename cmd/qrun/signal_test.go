@@ -26,7 +26,7 @@ func TestSignalStopsAPlan(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
 			db := filepath.Join(dir, "qrun.db")
-			testSignalStopsAPlan(t, dir, db, sig, func(t *testing.T) store.Store { return openRegistry(t, db) })
+			testSignalStopsAPlan(t, dir, db, sig, func(t *testing.T) store.Store { return openRegistry(t, db, filepath.Join(dir, "outputs")) })
 		})
 	}
 }
@@ -37,7 +37,8 @@ func TestPostgresSignalStopsAPlan(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			url := newDatabase(t, srv)
-			testSignalStopsAPlan(t, t.TempDir(), url, sig, func(t *testing.T) store.Store { return openPG(t, url) })
+			dir := t.TempDir()
+			testSignalStopsAPlan(t, dir, url, sig, func(t *testing.T) store.Store { return openPG(t, url, filepath.Join(dir, "outputs")) })
 		})
 	}
 }

@@ -93,7 +93,10 @@ type vocabShowJSON struct {
 	Runs          int                `json:"runs"`
 	FirstRun      string             `json:"first_run,omitempty"`
 	FirstUse      string             `json:"first_use,omitempty"`
-	JSONNote      string             `json:"json_note"`
+	// RecordedAs is the name the registry records the runs under, when
+	// it is not Name: the name a declared rename came from.
+	RecordedAs string `json:"recorded_as,omitempty"`
+	JSONNote   string `json:"json_note"`
 }
 
 func vocabShowRun(opts *vocabShowOptions) error {
@@ -265,6 +268,8 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 	fmt.Fprintf(w, "aliases:      %s\n", aliases)
 	fmt.Fprintf(w, "fingerprint:  %s\n", s.Fingerprint)
 	switch {
+	case s.FirstUse != "" && s.RecordedAs != "":
+		fmt.Fprintf(w, "runs:         %d, recorded as %s (renamed; first used %s by run %s)\n", s.Runs, s.RecordedAs, s.FirstUse, s.FirstRun)
 	case s.FirstUse != "":
 		fmt.Fprintf(w, "runs:         %d (first used %s by run %s)\n", s.Runs, s.FirstUse, s.FirstRun)
 	default:
@@ -412,12 +417,21 @@ func addUsage(g *globalOptions, shows []vocabShowJSON) error {
 	for i := range shows {
 		s := &shows[i]
 		k := s.Kind
-		n, err := st.RunsUsingName(ctx, k, s.Name)
+		// After a declared rename, the runs are recorded under the old name.
+		uses := []store.NameUse{{Kind: k, Name: s.Name, Fingerprint: s.Fingerprint, Aliases: s.Aliases}}
+		if err := store.FillRecorded(ctx, st, uses); err != nil {
+			return err
+		}
+		name := uses[0].RecordedAs()
+		if name != s.Name {
+			s.RecordedAs = name
+		}
+		n, err := st.RunsUsingName(ctx, k, name)
 		if err != nil {
 			return err
 		}
 		s.Runs = n
-		reg, err := st.Name(ctx, k, s.Name)
+		reg, err := st.Name(ctx, k, name)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
