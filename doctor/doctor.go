@@ -250,7 +250,7 @@ func identityOf(m manifestDoc) (layout.Identity, error) {
 	if err != nil {
 		return layout.Identity{}, err
 	}
-	id := layout.Identity{Model: m.Model, Format: m.Format.Name, Granularity: m.Granularity.Name}
+	id := layout.Identity{Model: m.Model, Format: m.Format.Name, Granularity: m.Granularity.Name, KVCache: m.kvCache()}
 	for _, p := range params {
 		lp, err := layout.NewParam(p.Key, p.Value)
 		if err != nil {
@@ -259,6 +259,14 @@ func identityOf(m manifestDoc) (layout.Identity, error) {
 		id.Params = append(id.Params, lp)
 	}
 	return id, nil
+}
+
+// kvCache is the manifest's KV-cache setting, none when it has none.
+func (m manifestDoc) kvCache() string {
+	if m.KVCache == nil {
+		return layout.NoKVCache
+	}
+	return m.KVCache.Name
 }
 
 // walkRoot finds orphan run directories and stray temporary files.
@@ -334,6 +342,11 @@ type manifestDoc struct {
 		Name        string `yaml:"name"`
 		Fingerprint string `yaml:"fingerprint"`
 	} `yaml:"granularity"`
+	// KVCache is absent for none (every run from before the axis).
+	KVCache *struct {
+		Name        string `yaml:"name"`
+		Fingerprint string `yaml:"fingerprint"`
+	} `yaml:"kv_cache"`
 	Params            yaml.Node `yaml:"params"`
 	ConfigFingerprint string    `yaml:"config_fingerprint"`
 	ModelOpt          struct {
@@ -365,14 +378,10 @@ func adopt(ctx context.Context, o Options, dir string) (Problem, error) {
 		prob.Detail += "; " + err.Error()
 		return prob, nil
 	}
-	id := layout.Identity{Model: m.Model, Format: m.Format.Name, Granularity: m.Granularity.Name}
-	for _, p := range params {
-		lp, err := layout.NewParam(p.Key, p.Value)
-		if err != nil {
-			prob.Detail += "; " + err.Error()
-			return prob, nil
-		}
-		id.Params = append(id.Params, lp)
+	id, err := identityOf(m)
+	if err != nil {
+		prob.Detail += "; " + err.Error()
+		return prob, nil
 	}
 	want, derr := layout.Dir(o.Root, o.Template, id)
 	switch {
@@ -404,10 +413,13 @@ func adopt(ctx context.Context, o Options, dir string) (Problem, error) {
 		return prob, nil
 	}
 	run := store.Run{
-		ID: m.RunID, Model: m.Model, Format: m.Format.Name, Granularity: m.Granularity.Name,
+		ID: m.RunID, Model: m.Model, Format: m.Format.Name, Granularity: m.Granularity.Name, KVCache: m.kvCache(),
 		Params: plan.ParamsJSON(params), Dir: dir, FormatFP: m.Format.Fingerprint, GranularityFP: m.Granularity.Fingerprint,
 		ConfigFP: m.ConfigFingerprint, LayoutFP: m.Layout.Fingerprint, ModelOpt: m.ModelOpt.Target,
 		Files: &store.RunFiles{Manifest: mb, Recipe: rb},
+	}
+	if m.KVCache != nil {
+		run.KVCacheFP = m.KVCache.Fingerprint
 	}
 	_, err = store.Plan(ctx, o.Store, store.PlanBatch{PlanHead: store.PlanHead{
 		Layout: store.Layout{Fingerprint: o.Template.Fingerprint(), Template: o.Template.String()},
@@ -439,7 +451,7 @@ func adoptionBlocked(ctx context.Context, o Options, names []store.NameUse) (str
 		}
 	}
 	var registered []store.Name
-	for _, k := range []namekind.Kind{namekind.Format, namekind.Granularity} {
+	for _, k := range []namekind.Kind{namekind.Format, namekind.Granularity, namekind.KVCache} {
 		ns, err := o.Store.Names(ctx, k)
 		if err != nil {
 			return "", err
@@ -457,10 +469,15 @@ func adoptionBlocked(ctx context.Context, o Options, names []store.NameUse) (str
 // when its definition has that fingerprint.
 func namesFor(ctx context.Context, o Options, m manifestDoc) ([]store.NameUse, bool, string, error) {
 	var uses []store.NameUse
-	for _, n := range []struct {
+	type nameFP struct {
 		kind     namekind.Kind
 		name, fp string
-	}{{namekind.Format, m.Format.Name, m.Format.Fingerprint}, {namekind.Granularity, m.Granularity.Name, m.Granularity.Fingerprint}} {
+	}
+	names := []nameFP{{namekind.Format, m.Format.Name, m.Format.Fingerprint}, {namekind.Granularity, m.Granularity.Name, m.Granularity.Fingerprint}}
+	if m.KVCache != nil {
+		names = append(names, nameFP{namekind.KVCache, m.KVCache.Name, m.KVCache.Fingerprint})
+	}
+	for _, n := range names {
 		reg, err := o.Store.Name(ctx, n.kind, n.name)
 		if err == nil {
 			if reg.Fingerprint != n.fp {
@@ -477,18 +494,23 @@ func namesFor(ctx context.Context, o Options, m manifestDoc) ([]store.NameUse, b
 		// later plans of the new name then record their runs under too.
 		fp, def, aliases := "", "", []string(nil)
 		if o.Vocab != nil {
-			if n.kind == namekind.Format {
+			var e *vocab.Entry
+			switch n.kind {
+			case namekind.Format:
 				if f, err := o.Vocab.Format(n.name); err == nil {
-					fp, def, aliases = f.Fingerprint(), vocab.Definition(f.Meaning()), f.Aliases
-					if f.Name != n.name {
-						aliases = nil
-					}
+					e, fp, def = &f.Entry, f.Fingerprint(), vocab.Definition(f.Meaning())
 				}
-			} else if g, err := o.Vocab.Granularity(n.name); err == nil {
-				fp, def, aliases = g.Fingerprint(), vocab.Definition(g.Meaning()), g.Aliases
-				if g.Name != n.name {
-					aliases = nil
+			case namekind.Granularity:
+				if g, err := o.Vocab.Granularity(n.name); err == nil {
+					e, fp, def = &g.Entry, g.Fingerprint(), vocab.Definition(g.Meaning())
 				}
+			case namekind.KVCache:
+				if c, err := o.Vocab.KVCache(n.name); err == nil {
+					e, fp, def = &c.Entry, c.Fingerprint(), vocab.Definition(c.Meaning())
+				}
+			}
+			if e != nil && e.Name == n.name {
+				aliases = e.Aliases
 			}
 		}
 		if fp != n.fp {
