@@ -330,10 +330,15 @@ hf_ptq:                            # qrun plan --emit hf_ptq: ModelOpt's script 
 // ErrExists says init found a project already there.
 var ErrExists = errors.New("already exists")
 
-// Init writes qrun.yaml and .qrun/ in dir; it never overwrites.
-func Init(dir string) (string, error) {
+// Init writes qrun.yaml and .qrun/ in dir; it never overwrites. The file
+// is returned, and named in errors, as dir names it.
+func Init(dir string) (string, error) { return InitAt(dir, dir) }
+
+// InitAt is Init of folder at, named dir in what it returns and says (at
+// is where dir is from the caller's working directory).
+func InitAt(at, dir string) (string, error) {
 	file := filepath.Join(dir, FileName)
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(filepath.Join(at, FileName), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if errors.Is(err, fs.ErrExist) {
 		return file, fmt.Errorf("%s %w; qrun init never overwrites: edit it, or remove it to start over", file, ErrExists)
 	}
@@ -347,7 +352,7 @@ func Init(dir string) (string, error) {
 	if err := f.Close(); err != nil {
 		return file, fmt.Errorf("write %s: %w", file, err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, StateDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(at, StateDir), 0o755); err != nil {
 		return file, fmt.Errorf("create %s: %w", StateDir, err)
 	}
 	return file, nil

@@ -57,6 +57,10 @@ type Options struct {
 	// are recorded relative to it, and come back absolute under it (see
 	// Run.Dir). "" records directories as given.
 	OutputRoot string
+	// WorkDir, absolute, is the folder a relative SQLite path is in (""
+	// for the process's working directory); messages name the path as
+	// given.
+	WorkDir string
 }
 
 // realFile is an absolute file path with the symbolic links of its
@@ -106,7 +110,11 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*SQLite, error)
 	if path == "" {
 		return nil, errors.New("registry path is empty")
 	}
-	abs, err := filepath.Abs(path)
+	abs := path
+	if opts.WorkDir != "" && !filepath.IsAbs(path) {
+		abs = filepath.Join(opts.WorkDir, path)
+	}
+	abs, err := filepath.Abs(abs)
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", path, err)
 	}

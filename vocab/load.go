@@ -55,6 +55,17 @@ type Dirs struct {
 	Granularity string // e.g. conf/quant_granularity
 	Format      string // e.g. conf/quant_pair
 	KVCache     string // e.g. conf/quant_kv_cache
+	// Base is the folder the relative folders are in (the working
+	// directory; "" for the process's). Messages name files as given.
+	Base string
+}
+
+// Open is where file or folder p, as a vocabulary names it, is on disk.
+func (d Dirs) Open(p string) string {
+	if d.Base == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(d.Base, p)
 }
 
 // dir is the folder of a kind's files.
@@ -106,16 +117,17 @@ func BuiltinFiles() (map[string][]byte, error) {
 // Load returns the built-ins plus the definitions in the folders (a missing
 // folder holds nothing). Every problem found is reported, one line each.
 func Load(dirs Dirs) (*Vocabulary, error) {
-	return load(osFiles, dirs)
+	return load(func(dir string) ([]string, error) { return osFiles(dirs, dir) }, dirs)
 }
 
 type fileSource func(dir string) ([]string, error)
 
-func osFiles(dir string) ([]string, error) {
+// osFiles lists the YAML files of folder dir (named as given).
+func osFiles(d Dirs, dir string) ([]string, error) {
 	if dir == "" {
 		return nil, nil
 	}
-	ents, err := os.ReadDir(dir)
+	ents, err := os.ReadDir(d.Open(dir))
 	if os.IsNotExist(err) {
 		return nil, nil
 	}
@@ -160,7 +172,7 @@ func load(src fileSource, dirs Dirs) (*Vocabulary, error) {
 				v.readHeaders() // a user's name must be no built-in's name or alias
 			}
 			for _, p := range files {
-				b, err := readLimited(p)
+				b, err := readLimited(p, dirs.Open(p))
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -178,8 +190,9 @@ func load(src fileSource, dirs Dirs) (*Vocabulary, error) {
 	return v, nil
 }
 
-func readLimited(p string) ([]byte, error) {
-	st, err := os.Stat(p)
+// readLimited reads file p (named p in messages) at path at.
+func readLimited(p, at string) ([]byte, error) {
+	st, err := os.Stat(at)
 	if err != nil {
 		return nil, &FileError{Path: p, Msg: fmt.Sprintf("cannot read: %v", unwrapPathErr(err))}
 	}
@@ -189,7 +202,7 @@ func readLimited(p string) ([]byte, error) {
 	if st.Size() > MaxFileSize {
 		return nil, &FileError{Path: p, Msg: fmt.Sprintf("file is larger than %d KiB; a vocabulary file holds one short definition", MaxFileSize>>10)}
 	}
-	f, err := os.Open(p)
+	f, err := os.Open(at)
 	if err != nil {
 		return nil, &FileError{Path: p, Msg: fmt.Sprintf("cannot read: %v", unwrapPathErr(err))}
 	}

@@ -69,7 +69,7 @@ func dbCopyRun(ctx context.Context, opts *dbCopyOptions) error {
 	if opts.From == "" || opts.To == "" {
 		return usageErrorf("db copy needs --from REGISTRY and --to REGISTRY (sqlite:PATH, PATH or postgres://…)")
 	}
-	from, to, err := copyLocations(opts.From, opts.To)
+	from, to, err := copyLocations(opts.Global, opts.From, opts.To)
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func dbCopyRun(ctx context.Context, opts *dbCopyOptions) error {
 }
 
 // copyLocations checks and normalises the two registries of a copy.
-func copyLocations(from, to string) (string, string, error) {
+func copyLocations(g *globalOptions, from, to string) (string, string, error) {
 	norm := func(flag, loc string) (string, error) {
 		loc = strings.TrimSpace(loc)
 		if store.IsPostgresURL(loc) {
@@ -120,11 +120,7 @@ func copyLocations(from, to string) (string, string, error) {
 		if path == "" {
 			return "", usageErrorf("--%s %s: the SQLite path is empty", flag, loc)
 		}
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			return "", fmt.Errorf("--%s %s: %w", flag, loc, err)
-		}
-		return abs, nil
+		return filepath.Clean(g.abs(path)), nil
 	}
 	f, err := norm("from", from)
 	if err != nil {
@@ -159,7 +155,7 @@ func openRegistryAt(ctx context.Context, loc string, g *globalOptions, source bo
 // storeOptions are the registry options of this invocation: read-only or
 // not, --allow-network-fs, QRUN_LOCK_TIMEOUT.
 func storeOptions(g *globalOptions, readOnly bool) (store.Options, error) {
-	opts := store.Options{ReadOnly: readOnly, AllowNetworkFS: g.pf.allowNetworkFS}
+	opts := store.Options{ReadOnly: readOnly, AllowNetworkFS: g.pf.allowNetworkFS, WorkDir: g.wd}
 	if v := g.getenv("QRUN_LOCK_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {

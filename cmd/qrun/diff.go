@@ -66,7 +66,7 @@ func diffRun(ctx context.Context, opts *diffOptions) error {
 	var fields [2][]compare.Field
 	var ids [2]string
 	for i, target := range []string{opts.A, opts.B} {
-		r, err := findRun(ctx, st, target)
+		r, err := findRun(ctx, st, opts.Global, target)
 		if err != nil {
 			return err
 		}

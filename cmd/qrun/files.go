@@ -47,18 +47,19 @@ func fileInTheWay(p string) string {
 	}
 }
 
-// checkOutputFile makes sure a file can be written at p before any work is
-// done: its folder exists and p is not a folder.
-func checkOutputFile(p string) error {
-	if st, err := os.Stat(p); err == nil && st.IsDir() {
+// checkOutputFile makes sure a file can be written at p (as the user gave
+// it, from the working directory) before any work is done: its folder
+// exists and p is not a folder.
+func (g *globalOptions) checkOutputFile(p string) error {
+	if st, err := os.Stat(g.abs(p)); err == nil && st.IsDir() {
 		return fmt.Errorf("cannot write %s: it is a folder; give a file name", p)
 	}
 	dir := filepath.Dir(p)
-	st, err := os.Stat(dir)
+	st, err := os.Stat(g.abs(dir))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if f := fileInTheWay(dir); f != "" {
-			return fmt.Errorf("cannot write %s: %s is a file, not a folder", p, f)
+		if f := fileInTheWay(g.abs(dir)); f != "" {
+			return fmt.Errorf("cannot write %s: %s is a file, not a folder", p, g.rel(f))
 		}
 		return fmt.Errorf("cannot write %s: folder %s does not exist; create it first", p, dir)
 	case err != nil:
@@ -81,14 +82,14 @@ func plural(n int, noun string) string {
 // not be (or be under) a file, and when the user typed it (explicit) it must
 // exist, since a typo would silently drop every user name. The default
 // folder may be absent: then only the built-ins are in effect.
-func checkConfFolder(dir string, explicit bool) error {
-	if f := fileInTheWay(dir); f != "" {
-		return fmt.Errorf("--conf %s: %s is a file, not a folder; give the Hydra config folder holding quant_granularity/ and quant_pair/", dir, f)
+func checkConfFolder(dir, abs string, explicit bool, rel func(string) string) error {
+	if f := fileInTheWay(abs); f != "" {
+		return fmt.Errorf("--conf %s: %s is a file, not a folder; give the Hydra config folder holding quant_granularity/ and quant_pair/", dir, rel(f))
 	}
 	if !explicit {
 		return nil
 	}
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("--conf %s: no such folder; give the Hydra config folder holding quant_granularity/ and quant_pair/", dir)
 	} else if err != nil {
 		return fmt.Errorf("--conf %s: %s", dir, osReason(err))
@@ -99,8 +100,8 @@ func checkConfFolder(dir string, explicit bool) error {
 // checkVocabFolders refuses a vocabulary group "folder" that is a file
 // (a missing one holds nothing and is fine).
 func checkVocabFolders(d vocab.Dirs) error {
-	for _, dir := range []string{d.Granularity, d.Format} {
-		if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+	for _, dir := range []string{d.Granularity, d.Format, d.KVCache} {
+		if st, err := os.Stat(d.Open(dir)); err == nil && !st.IsDir() {
 			return fmt.Errorf("%s is a file, not a folder of vocabulary files", dir)
 		}
 	}

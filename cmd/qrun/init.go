@@ -10,7 +10,7 @@ import (
 	"github.com/qrun-dev/qrun/project"
 )
 
-func newCmdInit(io *IOStreams) *cobra.Command {
+func newCmdInit(io *IOStreams, g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "init [DIR]",
 		Short: "Write qrun.yaml and .qrun/ (never overwrites)",
@@ -20,10 +20,10 @@ func newCmdInit(io *IOStreams) *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			if st, err := os.Stat(g.abs(dir)); err != nil || !st.IsDir() {
 				return fmt.Errorf("%s is not a folder: create it first, or run qrun init inside it", dir)
 			}
-			file, err := project.Init(dir)
+			file, err := project.InitAt(g.abs(dir), dir)
 			if err != nil {
 				return err
 			}

@@ -28,6 +28,10 @@ type IOStreams struct {
 type Factory struct {
 	IO     *IOStreams
 	Getenv func(string) string
+	// WorkDir is the absolute folder relative paths are taken from ("":
+	// the process's working directory). Commands never use the process's
+	// own otherwise, so that tests run many of them at once in one process.
+	WorkDir string
 }
 
 // processFactory is the Factory of the qrun process.
@@ -38,7 +42,11 @@ func processFactory() *Factory {
 	} else {
 		io.IsTTY, io.ErrIsTTY = isTerminal(os.Stdout), isTerminal(os.Stderr)
 	}
-	return &Factory{IO: io, Getenv: os.Getenv}
+	wd, err := os.Getwd()
+	if err != nil {
+		wd = "." // reported by the first command that needs it
+	}
+	return &Factory{IO: io, Getenv: os.Getenv, WorkDir: wd}
 }
 
 // isTerminal reports whether f is a terminal (/dev/null is not: output

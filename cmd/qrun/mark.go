@@ -252,7 +252,7 @@ func markRun(ctx context.Context, opts *markOptions) error {
 		return fmt.Errorf("no registry at %s: mark from the project the run was planned in (where qrun.yaml is), or set QRUN_DB to its registry", redact(loc))
 	}
 	defer st.Close()
-	r, err := findRun(ctx, st, opts.Target)
+	r, err := findRun(ctx, st, opts.Global, opts.Target)
 	if err != nil {
 		return err
 	}

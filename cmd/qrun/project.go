@@ -32,11 +32,10 @@ func (g *globalOptions) project() (*project.Project, error) {
 	if g.pf.proj != nil {
 		return g.pf.proj, nil
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the working directory: %w", err)
+	if !filepath.IsAbs(g.wd) {
+		return nil, errors.New("cannot read the working directory: is it still there?")
 	}
-	p, err := project.Open(wd, g.pf.configFile)
+	p, err := project.Open(g.wd, g.abs(g.pf.configFile))
 	if err != nil {
 		return nil, err
 	}
@@ -54,10 +53,7 @@ func (g *globalOptions) outputRoot() (string, error) {
 	if root == "" {
 		root = p.Path(p.Settings.Output)
 	}
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return "", fmt.Errorf("output root %s: %w", root, err)
-	}
+	abs := filepath.Clean(g.abs(root))
 	if f := fileInTheWay(abs); f == abs {
 		return "", fmt.Errorf("output root %s is a file, not a folder: point --root (or output: in qrun.yaml) at a folder", abs)
 	} else if f != "" {
@@ -141,7 +137,7 @@ func (g *globalOptions) openStore(ctx context.Context, readOnly, mustExist bool)
 	}
 	path := store.SQLitePath(loc)
 	if mustExist {
-		st, err := os.Stat(path)
+		st, err := os.Stat(g.abs(path))
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
@@ -149,7 +145,7 @@ func (g *globalOptions) openStore(ctx context.Context, readOnly, mustExist bool)
 			return nil, nil // an empty file is an empty registry: nothing to read yet
 		}
 	}
-	opts := store.Options{ReadOnly: readOnly, AllowNetworkFS: g.pf.allowNetworkFS}
+	opts := store.Options{ReadOnly: readOnly, AllowNetworkFS: g.pf.allowNetworkFS, WorkDir: g.wd}
 	// Run directories are recorded relative to the output root in effect
 	// (an unusable root leaves them as given; the commands that need it
 	// say why it is unusable).
@@ -197,7 +193,7 @@ func (g *globalOptions) loadVocab() (*vocab.Vocabulary, error) {
 	var dirs vocab.Dirs
 	if g.confDir != "" {
 		explicit := g.confFlags != nil && g.confFlags.Changed("conf")
-		if err := checkConfFolder(g.confDir, explicit); err != nil {
+		if err := checkConfFolder(g.confDir, g.abs(g.confDir), explicit, g.rel); err != nil {
 			return nil, err
 		}
 		dirs = vocab.Dirs{
@@ -211,11 +207,12 @@ func (g *globalOptions) loadVocab() (*vocab.Vocabulary, error) {
 			return nil, err
 		}
 		dirs = vocab.Dirs{
-			Granularity: relToWD(p.Path(p.Settings.Vocabulary.Granularity)),
-			Format:      relToWD(p.Path(p.Settings.Vocabulary.Format)),
-			KVCache:     relToWD(p.Path(p.Settings.Vocabulary.KVCache)),
+			Granularity: g.rel(p.Path(p.Settings.Vocabulary.Granularity)),
+			Format:      g.rel(p.Path(p.Settings.Vocabulary.Format)),
+			KVCache:     g.rel(p.Path(p.Settings.Vocabulary.KVCache)),
 		}
 	}
+	dirs.Base = g.wd
 	if err := checkVocabFolders(dirs); err != nil {
 		return nil, err
 	}
@@ -227,18 +224,4 @@ func (g *globalOptions) loadVocab() (*vocab.Vocabulary, error) {
 		fmt.Fprintf(g.io.ErrOut, "qrun: note: %s\n", n)
 	}
 	return v, nil
-}
-
-// relToWD shortens a path below the working directory for messages
-// (conf/quant_pair/x.yaml rather than /home/…/conf/quant_pair/x.yaml).
-func relToWD(p string) string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return p
-	}
-	rel, err := filepath.Rel(wd, p)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return p
-	}
-	return rel
 }

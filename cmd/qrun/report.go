@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -84,19 +83,12 @@ func reportRun(ctx context.Context, opts *reportOptions) error {
 		return err
 	}
 	toStdout := opts.Output == "" || opts.Output == "-"
-	linkDir, err := os.Getwd()
-	if err != nil {
-		return fmt.Errorf("cannot read the working directory: %s", osReason(err))
-	}
+	linkDir := c.Global.wd
 	if !toStdout {
-		if err := checkOutputFile(opts.Output); err != nil {
+		if err := c.Global.checkOutputFile(opts.Output); err != nil {
 			return err
 		}
-		abs, err := filepath.Abs(opts.Output)
-		if err != nil {
-			return fmt.Errorf("cannot write %s: %s", opts.Output, osReason(err))
-		}
-		linkDir = filepath.Dir(abs)
+		linkDir = filepath.Dir(c.Global.abs(opts.Output))
 	}
 	if real, err := filepath.EvalSymlinks(linkDir); err == nil {
 		linkDir = real
@@ -154,7 +146,7 @@ func reportRun(ctx context.Context, opts *reportOptions) error {
 		_, err := c.IO.Out.Write(data)
 		return err
 	}
-	if err := manifest.WriteAtomic(opts.Output, data, 0o644); err != nil {
+	if err := manifest.WriteAtomic(c.Global.abs(opts.Output), data, 0o644); err != nil {
 		return fmt.Errorf("cannot write %s: %s", opts.Output, osReason(err))
 	}
 	cells := 0

@@ -131,7 +131,7 @@ func resolveRun(opts *resolveOptions) error {
 		return usageErrorf("--modelopt: %v", err)
 	}
 	if opts.Output != "" {
-		if err := checkOutputFile(opts.Output); err != nil {
+		if err := opts.Global.checkOutputFile(opts.Output); err != nil {
 			return err
 		}
 	}
@@ -192,7 +192,7 @@ func resolveRun(opts *resolveOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "note: %s\n", n)
 	}
 	if opts.Output != "" {
-		if err := manifest.WriteAtomic(opts.Output, data, 0o644); err != nil {
+		if err := manifest.WriteAtomic(opts.Global.abs(opts.Output), data, 0o644); err != nil {
 			return fmt.Errorf("cannot write %s: %s", opts.Output, osReason(err))
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "wrote %s\n", opts.Output)

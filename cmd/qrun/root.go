@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -62,9 +64,30 @@ type globalOptions struct {
 	io *IOStreams
 	// getenv reads the environment qrun runs in (QRUN_DB, QRUN_ROOT, …).
 	getenv func(string) string
+	// wd is the working directory every relative path is taken from (see
+	// abs and rel).
+	wd string
 	// completing: qrun answers a shell's completion request (__complete),
 	// the one time flags' completion functions are needed (completeFlag).
 	completing bool
+}
+
+// abs is path p taken from the working directory.
+func (g *globalOptions) abs(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(g.wd, p)
+}
+
+// rel shortens a path below the working directory for messages
+// (conf/quant_pair/x.yaml rather than /home/…/conf/quant_pair/x.yaml).
+func (g *globalOptions) rel(p string) string {
+	r, err := filepath.Rel(g.wd, p)
+	if err != nil || !filepath.IsAbs(p) || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return p
+	}
+	return r
 }
 
 // completeFlag gives flag name of cmd its completion function, when qrun
@@ -86,7 +109,11 @@ func newRootCmd(f *Factory) *cobra.Command { return newRootCmdFor(f, true) }
 // functions only when completing.
 func newRootCmdFor(f *Factory, completing bool) *cobra.Command {
 	io := f.IO
-	g := &globalOptions{io: io, getenv: f.Getenv, completing: completing}
+	wd := f.WorkDir
+	if wd == "" {
+		wd, _ = os.Getwd() // "": the process's
+	}
+	g := &globalOptions{io: io, getenv: f.Getenv, wd: wd, completing: completing}
 	root := &cobra.Command{
 		Use:   "qrun",
 		Short: "Plan ModelOpt quantization sweeps with names that never change meaning",
@@ -128,7 +155,7 @@ change that would make a used name mean something else.
 		return &shapeError{err}
 	})
 	root.SetHelpCommand(newCmdHelp())
-	root.AddCommand(newCmdInit(io), newCmdVocab(io, g), newCmdResolve(io, g), writes(newCmdPlan(io, g)), newCmdRuns(io, g), newCmdShow(io, g), newCmdDiff(io, g), writes(newCmdMark(io, g)), newCmdCompare(io, g), newCmdReport(io, g), writes(newCmdDoctor(io, g)), writes(newCmdDB(io, g)))
+	root.AddCommand(newCmdInit(io, g), newCmdVocab(io, g), newCmdResolve(io, g), writes(newCmdPlan(io, g)), newCmdRuns(io, g), newCmdShow(io, g), newCmdDiff(io, g), writes(newCmdMark(io, g)), newCmdCompare(io, g), newCmdReport(io, g), writes(newCmdDoctor(io, g)), writes(newCmdDB(io, g)))
 	setUpCompletionCmd(root)
 	wrapArgs(root)
 	return root

@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -279,28 +278,20 @@ func cmdQrun(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// inProcess serialises the qrun commands run in-process: each runs in its
-// script's working directory, and the working directory is the process's.
-var inProcess sync.Mutex
-
 // runQrun runs the qrun command line args in-process, as main does for a
-// process: in the script's working directory and environment, standard
+// process, concurrently with other scripts' commands: in the script's working directory and environment, standard
 // input empty, output to the script's stdout and stderr (not a terminal,
 // unless QRUN_FORCE_TTY=1). It returns the exit code. A script that feeds
 // qrun standard input, runs it in the background or signals it uses
 // "exec qrun", a real process.
 func runQrun(ts *testscript.TestScript, args []string) int {
-	inProcess.Lock()
-	defer inProcess.Unlock()
-	wd, err := os.Getwd()
-	ts.Check(err)
-	ts.Check(os.Chdir(ts.MkAbs(".")))
-	defer func() { ts.Check(os.Chdir(wd)) }()
 	io := &IOStreams{In: strings.NewReader(""), Out: ts.Stdout(), ErrOut: ts.Stderr()}
 	if ts.Getenv("QRUN_FORCE_TTY") == "1" {
 		io.IsTTY, io.ErrIsTTY = true, true
 	}
-	return run(context.Background(), args, &Factory{IO: io, Getenv: ts.Getenv})
+	// Commands take every relative path from WorkDir, never from the
+	// process's working directory: scripts run their qrun commands at once.
+	return run(context.Background(), args, &Factory{IO: io, Getenv: ts.Getenv, WorkDir: ts.MkAbs(".")})
 }
 
 // execMeasured runs prog like ts.Exec; with measure, a qrun process (this

@@ -72,7 +72,7 @@ type showJSON struct {
 // holds). A word that is both a run's directory on disk and an id prefix
 // is the directory; an ambiguous prefix is a usage error listing the
 // candidates.
-func findRun(ctx context.Context, st store.Store, target string) (store.Run, error) {
+func findRun(ctx context.Context, st store.Store, g *globalOptions, target string) (store.Run, error) {
 	if st == nil {
 		return store.Run{}, fmt.Errorf("no registry yet: plan a run first (qrun plan)")
 	}
@@ -81,10 +81,7 @@ func findRun(ctx context.Context, st store.Store, target string) (store.Run, err
 		return r, err
 	}
 	byDir := func() (store.Run, error) {
-		abs, err := filepath.Abs(target)
-		if err != nil {
-			return store.Run{}, store.ErrNotFound
-		}
+		abs := filepath.Clean(g.abs(target))
 		if r, err := st.RunByDir(ctx, abs); err == nil || !errors.Is(err, store.ErrNotFound) {
 			return r, err
 		}
@@ -104,7 +101,7 @@ func findRun(ctx context.Context, st store.Store, target string) (store.Run, err
 			return r, err
 		}
 		lookups = []func() (store.Run, error){byPrefix, byDir}
-		if isDir(target) {
+		if isDir(g.abs(target)) {
 			lookups = []func() (store.Run, error){byDir, byPrefix}
 		}
 	}
@@ -169,7 +166,7 @@ func showRun(ctx context.Context, opts *showOptions) error {
 	if st != nil {
 		defer st.Close()
 	}
-	r, err := findRun(ctx, st, opts.Target)
+	r, err := findRun(ctx, st, opts.Global, opts.Target)
 	if err != nil {
 		return err
 	}

@@ -54,16 +54,17 @@ func vocabExportRun(opts *vocabExportOptions) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	if f := fileInTheWay(opts.Dir); f == opts.Dir {
+	g := opts.Global
+	if f := fileInTheWay(g.abs(opts.Dir)); f == g.abs(opts.Dir) {
 		return fmt.Errorf("%s is a file, not a folder: give the Hydra config folder to export into", opts.Dir)
 	} else if f != "" {
-		return fmt.Errorf("cannot export into %s: %s is a file, not a folder", opts.Dir, f)
+		return fmt.Errorf("cannot export into %s: %s is a file, not a folder", opts.Dir, g.rel(f))
 	}
 	// Check everything before writing anything.
 	var clashes []string
 	for _, n := range names {
 		p := filepath.Join(opts.Dir, n)
-		old, err := os.ReadFile(p)
+		old, err := os.ReadFile(g.abs(p))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
@@ -81,14 +82,14 @@ func vocabExportRun(opts *vocabExportOptions) error {
 	written, same := 0, 0
 	for _, n := range names {
 		p := filepath.Join(opts.Dir, n)
-		if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, files[n]) {
+		if old, err := os.ReadFile(g.abs(p)); err == nil && bytes.Equal(old, files[n]) {
 			same++
 			continue
 		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		if err := os.MkdirAll(g.abs(filepath.Dir(p)), 0o755); err != nil {
 			return fmt.Errorf("cannot create %s: %s", filepath.Dir(p), osReason(err))
 		}
-		if err := manifest.WriteAtomic(p, files[n], 0o644); err != nil {
+		if err := manifest.WriteAtomic(g.abs(p), files[n], 0o644); err != nil {
 			return fmt.Errorf("cannot write %s: %s", p, osReason(err))
 		}
 		fmt.Fprintln(opts.IO.Out, p)

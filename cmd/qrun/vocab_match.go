@@ -87,7 +87,7 @@ type vocabMatchJSON struct {
 }
 
 func vocabMatchRun(opts *vocabMatchOptions) error {
-	data, err := readRecipe(opts.IO, opts.Recipe)
+	data, err := readRecipe(opts.IO, opts.Recipe, opts.Global.abs(opts.Recipe))
 	if err != nil {
 		return err
 	}
@@ -192,13 +192,14 @@ func distinctFirstChoices(groups []groupMatchJSON) int {
 }
 
 // readRecipe reads the recipe file ("-": standard input), bounded in size.
-func readRecipe(ios *IOStreams, p string) ([]byte, error) {
+// readRecipe reads recipe p (as the user gave it) at path at.
+func readRecipe(ios *IOStreams, p, at string) ([]byte, error) {
 	const limit = vocab.MaxFileSize + 1
 	var r io.Reader
 	if p == "-" {
 		r = ios.In
 	} else {
-		st, err := os.Stat(p)
+		st, err := os.Stat(at)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			return nil, fmt.Errorf("recipe %s does not exist", quoteValue(p))
@@ -207,7 +208,7 @@ func readRecipe(ios *IOStreams, p string) ([]byte, error) {
 		case st.IsDir():
 			return nil, fmt.Errorf("recipe %s is a folder: give the recipe's YAML file", quoteValue(p))
 		}
-		f, err := os.Open(p)
+		f, err := os.Open(at)
 		if err != nil {
 			return nil, fmt.Errorf("cannot read recipe %s: %s", quoteValue(p), osReason(err))
 		}
