@@ -336,12 +336,28 @@ func (v *Vocabulary) matchGroup(g Group) GroupMatch {
 		gm.Notes = append(gm.Notes, fmt.Sprintf("calibrated by %s: it chooses the rounding, not the format — the qrun format calibrates with its own algorithm (qrun vocab show FORMAT), so the values differ while the configuration corresponds", strings.Join(calib, ", ")))
 	}
 	if len(gm.Unmatched) == 0 {
-		gm.Matches = v.candidates(want)
+		gm.Matches = v.candidates(want, preferredAlgorithm(g.Transforms))
 		if len(gm.Matches) == 0 {
 			gm.Unmatched = append(gm.Unmatched, fmt.Sprintf("no format × granularity in the vocabulary gives these attributes (weights %s; input_activations %s); define a format or granularity for them", attrsOrNone(want, modelopt.Weights), attrsOrNone(want, modelopt.Activations)))
 		}
 	}
 	return gm
+}
+
+// preferredAlgorithm is the ModelOpt calibration a recipe's transforms
+// correspond to: AWQ for AWQModifier, SmoothQuant for SmoothQuantModifier.
+func preferredAlgorithm(transforms []string) string {
+	for _, t := range transforms {
+		switch t {
+		case "AWQModifier":
+			// llm-compressor's AWQ searches per-channel scales (no
+			// clipping search): ModelOpt's awq_lite
+			return "awq_lite"
+		case "SmoothQuantModifier":
+			return "smoothquant"
+		}
+	}
+	return ""
 }
 
 func attrsOrNone(want map[modelopt.Role]modelopt.Attrs, r modelopt.Role) string {
@@ -462,13 +478,34 @@ func (v *Vocabulary) NearestMatches(groups []Group) map[int]Relaxed {
 }
 
 // candidates lists every format × granularity whose resolved roles equal
-// the wanted attributes (weights; activations, or none quantized).
-// Granularity default comes first, then built-ins, then by name.
-func (v *Vocabulary) candidates(want map[modelopt.Role]modelopt.Attrs) []Candidate {
-	var out []Candidate
+// the wanted attributes (weights; activations, or none quantized). Only
+// formats that quantize every layer alike qualify: one whose quant_cfg has
+// entries beyond its two roles (scoped to MLP or experts, attention left out
+// or quantized in FP8, extra layers disabled) quantizes other layers than
+// the recipe's group, and SVDQuant adds a low-rank branch the recipe has
+// not. Order: formats calibrating like the recipe's transforms (prefer:
+// "awq_lite", "smoothquant") first, then max calibration, then the rest; within
+// that, granularity default first, then by name.
+func (v *Vocabulary) candidates(want map[modelopt.Role]modelopt.Attrs, prefer string) []Candidate {
+	type ranked struct {
+		c    Candidate
+		rank int
+	}
+	var out []ranked
 	for _, f := range v.Formats() {
-		if f.Retired {
+		if f.Retired || !uniform(f.Config) {
 			continue
+		}
+		method := algorithmMethod(f.Config.Algorithm)
+		if method == "svdquant" {
+			continue
+		}
+		rank := 2
+		switch {
+		case prefer != "" && method == prefer:
+			rank = 0
+		case method == "max" || method == "":
+			rank = 1
 		}
 		for _, g := range v.Granularities() {
 			if g.Retired {
@@ -479,14 +516,46 @@ func (v *Vocabulary) candidates(want map[modelopt.Role]modelopt.Attrs) []Candida
 				continue
 			}
 			if rolesEqual(r.Config, want) {
-				out = append(out, Candidate{Format: f.Name, Granularity: g.Name})
+				out = append(out, ranked{Candidate{Format: f.Name, Granularity: g.Name}, rank})
 			}
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
-		return (out[i].Granularity == "default") && (out[j].Granularity != "default")
+		if out[i].rank != out[j].rank {
+			return out[i].rank < out[j].rank
+		}
+		return (out[i].c.Granularity == "default") && (out[j].c.Granularity != "default")
 	})
-	return out
+	cs := make([]Candidate, len(out))
+	for i, r := range out {
+		cs[i] = r.c
+	}
+	return cs
+}
+
+// uniform reports whether a config quantizes every layer alike: ModelOpt's
+// deny-all and default-disabled tail around entries of the two roles only.
+func uniform(c modelopt.Config) bool {
+	if !c.DenyAll || !c.DefaultTail {
+		return false
+	}
+	for _, e := range c.Entries {
+		if e.ParentClass != "" || e.QuantizerName != modelopt.Weights.Quantizer() && e.QuantizerName != modelopt.Activations.Quantizer() {
+			return false
+		}
+	}
+	return true
+}
+
+func algorithmMethod(a any) string {
+	switch x := a.(type) {
+	case string:
+		return x
+	case map[any]any:
+		m, _ := x["method"].(string)
+		return m
+	}
+	return ""
 }
 
 // rolesEqual compares a config's roles with wanted attributes, ignoring

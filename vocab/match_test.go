@@ -104,8 +104,8 @@ func TestNearestMatches(t *testing.T) {
 		name, recipe string
 		want         *Candidate
 	}{
-		{"asymmetric", "QuantizationModifier:\n  config_groups:\n    g:\n      targets: [Linear]\n      weights: {num_bits: 4, symmetric: false, strategy: group, group_size: 128}\n", &Candidate{"int4_awq", "default"}},
-		{"actorder", "GPTQModifier:\n  config_groups:\n    g:\n      targets: [Linear]\n      weights: {num_bits: 4, strategy: group, group_size: 128, actorder: group}\n", &Candidate{"int4_awq", "default"}},
+		{"asymmetric", "QuantizationModifier:\n  config_groups:\n    g:\n      targets: [Linear]\n      weights: {num_bits: 4, symmetric: false, strategy: group, group_size: 128}\n", &Candidate{"int4_blockwise_weight_only", "default"}},
+		{"actorder", "GPTQModifier:\n  config_groups:\n    g:\n      targets: [Linear]\n      weights: {num_bits: 4, strategy: group, group_size: 128, actorder: group}\n", &Candidate{"int4_blockwise_weight_only", "default"}},
 		{"attn_head", "QuantizationModifier:\n  config_groups:\n    g:\n      targets: [Linear]\n      weights: {num_bits: 8, strategy: attn_head}\n", nil},
 		{"matches as it is", qwen3Target, &Candidate{"w4a8_int", "recipe_match_channel_token"}},
 	}

@@ -39,6 +39,7 @@ type Group struct {
 	Outputs      *QuantArgs
 	Scheme       string   // the preset scheme it came from, if any
 	CalibratedBy []string // later modifiers without a config of their own that calibrate it (GPTQ, AutoRound)
+	Transforms   []string // calibration transforms before it (SmoothQuantModifier, AWQModifier)
 }
 
 // Recipe is what an llm-compressor recipe quantizes, as llm-compressor reads
@@ -51,6 +52,8 @@ type Recipe struct {
 	Modifiers  []string   // every modifier read, in order
 	Unmatched  []string   // recipe parts outside any group that no qrun selection expresses, and why
 	Notes      []string
+
+	transforms []string // calibration transforms read so far
 }
 
 var quantModifiers = map[string]bool{"QuantizationModifier": true, "GPTQModifier": true, "AutoRoundModifier": true}
@@ -218,8 +221,10 @@ func (r *Recipe) apply(m recipeModifier) error {
 	case m.name == "AWQModifier" && hasAnyKey(m.args, awqQuantKeys):
 		r.Notes = append(r.Notes, "AWQModifier with quantization arguments: llm-compressor's deprecated Python shim splits it into an AWQ transform and a QuantizationModifier with those arguments; read that way")
 		r.Notes = append(r.Notes, calibrationNote("AWQModifier"))
+		r.transforms = append(r.transforms, m.name)
 	case m.name == "SmoothQuantModifier" || m.name == "AWQModifier" || m.name == "LogarithmicEqualizationModifier":
 		r.Notes = append(r.Notes, calibrationNote(m.name))
+		r.transforms = append(r.transforms, m.name)
 		return nil
 	case strings.Contains(m.name, "Pruning") || m.name == "SparseGPTModifier":
 		desc := "prunes weights"
@@ -236,6 +241,16 @@ func (r *Recipe) apply(m recipeModifier) error {
 	default:
 		r.Unmatched = append(r.Unmatched, fmt.Sprintf("%s: not a quantization modifier qrun reads; what it does to the model is part of no qrun selection", m.name))
 		return nil
+	}
+	for k := range m.args {
+		ks, _ := k.(string)
+		if !modifierKeys[ks] && !(m.name == "GPTQModifier" && gptqKeys[ks]) && !(m.name == "AutoRoundModifier" && autoRoundKeys[ks]) &&
+			!(m.name == "AWQModifier" && awqKeys[ks]) {
+			if ks == "actorder" {
+				return fmt.Errorf("%s has no actorder argument (llm-compressor refuses unknown modifier arguments); actorder belongs to GPTQModifier or to weights", m.name)
+			}
+			return fmt.Errorf("%s has no argument %s: llm-compressor refuses unknown modifier arguments (scheme_overrides and other SparseML-era keys are gone)", m.name, modelopt.Format(k))
+		}
 	}
 	hasConfig := m.args["config_groups"] != nil || m.args["scheme"] != nil || m.args["kv_cache_scheme"] != nil ||
 		len(stringsOf(m.args["ignore"])) > 0 || !targetsDefault(m.args["targets"])
@@ -263,8 +278,6 @@ func (r *Recipe) apply(m recipeModifier) error {
 		if err := resolveActorder(m, groups); err != nil {
 			return err
 		}
-	} else if _, ok := m.args["actorder"]; ok {
-		return fmt.Errorf("%s has no actorder argument (llm-compressor refuses unknown modifier arguments); actorder belongs to GPTQModifier or to weights", m.name)
 	}
 	if kv, ok := m.args["kv_cache_scheme"]; ok && kv != nil {
 		q, err := quantArgs(kv, true)
@@ -293,9 +306,30 @@ func (r *Recipe) apply(m recipeModifier) error {
 		if g.Weights == nil && g.Activations == nil && g.Outputs == nil && g.Scheme == "" {
 			continue
 		}
+		g.Transforms = append([]string(nil), r.transforms...)
 		r.Groups = append(r.Groups, g)
 	}
 	return nil
+}
+
+// The arguments llm-compressor's modifiers take (pydantic, extra="forbid"):
+// Modifier's, QuantizationMixin's, and GPTQModifier's, AutoRoundModifier's
+// and the AWQ transform's own.
+var (
+	modifierKeys = keySet("requires_calibration_data", "index", "group", "start", "end", "update",
+		"config_groups", "targets", "ignore", "scheme", "kv_cache_scheme",
+		"weight_observer", "input_observer", "output_observer", "observer", "bypass_divisibility_checks")
+	gptqKeys      = keySet("block_size", "dampening_frac", "actorder", "offload_hessians")
+	autoRoundKeys = keySet("iters", "enable_torch_compile", "batch_size", "lr", "device_ids", "disable_opt_rtn")
+	awqKeys       = keySet("mappings", "offload_device", "duo_scaling", "n_grid", "sequential_targets", "activation_hook_target")
+)
+
+func keySet(keys ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, k := range keys {
+		m[k] = true
+	}
+	return m
 }
 
 func calibrationNote(name string) string {
