@@ -328,6 +328,9 @@ func (v *Vocabulary) matchGroup(g Group) GroupMatch {
 	if strings.EqualFold(g.Scheme, "W4A8") {
 		gm.Notes = append(gm.Notes, "naming trap: this is llm-compressor's W4A8 (int8 per-token dynamic activations), not ModelOpt's w4a8_awq_beta (FP8 activations)")
 	}
+	if strings.EqualFold(g.Scheme, "W4AFP8") {
+		gm.Notes = append(gm.Notes, "naming trap: W4AFP8 (int4 groups of 128, FP8 per-token dynamic activations) is not ModelOpt's w4a8_awq_beta, whose FP8 activations are per-tensor static and whose weights have a second FP8 stage")
+	}
 	calib := append([]string(nil), g.CalibratedBy...)
 	if g.Modifier == "GPTQModifier" || g.Modifier == "AutoRoundModifier" {
 		calib = append([]string{g.Modifier}, calib...)
