@@ -276,7 +276,7 @@ func (v *Vocabulary) matchGroup(g Group) GroupMatch {
 			case strings.HasSuffix(t, "Attention"):
 				gm.Unmatched = append(gm.Unmatched, fmt.Sprintf("targets %s: an attention module — compressed-tensors quantizes its queries, keys and values; qrun's kv_cache axis quantizes keys and values only, and no qrun selection quantizes queries", t))
 			default:
-				gm.Unmatched = append(gm.Unmatched, fmt.Sprintf("targets %s: a module class other than Linear — a qrun format's quantizers are not restricted to it, so no qrun selection reproduces this group", t))
+				gm.Unmatched = append(gm.Unmatched, fmt.Sprintf("targets %s: a module class other than Linear — compressed-tensors quantizes it only if it is a Linear subclass, an Embedding or an attention module, and a qrun format's quantizers are not restricted to it, so no qrun selection is claimed for this group", t))
 			}
 		}
 	}

@@ -144,6 +144,16 @@ func TestMatchGPTQModifierWithoutSchemeCalibratesTheEarlierOne(t *testing.T) {
 	if _, err := ParseRecipe([]byte(stage("GPTQModifier:\n  block_size: 128\n"))); err == nil || !strings.Contains(err.Error(), "unable to find any modules to quantize") {
 		t.Errorf("a lone config-less GPTQModifier: %v", err)
 	}
+	// With a config of its own but no scheme (here: ignore), GPTQModifier
+	// gives its targets an empty scheme: llm-compressor's error.
+	if _, err := ParseRecipe([]byte(stage("QuantizationModifier:\n  scheme: W4A16\nGPTQModifier:\n  ignore: [lm_head]\n"))); err == nil || !strings.Contains(err.Error(), "unable to find any modules to quantize") {
+		t.Errorf("GPTQModifier with only ignore: %v", err)
+	}
+	// A later KV-only QuantizationModifier resets the Linear layers too.
+	r = recipeOf(t, stage("QuantizationModifier:\n  scheme: W4A16\nAutoRoundModifier:\n  kv_cache_scheme: {num_bits: 8, type: float, strategy: tensor}\n"))
+	if len(r.Groups) != 0 || !strings.Contains(strings.Join(r.Notes, " "), "empty default scheme") {
+		t.Errorf("an empty default scheme on the same targets: %+v %q", r.Groups, r.Notes)
+	}
 	// The order is the file's: QuantizationModifier's groups come first
 	// whatever the modifiers are called.
 	r = recipeOf(t, stage("QuantizationModifier:\n  scheme: W4A16\n  targets: ['re:.*self_attn.*']\nGPTQModifier:\n  scheme: W8A8\n  targets: ['re:.*mlp.*']\n"))

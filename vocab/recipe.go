@@ -289,21 +289,38 @@ func (r *Recipe) apply(m recipeModifier) error {
 		}
 		r.KVCache, r.KVModifier = q, m.name
 	}
-	// A later modifier re-initializes the modules it targets: an earlier
-	// group with exactly the same targets is replaced.
+	// A later modifier re-initializes the modules it targets
+	// (compressed-tensors' apply_quantization_config sets each matched
+	// module's scheme): an earlier group with exactly the same targets is
+	// replaced — by an empty scheme too, when the modifier has a config
+	// (ignore, targets, kv_cache_scheme) but neither scheme nor
+	// config_groups.
 	for _, g := range groups {
 		for i := 0; i < len(r.Groups); i++ {
 			if sameSet(r.Groups[i].Targets, g.Targets) {
-				r.Notes = append(r.Notes, fmt.Sprintf("%s %s replaces %s %s (same targets)", g.Modifier, g.Name, r.Groups[i].Modifier, r.Groups[i].Name))
+				what := g.Modifier + " " + g.Name
+				if empty(g) && g.Scheme == "" {
+					what = g.Modifier + "'s empty default scheme (it has a config but neither scheme nor config_groups)"
+				}
+				r.Notes = append(r.Notes, fmt.Sprintf("%s replaces %s %s (same targets)", what, r.Groups[i].Modifier, r.Groups[i].Name))
 				r.Groups = append(r.Groups[:i], r.Groups[i+1:]...)
 				i--
 			}
 		}
 	}
+	if m.name == "GPTQModifier" {
+		weights := false
+		for _, g := range groups {
+			weights = weights || g.Weights != nil
+		}
+		if !weights {
+			return errors.New("GPTQModifier has a config (ignore, targets or kv_cache_scheme) but no weights to quantize in it: llm-compressor gives its targets an empty scheme and stops with \"unable to find any modules to quantize\"")
+		}
+	}
 	for _, g := range groups {
 		// The modifier's default group (no scheme, no config_groups) and
 		// UNQUANTIZED quantize nothing; keep the latter, it was asked for.
-		if g.Weights == nil && g.Activations == nil && g.Outputs == nil && g.Scheme == "" {
+		if empty(g) && g.Scheme == "" {
 			continue
 		}
 		g.Transforms = append([]string(nil), r.transforms...)
@@ -331,6 +348,8 @@ func keySet(keys ...string) map[string]bool {
 	}
 	return m
 }
+
+func empty(g Group) bool { return g.Weights == nil && g.Activations == nil && g.Outputs == nil }
 
 func calibrationNote(name string) string {
 	return fmt.Sprintf("%s: a calibration transform (it rescales weights and activations before quantizing); it changes no quantization format — a qrun format calibrates with its own algorithm (see qrun vocab show FORMAT)", name)
