@@ -221,13 +221,7 @@ func vocabMatchRun(opts *vocabMatchOptions) error {
 		writeMatch(opts.IO.Out, out)
 	}
 	if out.Match == "partial" {
-		var parts []string
-		for _, u := range out.Unmatched {
-			parts = append(parts, u)
-		}
-		for _, u := range out.KVCache.Unmatched {
-			parts = append(parts, u)
-		}
+		parts := append(append([]string(nil), out.Unmatched...), out.KVCache.Unmatched...)
 		for _, g := range out.Groups {
 			for _, u := range g.Unmatched {
 				parts = append(parts, fmt.Sprintf("%s %s", groupLabel(g), u))
