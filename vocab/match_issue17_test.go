@@ -389,3 +389,21 @@ func TestMatchPruningAndRotationModifiersAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRecipeReadsStagesAsLLMCompressorDoes: modifiers count under
+// <x>_stage: <y>_modifiers:; elsewhere they are read with a note that
+// llm-compressor would apply none; a quantization_config is not a recipe.
+func TestParseRecipeReadsStagesAsLLMCompressorDoes(t *testing.T) {
+	r := recipeOf(t, "QuantizationModifier:\n  scheme: FP8\n")
+	if len(r.Groups) != 1 || !strings.Contains(strings.Join(r.Notes, " "), "would apply none of these") {
+		t.Errorf("bare modifier: %+v %q", r.Groups, r.Notes)
+	}
+	r = recipeOf(t, "a_stage:\n  b_modifiers:\n    QuantizationModifier:\n      scheme: FP8\nc_stage:\n  d_modifiers:\n    GPTQModifier:\n      scheme: W4A16\n      targets: ['re:.*mlp.*']\n")
+	if len(r.Groups) != 2 || len(r.Notes) != 0 || strings.Join(r.Modifiers, ",") != "QuantizationModifier,GPTQModifier" {
+		t.Errorf("two stages: %+v %q %q", r.Groups, r.Notes, r.Modifiers)
+	}
+	_, err := ParseRecipe([]byte("quant_method: compressed-tensors\nconfig_groups:\n  group_1:\n    targets: [Linear]\n    weights: {num_bits: 8}\n"))
+	if err == nil || !strings.Contains(err.Error(), "quantization_config") {
+		t.Errorf("quantization_config: %v", err)
+	}
+}

@@ -108,6 +108,9 @@ func ParseRecipe(data []byte) (*Recipe, error) {
 	}
 	if !hasQuant {
 		if len(mods) == 0 {
+			if top, ok := topKeys(root); ok && (top["config_groups"] || top["quant_method"]) {
+				return nil, errors.New("recipe has no QuantizationModifier, GPTQModifier or AutoRoundModifier: this is a compressed-tensors quantization_config (a checkpoint's config.json), not an llm-compressor recipe; put its config_groups under quant_stage: quant_modifiers: QuantizationModifier:")
+			}
 			return nil, errors.New("recipe has no QuantizationModifier, GPTQModifier or AutoRoundModifier")
 		}
 		var names []string
@@ -123,6 +126,17 @@ func ParseRecipe(data []byte) (*Recipe, error) {
 		}
 	}
 	return rec, nil
+}
+
+func topKeys(root *yaml.Node) (map[string]bool, bool) {
+	if root.Kind != yaml.MappingNode {
+		return nil, false
+	}
+	out := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		out[root.Content[i].Value] = true
+	}
+	return out, true
 }
 
 func hasAnyKey(m map[any]any, keys []string) bool {
