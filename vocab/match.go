@@ -339,7 +339,19 @@ func (v *Vocabulary) matchGroup(g Group) GroupMatch {
 		gm.Notes = append(gm.Notes, fmt.Sprintf("calibrated by %s: it chooses the rounding, not the format — the qrun format calibrates with its own algorithm (qrun vocab show FORMAT), so the values differ while the configuration corresponds", strings.Join(calib, ", ")))
 	}
 	if len(gm.Unmatched) == 0 {
-		gm.Matches = v.candidates(want, preferredAlgorithm(g.Transforms))
+		prefer := preferredAlgorithm(g.Transforms)
+		gm.Matches = v.candidates(want, prefer)
+		if len(gm.Matches) > 0 && prefer != "" {
+			if f, err := v.Format(gm.Matches[0].Format); err == nil {
+				if got := algorithmMethod(f.Config.Algorithm); got != prefer {
+					why := ""
+					if g.Activations != nil && g.Activations.Strategy == "token" {
+						why = " (ModelOpt's SmoothQuant and AWQ calibration crash with per-token dynamic activations, T14)"
+					}
+					gm.Notes = append(gm.Notes, fmt.Sprintf("no format calibrating with %s gives these attributes in a combination qrun plans%s, so the selection calibrates with %s", prefer, why, orNone(got)))
+				}
+			}
+		}
 		if len(gm.Matches) == 0 {
 			gm.Unmatched = append(gm.Unmatched, fmt.Sprintf("no format × granularity in the vocabulary gives these attributes (weights %s; input_activations %s); define a format or granularity for them", attrsOrNone(want, modelopt.Weights), attrsOrNone(want, modelopt.Activations)))
 		}
