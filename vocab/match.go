@@ -26,7 +26,7 @@ type GroupMatch struct {
 	Activation string      `json:"input_activations"`
 	Outputs    string      `json:"output_activations"`
 	Matches    []Candidate `json:"matches"`
-	Unmatched  []string    `json:"unmatched,omitempty"` // parts with no ModelOpt equivalent, and why
+	Unmatched  []string    `json:"unmatched,omitempty"` // parts no qrun selection reproduces, and why
 	Notes      []string    `json:"notes,omitempty"`
 }
 
@@ -73,8 +73,9 @@ func (m *RecipeMatch) Full() bool {
 	return true
 }
 
-// ErrNoEquivalent marks a recipe part that ModelOpt cannot reproduce.
-var ErrNoEquivalent = errors.New("no ModelOpt equivalent")
+// ErrNoEquivalent marks a recipe part no qrun selection reproduces: one
+// ModelOpt cannot do, or one the vocabulary has no name for.
+var ErrNoEquivalent = errors.New("no qrun equivalent")
 
 // String shows the args in compressed-tensors terms.
 func (q *QuantArgs) String() string {
@@ -424,7 +425,7 @@ func (v *Vocabulary) matchKV(q *QuantArgs, modifier string) *KVMatch {
 
 // MatchRecipe finds, for each config group of a recipe, the qrun format ×
 // granularity pairs that reproduce it, and the kv_cache value of its
-// kv_cache_scheme. A part with no ModelOpt equivalent is listed with why;
+// kv_cache_scheme. A part no qrun selection reproduces is listed with why;
 // errors.Is(err, ErrNoEquivalent) is then true for the whole answer.
 func (v *Vocabulary) MatchRecipe(r *Recipe) (*RecipeMatch, error) {
 	out := &RecipeMatch{Unmatched: r.Unmatched, Notes: r.Notes}

@@ -37,10 +37,12 @@ config quantizes the same way (by meaning, not by name: llm-compressor's W4A8 is
 int8 per-token activations, not ModelOpt's w4a8_awq_beta) and the qrun plan line
 that plans it, or "none" with the reason.
 
-Exit status: 0 when every part has an equivalent; 4 when a part has none
-(asymmetric zero points, actorder: group, strategy: attn_head, output
-activations, an Embedding target, pruning, …), naming the part and why; 1 when
-the file can't be read or is not a recipe. RECIPE "-" reads standard input.`,
+Exit status: 0 when every part has an equivalent; 4 when a part has none —
+ModelOpt cannot do it (asymmetric zero points, actorder: group, strategy:
+attn_head, output activations, an Embedding target, pruning, …) or no name in
+the vocabulary gives it — naming the part and why; 1 when the file can't be
+read or is not a recipe llm-compressor would run. RECIPE "-" reads standard
+input.`,
 		Example: `  qrun vocab match recipe.yaml
   qrun vocab match recipe.yaml --json`,
 		Args: oneArg("a RECIPE.yaml (an llm-compressor recipe)"),
@@ -227,7 +229,7 @@ func vocabMatchRun(opts *vocabMatchOptions) error {
 				parts = append(parts, fmt.Sprintf("%s %s", groupLabel(g), u))
 			}
 		}
-		return &vocab.SelectionError{Msg: fmt.Sprintf("%s: part of the recipe has no ModelOpt equivalent, so no qrun run reproduces it:\n  %s", name, strings.Join(parts, "\n  "))}
+		return &vocab.SelectionError{Msg: fmt.Sprintf("%s: no qrun run reproduces part of the recipe:\n  %s", name, strings.Join(parts, "\n  "))}
 	}
 	return nil
 }
@@ -295,7 +297,7 @@ func readRecipe(ios *IOStreams, p string) ([]byte, error) {
 func writeMatch(w io.Writer, out vocabMatchJSON) {
 	verdict := "every group has a qrun equivalent"
 	if out.Match == "partial" {
-		verdict = "part of it has no ModelOpt equivalent"
+		verdict = "part of it has no qrun equivalent"
 	}
 	fmt.Fprintf(w, "recipe %s: %s\n", printable(out.Recipe), verdict)
 	if len(out.Modifiers) > 1 {
@@ -317,7 +319,7 @@ func writeMatch(w io.Writer, out vocabMatchJSON) {
 		fmt.Fprintf(w, "  note: %s\n", printable(n))
 	}
 	if len(out.Unmatched) > 0 {
-		fmt.Fprintln(w, "  no ModelOpt equivalent:")
+		fmt.Fprintln(w, "  no qrun equivalent:")
 		for _, u := range out.Unmatched {
 			fmt.Fprintf(w, "    %s\n", printable(u))
 		}
@@ -342,7 +344,7 @@ func writeMatch(w io.Writer, out vocabMatchJSON) {
 		}
 		field(w, "llm-compressor", lc)
 		if len(g.Unmatched) > 0 {
-			fmt.Fprintln(w, "  no ModelOpt equivalent:")
+			fmt.Fprintln(w, "  no qrun equivalent:")
 			for _, u := range g.Unmatched {
 				fmt.Fprintf(w, "    %s\n", printable(u))
 			}
