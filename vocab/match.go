@@ -135,7 +135,11 @@ func (q *QuantArgs) target(role modelopt.Role) (a modelopt.Attrs, why, notes []s
 	roleName := roleNames[role]
 	acts := role != modelopt.Weights
 	if !q.Symmetric {
-		why = append(why, roleName+": symmetric: false (asymmetric zero points) — ModelOpt's integer quantization is symmetric")
+		if q.Type == "float" {
+			why = append(why, roleName+": symmetric: false (asymmetric zero points) — ModelOpt's FP8/FP4 quantization is symmetric")
+		} else {
+			why = append(why, roleName+": symmetric: false (asymmetric zero points) — ModelOpt's integer quantization is symmetric")
+		}
 	}
 	switch q.Actorder {
 	case "group":
@@ -154,7 +158,7 @@ func (q *QuantArgs) target(role modelopt.Role) (a modelopt.Attrs, why, notes []s
 		case 4:
 			a["num_bits"] = []any{2, 1}
 		default:
-			why = append(why, fmt.Sprintf("%s: float%d has no ModelOpt format (FP8 E4M3 and FP4 E2M1 do)", roleName, q.NumBits))
+			why = append(why, fmt.Sprintf("%s: float%d — compressed-tensors' float types are FP8 E4M3 and FP4 E2M1 (it refuses other widths)", roleName, q.NumBits))
 		}
 	}
 	dyn := q.dynamic()
@@ -196,7 +200,7 @@ func (q *QuantArgs) target(role modelopt.Role) (a modelopt.Attrs, why, notes []s
 				notes = append(notes, fmt.Sprintf("%s: float%d groups of 32 with scale_dtype %s are not MX — MX needs E8M0 scales (scale_dtype: uint8), so the mx formats do not match", roleName, q.NumBits, sd))
 			}
 			if q.ScaleDtype == "uint8" {
-				why = append(why, fmt.Sprintf("%s: scale_dtype uint8 (E8M0) outside MX (float4/float8 in groups of 32) has no ModelOpt equivalent", roleName))
+				why = append(why, fmt.Sprintf("%s: scale_dtype uint8 outside MX — compressed-tensors makes E8M0 (MX) scales only for float4/float8 in groups of 32; otherwise it rounds the scales to integers, which no qrun format does", roleName))
 			}
 			bt := "static"
 			if acts && dyn {
@@ -206,7 +210,7 @@ func (q *QuantArgs) target(role modelopt.Role) (a modelopt.Attrs, why, notes []s
 		}
 	case "tensor_group":
 		if q.Type != "float" || q.NumBits != 4 {
-			why = append(why, fmt.Sprintf("%s: strategy: tensor_group with %s%d — ModelOpt's two-level scales (a per-tensor scale times FP8 per-group scales) are NVFP4's, float4 only", roleName, q.Type, q.NumBits))
+			why = append(why, fmt.Sprintf("%s: strategy: tensor_group (a per-tensor global scale times per-group scales) with %s%d — the only qrun formats with two-level scales are NVFP4's (float4 in groups of 16)", roleName, q.Type, q.NumBits))
 		}
 		if q.ScaleDtype != "" && q.ScaleDtype != "float8_e4m3fn" {
 			why = append(why, fmt.Sprintf("%s: tensor_group with scale_dtype %s — NVFP4's group scales are FP8 E4M3", roleName, q.ScaleDtype))
@@ -226,7 +230,7 @@ func (q *QuantArgs) target(role modelopt.Role) (a modelopt.Attrs, why, notes []s
 	case "block":
 		a["block_sizes"] = map[any]any{-2: q.BlockStructure[0], -1: q.BlockStructure[1]}
 	case "attn_head":
-		why = append(why, roleName+": strategy: attn_head (one scale per attention head) has no ModelOpt equivalent")
+		why = append(why, roleName+": strategy: attn_head (one scale per attention head) — no qrun granularity or KV-cache value has per-head scales")
 	default:
 		why = append(why, fmt.Sprintf("%s: strategy %q is not a compressed-tensors strategy", roleName, q.Strategy))
 	}
