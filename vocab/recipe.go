@@ -109,7 +109,7 @@ func ParseRecipe(data []byte) (*Recipe, error) {
 	if !hasQuant {
 		if len(mods) == 0 {
 			if top, ok := topKeys(root); ok && (top["config_groups"] || top["quant_method"]) {
-				return nil, errors.New("recipe has no QuantizationModifier, GPTQModifier or AutoRoundModifier: this is a compressed-tensors quantization_config (a checkpoint's config.json), not an llm-compressor recipe; put its config_groups under quant_stage: quant_modifiers: QuantizationModifier:")
+				return nil, errors.New("recipe has no QuantizationModifier, GPTQModifier or AutoRoundModifier: this is a compressed-tensors quantization_config (a checkpoint's config.json), not an llm-compressor recipe (a recipe puts config_groups under a QuantizationModifier in quant_stage: quant_modifiers)")
 			}
 			return nil, errors.New("recipe has no QuantizationModifier, GPTQModifier or AutoRoundModifier")
 		}
