@@ -407,3 +407,33 @@ func TestParseRecipeReadsStagesAsLLMCompressorDoes(t *testing.T) {
 		t.Errorf("quantization_config: %v", err)
 	}
 }
+
+// FuzzParseRecipe: any file is read or refused with an error, never a
+// panic, and whatever is read can be matched.
+func FuzzParseRecipe(f *testing.F) {
+	for _, s := range []string{
+		stage("QuantizationModifier:\n  scheme: W4A16\n"),
+		stage("GPTQModifier:\n  actorder: group\n  config_groups:\n    g:\n      targets: Linear\n      weights: {num_bits: 4, group_size: -1}\n"),
+		stage("QuantizationModifier:\n  kv_cache_scheme: {num_bits: 4, type: float, strategy: tensor_group, group_size: 16, dynamic: local}\n"),
+		stage("QuantizationModifier:\n  scheme: {W8A8: [Linear], NVFP4: 're:.*mlp.*'}\n"),
+		"a_stage:\n  b_modifiers:\n    AutoRoundModifier: {scheme: MXFP8}\n",
+		"QuantizationModifier: {config_groups: [1, 2]}\n",
+		"QuantizationModifier: {targets: 5, scheme: FP8}\n",
+		stage("QuantizationModifier:\n  kv_cache_scheme: x\n"),
+		stage("QuantizationModifier:\n  config_groups:\n    g: {targets: [Linear], weights: {block_structure: 128x128, strategy: block, type: float}}\n"),
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRecipe([]byte(s))
+		if err != nil {
+			return
+		}
+		m, err := Builtin().MatchRecipe(r)
+		if err != nil && !errors.Is(err, ErrNoEquivalent) {
+			t.Fatalf("MatchRecipe: %v", err)
+		}
+		_ = m.Full()
+		Builtin().NearestMatches(r.Groups)
+	})
+}
