@@ -215,6 +215,9 @@ func (q *QuantArgs) target(role modelopt.Role) (a modelopt.Attrs, why, notes []s
 		if q.ScaleDtype != "" && q.ScaleDtype != "float8_e4m3fn" {
 			why = append(why, fmt.Sprintf("%s: tensor_group with scale_dtype %s — NVFP4's group scales are FP8 E4M3", roleName, q.ScaleDtype))
 		}
+		if acts && q.local() && q.Type == "float" && q.NumBits == 4 && q.GroupSize == 16 {
+			notes = append(notes, roleName+": dynamic: local — a calibrated per-tensor global scale, per-block FP8 scales at run time: ModelOpt's NVFP4 activations are the same (its block_sizes type: dynamic, amax calibrated)")
+		}
 		if acts {
 			switch {
 			case dyn:

@@ -267,6 +267,8 @@ func TestMatchNVFP4DynamicActivationsSaySo(t *testing.T) {
 		switch {
 		case ok && (err != nil || first(m, 0) != (Candidate{"nvfp4", "default"})):
 			t.Errorf("dynamic %s: %v %q", dyn, err, allUnmatched(m))
+		case ok && !strings.Contains(allNotes(m), "ModelOpt's NVFP4 activations are the same"):
+			t.Errorf("dynamic local: matched without saying ModelOpt's are dynamic-local: %q", allNotes(m))
 		case !ok && (!errors.Is(err, ErrNoEquivalent) || !strings.Contains(allUnmatched(m), "dynamic-local")):
 			t.Errorf("dynamic %s: %v %q, want refused saying ModelOpt's are dynamic-local", dyn, err, allUnmatched(m))
 		}
