@@ -439,3 +439,38 @@ func FuzzParseRecipe(f *testing.F) {
 		Builtin().NearestMatches(r.Groups)
 	})
 }
+
+// TestSchemeIsTheInverseOfMatch: the preset vocab show names for a format ×
+// granularity is the one vocab match maps to it, for every preset of
+// compressed-tensors 0.18 that matches (INT8 is W8A8's alias).
+func TestSchemeIsTheInverseOfMatch(t *testing.T) {
+	v := Builtin()
+	for _, p := range PresetNames() {
+		m, err := matchRecipe(t, stage("QuantizationModifier:\n  ignore: [lm_head]\n  scheme: "+p+"\n"))
+		if err != nil {
+			continue
+		}
+		for _, c := range m.Groups[0].Matches {
+			r, err := v.Resolve(c.Format, c.Granularity)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var w, a *Compressed
+			for _, x := range (&Format{Config: r.Config}).LLMCompressor() {
+				x := x
+				if x.Role == "weights" {
+					w = &x
+				} else {
+					a = &x
+				}
+			}
+			want := p
+			if p == "INT8" {
+				want = "W8A8"
+			}
+			if got := Scheme(w, a); got != want {
+				t.Errorf("%s matches %s × %s, whose scheme is %q", p, c.Format, c.Granularity, got)
+			}
+		}
+	}
+}
