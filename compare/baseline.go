@@ -24,7 +24,7 @@ func (b *Baseline) Delta(v float64) float64 { return v - b.Value }
 func FindBaseline(points []Point, spec string, agg Agg) (*Baseline, error) {
 	if f, g, ok := strings.Cut(spec, "/"); ok {
 		c := &Cell{}
-		models := map[string]bool{}
+		models, kvs := map[string]bool{}, map[string]bool{}
 		for _, p := range points {
 			if p.Format == f && p.Granularity == g {
 				c.Runs = append(c.Runs, p.RunID)
@@ -34,6 +34,7 @@ func FindBaseline(points []Point, spec string, agg Agg) (*Baseline, error) {
 				}
 				c.N++
 				models[p.Model] = true
+				kvs[p.KVCache] = true
 			}
 		}
 		if c.N == 0 {
@@ -41,6 +42,9 @@ func FindBaseline(points []Point, spec string, agg Agg) (*Baseline, error) {
 		}
 		if len(models) > 1 {
 			return nil, fmt.Errorf("baseline %s: runs of %d models; keep one with --model, or name one run", spec, len(models))
+		}
+		if len(kvs) > 1 {
+			return nil, fmt.Errorf("baseline %s: runs of %d KV-cache settings; keep one with --kv-cache, or name one run", spec, len(kvs))
 		}
 		return &Baseline{Spec: spec, Runs: c.Runs, Value: aggregate(c, agg)}, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -82,11 +83,12 @@ const (
 	DimFormat      = "format"
 	DimGranularity = "granularity"
 	DimModel       = "model"
+	DimKVCache     = "kv_cache"
 )
 
 // IdentityDims are the dimensions that tell configurations apart: runs
 // differing in one of them never share a cell unnoticed.
-var IdentityDims = []string{DimModel, DimFormat, DimGranularity}
+var IdentityDims = []string{DimModel, DimFormat, DimGranularity, DimKVCache}
 
 // paramKeyRE is what a parameter key looks like.
 var paramKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
@@ -101,6 +103,7 @@ type Point struct {
 	Model       string
 	Format      string
 	Granularity string
+	KVCache     string // "none" for none
 	Params      map[string]any
 	Metric      Metric
 }
@@ -115,6 +118,8 @@ func (p Point) Label(d string) (string, bool) {
 		return p.Granularity, true
 	case DimModel:
 		return p.Model, true
+	case DimKVCache:
+		return p.KVCache, true
 	}
 	v, ok := p.Params[d]
 	if !ok {
@@ -277,7 +282,7 @@ func Build(points []Point, o Options) (*Table, error) {
 	return t, nil
 }
 
-func isIdentity(d string) bool { return d == DimFormat || d == DimGranularity || d == DimModel }
+func isIdentity(d string) bool { return slices.Contains(IdentityDims, d) }
 
 func label(p Point, d string) string {
 	if l, ok := p.Label(d); ok {

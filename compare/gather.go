@@ -64,7 +64,7 @@ func Gather(runs []store.RunMetrics, q Query) (*Gathered, error) {
 		}
 		m, ok := ms[q.Metric]
 		p := Point{
-			RunID: r.ID, Model: r.Model, Format: r.Format, Granularity: r.Granularity,
+			RunID: r.ID, Model: r.Model, Format: r.Format, Granularity: r.Granularity, KVCache: r.KVCache,
 			Params: DecodeParams(r.Params), Metric: m,
 		}
 		if !Matches(p, q.Where) {

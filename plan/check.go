@@ -42,6 +42,11 @@ func CheckVocabulary(ctx context.Context, v *vocab.Vocabulary, st store.Store, t
 	for _, g := range v.Granularities() {
 		inUse = append(inUse, granularityUse(g))
 	}
+	for _, c := range v.KVCaches() {
+		if !c.None() { // none is no registered name: it quantizes nothing
+			inUse = append(inUse, kvCacheUse(c))
+		}
+	}
 	_, violations := store.CheckNames(inUse, registered, store.ScopeVocabulary)
 	for _, b := range violations {
 		count, err := st.RunsUsingName(ctx, b.Kind, b.Registered)

@@ -68,20 +68,26 @@ type Run struct {
 	Model            string
 	Format           string
 	Granularity      string
+	KVCache          string // canonical KV-cache setting; "none" for none
 	FormatTyped      string
 	GranularityTyped string
-	Params           []manifest.Param
-	Recorded         []manifest.Param
-	Status           string // registry status; "new" for a dry run's unregistered run
-	Created          bool   // registered by this plan
-	HydraArgs        []string
-	Export           modelopt.Verdict // the export verdict of its combination
+	KVCacheTyped     string
+	// QFormat is the hf_ptq --qformat name that matches the recipe at the
+	// target, "" when the format has no ModelOpt preset (SPEC §13).
+	QFormat   string
+	Params    []manifest.Param
+	Recorded  []manifest.Param
+	Status    string // registry status; "new" for a dry run's unregistered run
+	Created   bool   // registered by this plan
+	HydraArgs []string
+	Export    modelopt.Verdict // the export verdict of its combination
 }
 
 // Invalid is a combination that cannot be planned, and why.
 type Invalid struct {
 	Format      string
 	Granularity string
+	KVCache     string
 	Reason      string
 	// Export is the combination's export verdict when that is why it
 	// cannot be planned (--require-export); zero otherwise.
@@ -91,9 +97,9 @@ type Invalid struct {
 // Verdict is one combination's export verdict, and how many of the plan's
 // runs have it.
 type Verdict struct {
-	Format, Granularity string
-	Export              modelopt.Verdict
-	Runs                int
+	Format, Granularity, KVCache string
+	Export                       modelopt.Verdict
+	Runs                         int
 }
 
 // Result is what a plan did.
@@ -122,11 +128,12 @@ func (r *Result) VerdictCounts() map[modelopt.VerdictKind]int {
 type InvalidError struct {
 	Invalid []Invalid
 	Total   int
+	Axes    string // "format × granularity", "× kv_cache" when the selection sweeps it
 }
 
 func (e *InvalidError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d of %d format × granularity combinations cannot be planned (nothing was written; --skip-invalid plans the rest):", len(e.Invalid), e.Total)
+	fmt.Fprintf(&b, "%d of %d %s combinations cannot be planned (nothing was written; --skip-invalid plans the rest):", len(e.Invalid), e.Total, e.Axes)
 	for _, inv := range e.Invalid {
 		fmt.Fprintf(&b, "\n  %s", inv.Reason)
 	}
@@ -136,9 +143,14 @@ func (e *InvalidError) Error() string {
 // Is makes an InvalidError an invalid selection (exit 4).
 func (e *InvalidError) Is(target error) bool { return target == vocab.ErrInvalidSelection }
 
-// combo is one resolved format × granularity, shared by all its runs.
+// comboKey is a combination as the selection typed it.
+type comboKey struct{ format, granularity, kvCache string }
+
+// combo is one resolved format × granularity × KV-cache setting, shared by
+// all its runs.
 type combo struct {
 	res     *vocab.Resolution
+	qformat string // hf_ptq --qformat at the target
 	recipe  []byte
 	notes   []string
 	verdict modelopt.Verdict // for the plan's ModelOpt target
@@ -177,7 +189,7 @@ func Plan(ctx context.Context, opts Options, sel Selection) (*Result, error) {
 		return nil, err
 	}
 	if len(invalid) > 0 && !opts.SkipInvalid {
-		return nil, &InvalidError{Invalid: invalid, Total: len(sel.Formats) * len(sel.Granularities)}
+		return nil, &InvalidError{Invalid: invalid, Total: sel.Combinations(), Axes: sel.Axes()}
 	}
 	res := &Result{Skipped: invalid}
 	now := opts.Now().UTC().Truncate(time.Second) // one instant for the manifests and the registry
@@ -511,63 +523,83 @@ func modelCollision(a, b, seg string) error {
 	return &vocab.SelectionError{Msg: fmt.Sprintf("models %q and %q would share the directory segment %q; qrun never lets two models share a directory: rename the local copy, or use a layout with another {model} root", a, b, seg)}
 }
 
-// resolveAll resolves each format × granularity once and encodes its recipe.
-func resolveAll(opts Options, sel Selection) (map[[2]string]*combo, []Invalid, error) {
+// resolveAll resolves each combination once and encodes its recipe.
+func resolveAll(opts Options, sel Selection) (map[comboKey]*combo, []Invalid, error) {
 	// Unknown or retired names are typos or mistakes, not combinations to
 	// skip: refuse them all at once.
 	var bad []string
-	for _, f := range sel.Formats {
-		if fm, err := opts.Vocab.Format(f); err != nil {
-			bad = append(bad, err.Error())
-		} else if fm.Retired {
-			bad = append(bad, fmt.Sprintf("format %s is retired: it stays reserved for its past runs and cannot be planned again", fm.Name))
+	check := func(k namekind.Kind, names []string, get func(string) (*vocab.Entry, error)) {
+		for _, n := range names {
+			if e, err := get(n); err != nil {
+				bad = append(bad, err.Error())
+			} else if e.Retired {
+				bad = append(bad, fmt.Sprintf("%s %s is retired: it stays reserved for its past runs and cannot be planned again", k, e.Name))
+			}
 		}
 	}
-	for _, g := range sel.Granularities {
-		if gr, err := opts.Vocab.Granularity(g); err != nil {
-			bad = append(bad, err.Error())
-		} else if gr.Retired {
-			bad = append(bad, fmt.Sprintf("granularity %s is retired: it stays reserved for its past runs and cannot be planned again", gr.Name))
+	check(namekind.Format, sel.Formats, func(n string) (*vocab.Entry, error) {
+		f, err := opts.Vocab.Format(n)
+		if err != nil {
+			return nil, err
 		}
-	}
+		return &f.Entry, nil
+	})
+	check(namekind.Granularity, sel.Granularities, func(n string) (*vocab.Entry, error) {
+		g, err := opts.Vocab.Granularity(n)
+		if err != nil {
+			return nil, err
+		}
+		return &g.Entry, nil
+	})
+	check(namekind.KVCache, sel.kvCaches(), func(n string) (*vocab.Entry, error) {
+		c, err := opts.Vocab.KVCache(n)
+		if err != nil {
+			return nil, err
+		}
+		return &c.Entry, nil
+	})
 	if len(bad) > 0 {
 		return nil, nil, &vocab.SelectionError{Msg: strings.Join(bad, "\n")}
 	}
-	combos := map[[2]string]*combo{}
+	combos := map[comboKey]*combo{}
 	var invalid []Invalid
-	seen := map[[2]string]bool{}
+	seen := map[comboKey]bool{}
 	for _, f := range sel.Formats {
 		for _, g := range sel.Granularities {
-			r, err := opts.Vocab.Resolve(f, g)
-			if err != nil {
-				if !errors.Is(err, vocab.ErrInvalidSelection) {
-					return nil, nil, err
+			for _, kv := range sel.kvCaches() {
+				r, err := opts.Vocab.ResolveKV(f, g, kv)
+				if err != nil {
+					if !errors.Is(err, vocab.ErrInvalidSelection) {
+						return nil, nil, err
+					}
+					invalid = append(invalid, Invalid{Format: f, Granularity: g, KVCache: kv, Reason: err.Error()})
+					continue
 				}
-				invalid = append(invalid, Invalid{Format: f, Granularity: g, Reason: err.Error()})
-				continue
+				key := comboKey{r.Format.Name, r.Granularity.Name, r.KVCacheName()}
+				if seen[key] {
+					continue // an alias and its name in one sweep: one run
+				}
+				seen[key] = true
+				name := r.Name()
+				recipe, notes, err := r.Recipe(opts.Target)
+				if err != nil {
+					invalid = append(invalid, Invalid{Format: f, Granularity: g, KVCache: kv, Reason: fmt.Sprintf("%s cannot be written for ModelOpt %s: %v", name, opts.Target, err)})
+					continue
+				}
+				c := &combo{res: r, qformat: r.QFormat(opts.Target), recipe: recipe, verdict: r.Export(opts.Target)}
+				if opts.RequireExport && c.verdict.Kind != modelopt.Deployable {
+					invalid = append(invalid, Invalid{Format: f, Granularity: g, KVCache: kv, Export: c.verdict,
+						Reason: fmt.Sprintf("%s is not deployable with ModelOpt %s (--require-export): %s", name, opts.Target, c.verdict.Summary())})
+					continue
+				}
+				c.export = manifest.Export{Verdict: string(c.verdict.Kind), QuantAlgo: c.verdict.QuantAlgo, Why: c.verdict.Why,
+					KVCacheQuantAlgo: c.verdict.KVCacheQuantAlgo, ModelOpt: opts.Target.String()}
+				c.weights, c.activations = roleValue(c, modelopt.Weights), roleValue(c, modelopt.Activations)
+				for _, n := range notes {
+					c.notes = append(c.notes, string(n))
+				}
+				combos[comboKey{f, g, kv}] = c
 			}
-			key := [2]string{r.Format.Name, r.Granularity.Name}
-			if seen[key] {
-				continue // an alias and its name in one sweep: one run
-			}
-			seen[key] = true
-			recipe, notes, err := r.Recipe(opts.Target)
-			if err != nil {
-				invalid = append(invalid, Invalid{Format: f, Granularity: g, Reason: fmt.Sprintf("format %s x granularity %s cannot be written for ModelOpt %s: %v", r.Format.Name, r.Granularity.Name, opts.Target, err)})
-				continue
-			}
-			c := &combo{res: r, recipe: recipe, verdict: r.Export(opts.Target)}
-			if opts.RequireExport && c.verdict.Kind != modelopt.Deployable {
-				invalid = append(invalid, Invalid{Format: f, Granularity: g, Export: c.verdict,
-					Reason: fmt.Sprintf("format %s x granularity %s is not deployable with ModelOpt %s (--require-export): %s", r.Format.Name, r.Granularity.Name, opts.Target, c.verdict.Summary())})
-				continue
-			}
-			c.export = manifest.Export{Verdict: string(c.verdict.Kind), QuantAlgo: c.verdict.QuantAlgo, Why: c.verdict.Why, ModelOpt: opts.Target.String()}
-			c.weights, c.activations = roleValue(c, modelopt.Weights), roleValue(c, modelopt.Activations)
-			for _, n := range notes {
-				c.notes = append(c.notes, string(n))
-			}
-			combos[[2]string{f, g}] = c
 		}
 	}
 	return combos, invalid, nil
@@ -576,6 +608,15 @@ func resolveAll(opts Options, sel Selection) (map[[2]string]*combo, []Invalid, e
 func addNames(names map[string]store.NameUse, r *vocab.Resolution) {
 	names["format:"+r.Format.Name] = formatUse(r.Format)
 	names["granularity:"+r.Granularity.Name] = granularityUse(r.Granularity)
+	if kv := r.KVCache; kv != nil && !kv.None() {
+		names["kv_cache:"+kv.Name] = kvCacheUse(kv)
+	}
+}
+
+// kvCacheUse is a KV-cache setting as name stability sees it.
+func kvCacheUse(c *vocab.KVCache) store.NameUse {
+	return store.NameUse{Kind: namekind.KVCache, Name: c.Name, Fingerprint: c.Fingerprint(),
+		Definition: vocab.Definition(c.Meaning()), Aliases: c.Aliases}
 }
 
 // formatUse is a format as name stability sees it.
@@ -602,6 +643,10 @@ func sortedNames(m map[string]store.NameUse) []store.NameUse {
 	}
 	return out
 }
+
+// AllParams are the run's identity and recorded parameters, sorted by key:
+// what a launch line passes.
+func (r Run) AllParams() []manifest.Param { return mergeParams(r.Params, r.Recorded) }
 
 func mergeParams(a, b []manifest.Param) []manifest.Param {
 	out := append(append([]manifest.Param{}, a...), b...)

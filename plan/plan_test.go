@@ -229,7 +229,7 @@ func TestT1EmitsGroupSelectionNeverFieldNotation(t *testing.T) {
 		if strings.Contains(line, ".format_name=") || strings.Contains(line, ".name=") {
 			t.Errorf("field notation emitted: %s", line)
 		}
-		if !strings.HasPrefix(line, "quant_pair=int8_smoothquant quant_granularity="+r.Granularity+" seed=1 ") {
+		if !strings.HasPrefix(line, "model=Qwen/Qwen3-8B quant_pair=int8_smoothquant quant_granularity="+r.Granularity+" quant_kv_cache=none seed=1 ") {
 			t.Errorf("line does not select the canonical group options: %s", line)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/qrun-dev/qrun/hydra"
 	"github.com/qrun-dev/qrun/internal/suggest"
+	"github.com/qrun-dev/qrun/layout"
 	"github.com/qrun-dev/qrun/manifest"
 )
 
@@ -23,18 +24,40 @@ type Axis struct {
 
 // Selection is what the user asked to plan.
 type Selection struct {
-	Models         []string
-	ModelFromHydra bool // the model was given as a model= override (and is emitted as one)
-	Formats        []string
-	Granularities  []string
-	Params         []Axis // identity parameters, sorted by key
-	Recorded       []Axis // ignore_keys: recorded, not identity; never swept
+	Models        []string
+	Formats       []string
+	Granularities []string
+	KVCaches      []string // KV-cache settings; none when the selection names none
+	Params        []Axis   // identity parameters, sorted by key
+	Recorded      []Axis   // ignore_keys: recorded, not identity; never swept
 }
 
-// Groups are the Hydra config-group names for format and granularity.
+// Groups are the Hydra config-group names for format, granularity and KV
+// cache, and the Hydra key of the model.
 type Groups struct {
 	Format      string // quant_pair
 	Granularity string // quant_granularity
+	KVCache     string // quant_kv_cache
+	Model       string // model
+}
+
+// DefaultGroups are the names qrun uses unless qrun.yaml says otherwise.
+var DefaultGroups = Groups{Format: "quant_pair", Granularity: "quant_granularity", KVCache: "quant_kv_cache", Model: "model"}
+
+// withDefaults fills in the names left empty.
+func (g Groups) withDefaults() Groups {
+	for _, f := range []struct {
+		v *string
+		d string
+	}{
+		{&g.Format, DefaultGroups.Format}, {&g.Granularity, DefaultGroups.Granularity},
+		{&g.KVCache, DefaultGroups.KVCache}, {&g.Model, DefaultGroups.Model},
+	} {
+		if *f.v == "" {
+			*f.v = f.d
+		}
+	}
+	return g
 }
 
 // Flags are the selection given by command-line flags.
@@ -42,7 +65,11 @@ type Flags struct {
 	Models        []string
 	Formats       []string
 	Granularities []string
+	KVCaches      []string
 	Params        []string // key=value, Hydra value syntax
+	// KVCacheDefault is the KV-cache setting of a selection that names
+	// none (kv_cache: in qrun.yaml); "" is none.
+	KVCacheDefault string
 }
 
 // ErrUsage marks a selection that is malformed as typed (exit 2).
@@ -61,9 +88,11 @@ func usagef(format string, args ...any) error { return &usageErr{fmt.Sprintf(for
 // range() sweep. Keys in ignore are recorded but not part of the identity.
 func ParseSelection(f Flags, overrides []string, groups Groups, ignore []string) (Selection, error) {
 	var sel Selection
+	groups = groups.withDefaults()
 	sel.Models = append(sel.Models, splitFlag(f.Models)...)
 	sel.Formats = append(sel.Formats, splitFlag(f.Formats)...)
 	sel.Granularities = append(sel.Granularities, splitFlag(f.Granularities)...)
+	sel.KVCaches = append(sel.KVCaches, splitFlag(f.KVCaches)...)
 	params := map[string][]any{}
 	seen := map[string]string{}
 	claim := func(slot, raw string) error {
@@ -73,7 +102,7 @@ func ParseSelection(f Flags, overrides []string, groups Groups, ignore []string)
 		seen[slot] = raw
 		return nil
 	}
-	for slot, vals := range map[string][]string{"model": f.Models, "format": f.Formats, "granularity": f.Granularities} {
+	for slot, vals := range map[string][]string{"model": f.Models, "format": f.Formats, "granularity": f.Granularities, "kv-cache": f.KVCaches} {
 		if len(vals) > 0 {
 			seen[slot] = "--" + slot + " " + strings.Join(vals, ",")
 		}
@@ -112,7 +141,16 @@ func ParseSelection(f Flags, overrides []string, groups Groups, ignore []string)
 				return sel, err
 			}
 			sel.Granularities = append(sel.Granularities, names...)
-		case "model":
+		case groups.KVCache:
+			names, err := nameValues(o)
+			if err != nil {
+				return sel, err
+			}
+			if err := claim("kv-cache", arg); err != nil {
+				return sel, err
+			}
+			sel.KVCaches = append(sel.KVCaches, names...)
+		case groups.Model:
 			names, err := nameValues(o)
 			if err != nil {
 				return sel, err
@@ -121,13 +159,12 @@ func ParseSelection(f Flags, overrides []string, groups Groups, ignore []string)
 				return sel, err
 			}
 			sel.Models = append(sel.Models, names...)
-			sel.ModelFromHydra = true
 		default:
 			if o.Key == "hydra" || strings.HasPrefix(o.Key, "hydra.") || strings.HasPrefix(o.Key, "hydra/") {
 				return sel, usagef("override %s: qrun sets hydra.run.dir itself and emits no other hydra.* keys; leave it out", o.Raw)
 			}
-			if strings.HasPrefix(o.Key, groups.Format+".") || strings.HasPrefix(o.Key, groups.Granularity+".") {
-				return sel, usagef("override %s: a format or granularity is selected as a whole (%s=NAME); change its definition in its vocabulary file instead", o.Raw, strings.SplitN(o.Key, ".", 2)[0])
+			if strings.HasPrefix(o.Key, groups.Format+".") || strings.HasPrefix(o.Key, groups.Granularity+".") || strings.HasPrefix(o.Key, groups.KVCache+".") {
+				return sel, usagef("override %s: a format, granularity or KV-cache setting is selected as a whole (%s=NAME); change its definition in its vocabulary file instead", o.Raw, strings.SplitN(o.Key, ".", 2)[0])
 			}
 			if near := nearGroupKey(o.Key, groups); near != "" {
 				return sel, usagef("override %s: unknown key %q; did you mean %q? (as a parameter it would silently plan the default instead)", o.Raw, o.Key, near)
@@ -161,8 +198,15 @@ func ParseSelection(f Flags, overrides []string, groups Groups, ignore []string)
 	sel.Models = dedupeStrings(sel.Models)
 	sel.Formats = dedupeStrings(sel.Formats)
 	sel.Granularities = dedupeStrings(sel.Granularities)
+	sel.KVCaches = dedupeStrings(sel.KVCaches)
 	if len(sel.Granularities) == 0 {
 		sel.Granularities = []string{"default"}
+	}
+	if len(sel.KVCaches) == 0 {
+		sel.KVCaches = []string{f.KVCacheDefault}
+		if f.KVCacheDefault == "" {
+			sel.KVCaches[0] = layout.NoKVCache
+		}
 	}
 	if len(sel.Formats) == 0 {
 		return sel, usagef("no format selected: give --format NAME or %s=NAME (see qrun vocab list --kind format)", groups.Format)
@@ -221,10 +265,34 @@ func dedupeStrings(vals []string) []string {
 	return out
 }
 
+// kvCaches are the selection's KV-cache settings; none when it names none.
+func (s Selection) kvCaches() []string {
+	if len(s.KVCaches) == 0 {
+		return []string{layout.NoKVCache}
+	}
+	return s.KVCaches
+}
+
+// Axes names the axes the selection's combinations vary on, for messages:
+// "format × granularity", with " × kv_cache" when it names more than one
+// KV-cache setting.
+func (s Selection) Axes() string {
+	if len(s.kvCaches()) > 1 {
+		return "format × granularity × kv_cache"
+	}
+	return "format × granularity"
+}
+
+// Combinations is the number of format × granularity × KV-cache
+// combinations the selection names.
+func (s Selection) Combinations() int {
+	return len(s.Formats) * len(s.Granularities) * len(s.kvCaches())
+}
+
 // Size is the number of runs the selection expands to (models × formats ×
-// granularities × each parameter's values).
+// granularities × KV-cache settings × each parameter's values).
 func (s Selection) Size() int {
-	n := max(len(s.Models), 1) * len(s.Formats) * len(s.Granularities)
+	n := max(len(s.Models), 1) * len(s.Formats) * len(s.Granularities) * max(len(s.KVCaches), 1)
 	for _, a := range s.Params {
 		n *= len(a.Values)
 	}
@@ -259,7 +327,7 @@ func (s Selection) eachParams(fn func([]manifest.Param) error) error {
 // nearGroupKey returns the selection key (a group, its field notation, or
 // model) that key is a likely typo of, or "".
 func nearGroupKey(key string, g Groups) string {
-	keys := []string{g.Format, g.Granularity, g.Format + ".format_name", g.Granularity + ".name", "model"}
+	keys := []string{g.Format, g.Granularity, g.KVCache, g.Format + ".format_name", g.Granularity + ".name", g.Model}
 	for _, k := range keys {
 		if key == k {
 			return ""

@@ -16,6 +16,7 @@ import (
 	"github.com/qrun-dev/qrun/manifest"
 	"github.com/qrun-dev/qrun/modelopt"
 	"github.com/qrun-dev/qrun/store"
+	"github.com/qrun-dev/qrun/vocab"
 )
 
 // sweep generates a selection's runs, in sweep order (model, format,
@@ -25,7 +26,7 @@ type sweep struct {
 	opts     Options
 	sel      Selection
 	models   []string
-	combos   map[[2]string]*combo
+	combos   map[comboKey]*combo
 	created  string           // the manifests' creation time
 	recorded []manifest.Param // recorded parameters, the same for every run
 	layoutFP string
@@ -33,7 +34,7 @@ type sweep struct {
 	git      func() GitInfo // once
 }
 
-func newSweep(opts Options, sel Selection, models []string, combos map[[2]string]*combo, now time.Time) *sweep {
+func newSweep(opts Options, sel Selection, models []string, combos map[comboKey]*combo, now time.Time) *sweep {
 	sw := &sweep{opts: opts, sel: sel, models: models, combos: combos, created: now.Format(time.RFC3339),
 		layoutFP: opts.Template.Fingerprint(), target: opts.Target.String()}
 	for _, a := range sel.Recorded {
@@ -53,21 +54,23 @@ func (sw *sweep) each(fn func(i int, r *Run, c *combo) error) error {
 	for _, model := range sw.models {
 		for _, f := range sw.sel.Formats {
 			for _, g := range sw.sel.Granularities {
-				c, ok := sw.combos[[2]string{f, g}]
-				if !ok {
-					continue // invalid and skipped
-				}
-				err := sw.sel.eachParams(func(params []manifest.Param) error {
-					r, err := sw.identify(model, c, params)
+				for _, kv := range sw.sel.kvCaches() {
+					c, ok := sw.combos[comboKey{f, g, kv}]
+					if !ok {
+						continue // invalid and skipped
+					}
+					err := sw.sel.eachParams(func(params []manifest.Param) error {
+						r, err := sw.identify(model, c, params)
+						if err != nil {
+							return err
+						}
+						err = fn(i, &r, c)
+						i++
+						return err
+					})
 					if err != nil {
 						return err
 					}
-					err = fn(i, &r, c)
-					i++
-					return err
-				})
-				if err != nil {
-					return err
 				}
 			}
 		}
@@ -78,7 +81,7 @@ func (sw *sweep) each(fn func(i int, r *Run, c *combo) error) error {
 // identify lays out one run: identity, id, directory.
 func (sw *sweep) identify(model string, c *combo, params []manifest.Param) (Run, error) {
 	r := c.res
-	id := layout.Identity{Model: model, Format: r.Format.Name, Granularity: r.Granularity.Name}
+	id := layout.Identity{Model: model, Format: r.Format.Name, Granularity: r.Granularity.Name, KVCache: r.KVCacheName()}
 	for _, p := range params {
 		lp, err := layout.NewParam(p.Key, p.Value)
 		if err != nil {
@@ -94,8 +97,8 @@ func (sw *sweep) identify(model string, c *combo, params []manifest.Param) (Run,
 		return Run{}, err
 	}
 	return Run{
-		ID: layout.RunID(id), Dir: dir, Model: model, Format: r.Format.Name, Granularity: r.Granularity.Name,
-		FormatTyped: r.FormatTyped, GranularityTyped: r.GranularityTyped,
+		ID: layout.RunID(id), Dir: dir, Model: model, Format: r.Format.Name, Granularity: r.Granularity.Name, KVCache: r.KVCacheName(),
+		FormatTyped: r.FormatTyped, GranularityTyped: r.GranularityTyped, KVCacheTyped: r.KVCacheTyped, QFormat: c.qformat,
 		Params: params, Recorded: sw.recorded, Export: c.verdict,
 	}, nil
 }
@@ -106,11 +109,14 @@ func (sw *sweep) verdicts() []Verdict {
 	var out []Verdict
 	for _, f := range sw.sel.Formats {
 		for _, g := range sw.sel.Granularities {
-			c, ok := sw.combos[[2]string{f, g}]
-			if !ok || c.runs == 0 {
-				continue
+			for _, kv := range sw.sel.kvCaches() {
+				c, ok := sw.combos[comboKey{f, g, kv}]
+				if !ok || c.runs == 0 {
+					continue
+				}
+				out = append(out, Verdict{Format: c.res.Format.Name, Granularity: c.res.Granularity.Name, KVCache: c.res.KVCacheName(),
+					Export: c.verdict, Runs: c.runs})
 			}
-			out = append(out, Verdict{Format: c.res.Format.Name, Granularity: c.res.Granularity.Name, Export: c.verdict, Runs: c.runs})
 		}
 	}
 	return out
@@ -118,13 +124,13 @@ func (sw *sweep) verdicts() []Verdict {
 
 // hydraArgs are the Hydra overrides that launch the run.
 func (sw *sweep) hydraArgs(r *Run, c *combo) []string {
-	args := make([]string, 0, 4+len(r.Params)+len(r.Recorded))
+	g := sw.opts.Groups.withDefaults()
+	args := make([]string, 0, 5+len(r.Params)+len(r.Recorded))
 	args = append(args,
-		hydra.Arg(sw.opts.Groups.Format, c.res.Format.Name),
-		hydra.Arg(sw.opts.Groups.Granularity, c.res.Granularity.Name))
-	if sw.sel.ModelFromHydra {
-		args = append(args, hydra.Arg("model", r.Model))
-	}
+		hydra.Arg(g.Model, r.Model),
+		hydra.Arg(g.Format, c.res.Format.Name),
+		hydra.Arg(g.Granularity, c.res.Granularity.Name),
+		hydra.Arg(g.KVCache, c.res.KVCacheName()))
 	for _, p := range mergeParams(r.Params, r.Recorded) {
 		args = append(args, hydra.Arg(p.Key, p.Value))
 	}
@@ -135,11 +141,21 @@ func (sw *sweep) hydraArgs(r *Run, c *combo) []string {
 func (sw *sweep) row(r *Run, c *combo) store.Run {
 	return store.Run{
 		ID: r.ID, Model: r.Model, Format: r.Format, Granularity: r.Granularity,
+		KVCache: r.KVCache, KVCacheFP: c.res.KVCacheFingerprint(),
 		Params: ParamsJSON(r.Params), Dir: r.Dir,
 		FormatFP: c.res.Format.Fingerprint(), GranularityFP: c.res.Granularity.Fingerprint(), ConfigFP: c.res.Fingerprint(),
 		LayoutFP: sw.layoutFP, ModelOpt: sw.target,
 		Export: store.ExportVerdict{Verdict: string(c.verdict.Kind), QuantAlgo: c.verdict.QuantAlgo, Why: c.verdict.Why},
 	}
+}
+
+// kvName is the KV-cache setting as the manifest records it: nil for none,
+// which leaves the manifest what it was before the axis existed.
+func kvName(r *vocab.Resolution) *manifest.Name {
+	if r.KVCache == nil || r.KVCache.None() {
+		return nil
+	}
+	return &manifest.Name{Name: r.KVCache.Name, Typed: r.KVCacheTyped, Fingerprint: r.KVCache.Fingerprint()}
 }
 
 // files encodes the run's manifest; the recipe is its combination's.
@@ -149,6 +165,7 @@ func (sw *sweep) files(r *Run, c *combo) (manifest.Files, error) {
 		RunID: r.ID, Model: r.Model,
 		Format:            manifest.Name{Name: res.Format.Name, Typed: res.FormatTyped, Fingerprint: res.Format.Fingerprint()},
 		Granularity:       manifest.Name{Name: res.Granularity.Name, Typed: res.GranularityTyped, Fingerprint: res.Granularity.Fingerprint()},
+		KVCache:           kvName(res),
 		Params:            r.Params,
 		Recorded:          r.Recorded,
 		ConfigFingerprint: res.Fingerprint(),

@@ -29,14 +29,23 @@ const StateDir = ".qrun"
 // Settings are a project's qrun.yaml. Relative paths are relative to the
 // project root.
 type Settings struct {
-	Output     string   `yaml:"output"`      // output root
-	Database   string   `yaml:"database"`    // sqlite:PATH, PATH, or postgres://…
-	Layout     string   `yaml:"layout"`      // directory template
-	Vocabulary VocabDir `yaml:"vocabulary"`  // vocabulary folders
-	ModelOpt   string   `yaml:"modelopt"`    // target ModelOpt version
-	Model      string   `yaml:"model"`       // default model id
+	Output     string   `yaml:"output"`     // output root
+	Database   string   `yaml:"database"`   // sqlite:PATH, PATH, or postgres://…
+	Layout     string   `yaml:"layout"`     // directory template
+	Vocabulary VocabDir `yaml:"vocabulary"` // vocabulary folders
+	ModelOpt   string   `yaml:"modelopt"`   // target ModelOpt version
+	Model      string   `yaml:"model"`      // default model id
+	// KVCache is the KV-cache setting a selection without one gets (SPEC
+	// §12): qrun init writes fp8_cast, hf_ptq's default; a qrun.yaml
+	// without the key, or no qrun.yaml, means none.
+	KVCache    string   `yaml:"kv_cache"`
 	IgnoreKeys []string `yaml:"ignore_keys"` // Hydra keys recorded but not part of the identity
 	Groups     Groups   `yaml:"groups"`      // Hydra config-group names
+	// ModelKey is the Hydra key that selects the model in emitted lines
+	// (model=Qwen/Qwen3-8B).
+	ModelKey string `yaml:"model_key"`
+	// HFPTQ is how --emit hf_ptq calls ModelOpt's script.
+	HFPTQ HFPTQ `yaml:"hf_ptq"`
 	// RequireExport refuses any combination whose checkpoint export is not
 	// deployable (SPEC §11.3), as --require-export does.
 	RequireExport bool `yaml:"require_export"`
@@ -54,13 +63,23 @@ type Metric struct {
 type VocabDir struct {
 	Granularity string `yaml:"granularity"`
 	Format      string `yaml:"format"`
+	KVCache     string `yaml:"kv_cache"`
 }
 
-// Groups are the Hydra config-group names that select a format and a
-// granularity (quant_pair=int8 quant_granularity=w_group64).
+// Groups are the Hydra config-group names that select a format, a
+// granularity and a KV-cache setting (quant_pair=int8
+// quant_granularity=w_group64 quant_kv_cache=fp8_cast).
 type Groups struct {
 	Format      string `yaml:"format"`
 	Granularity string `yaml:"granularity"`
+	KVCache     string `yaml:"kv_cache"`
+}
+
+// HFPTQ is the interpreter and script of ModelOpt's hf_ptq.py, relative to
+// where the emitted lines run.
+type HFPTQ struct {
+	Python string `yaml:"python"`
+	Script string `yaml:"script"`
 }
 
 // Defaults are the embedded settings.
@@ -69,11 +88,14 @@ func Defaults() Settings {
 		Output:     "outputs",
 		Database:   filepath.Join(StateDir, "qrun.db"),
 		Layout:     "{model}/{format}/{granularity}",
-		Vocabulary: VocabDir{Granularity: "conf/quant_granularity", Format: "conf/quant_pair"},
+		Vocabulary: VocabDir{Granularity: "conf/quant_granularity", Format: "conf/quant_pair", KVCache: "conf/quant_kv_cache"},
 		ModelOpt:   "0.46",
 		Model:      "",
+		KVCache:    "none",
 		IgnoreKeys: []string{},
-		Groups:     Groups{Format: "quant_pair", Granularity: "quant_granularity"},
+		Groups:     Groups{Format: "quant_pair", Granularity: "quant_granularity", KVCache: "quant_kv_cache"},
+		ModelKey:   "model",
+		HFPTQ:      HFPTQ{Python: "python", Script: "examples/hf_ptq/hf_ptq.py"},
 	}
 }
 
@@ -203,12 +225,21 @@ func tidyYAMLError(err error) string {
 }
 
 func (s Settings) validate() error {
-	for key, g := range map[string]string{"groups.format": s.Groups.Format, "groups.granularity": s.Groups.Granularity} {
-		if !hydraKey(g) {
-			return fmt.Errorf("%s %q is not a Hydra config-group name (letters, digits, _ and -, starting with a letter)", key, g)
+	keys := []struct{ key, v string }{
+		{"groups.format", s.Groups.Format}, {"groups.granularity", s.Groups.Granularity},
+		{"groups.kv_cache", s.Groups.KVCache}, {"model_key", s.ModelKey},
+	}
+	for i, k := range keys {
+		if !hydraKey(k.v) {
+			return fmt.Errorf("%s %q is not a Hydra key (letters, digits, _ and -, starting with a letter)", k.key, k.v)
 		}
-		if g == "hydra" || g == "model" {
-			return fmt.Errorf("%s %q is taken: hydra and model have their own meaning in a selection", key, g)
+		if k.v == "hydra" {
+			return fmt.Errorf("%s %q is taken: hydra.* keys are Hydra's own", k.key, k.v)
+		}
+		for _, other := range keys[:i] {
+			if other.v == k.v {
+				return fmt.Errorf("%s and %s are both %q; each selects its own axis", other.key, k.key, k.v)
+			}
 		}
 	}
 	for name, m := range s.Metrics {
@@ -216,13 +247,11 @@ func (s Settings) validate() error {
 			return fmt.Errorf("metrics.%s.better %q: use lower or higher", name, m.Better)
 		}
 	}
-	if s.Groups.Format == s.Groups.Granularity {
-		return fmt.Errorf("groups.format and groups.granularity are both %q; they must be two config groups", s.Groups.Format)
-	}
 	for key, v := range map[string]string{
 		"output": s.Output, "database": s.Database, "layout": s.Layout, "modelopt": s.ModelOpt,
 		"vocabulary.granularity": s.Vocabulary.Granularity, "vocabulary.format": s.Vocabulary.Format,
-		"groups.format": s.Groups.Format, "groups.granularity": s.Groups.Granularity,
+		"vocabulary.kv_cache": s.Vocabulary.KVCache, "kv_cache": s.KVCache,
+		"hf_ptq.python": s.HFPTQ.Python, "hf_ptq.script": s.HFPTQ.Script,
 	} {
 		if strings.TrimSpace(v) == "" {
 			return fmt.Errorf("%s is empty; remove the key to use the default", key)
@@ -234,6 +263,11 @@ func (s Settings) validate() error {
 	return nil
 }
 
+// InitKVCache is the KV-cache setting qrun init writes: hf_ptq's default
+// (--kv_cache_qformat fp8_cast), so that a new project quantizes what a
+// user of hf_ptq expects.
+const InitKVCache = "fp8_cast"
+
 // Template is the qrun.yaml that `qrun init` writes.
 func Template() []byte {
 	d := Defaults()
@@ -244,14 +278,22 @@ layout: "%s"   # run directory template; {params} and {run_id} are available
 vocabulary:
   granularity: %s   # quant_granularity.name definitions, one file per name
   format: %s               # quant_pair.format_name definitions
+  kv_cache: %s         # quant_kv_cache definitions (KV-cache settings)
 modelopt: "%s"                   # target ModelOpt version: 0.44-0.46 list form, 0.43 legacy
 model: ""                          # default model id (--model overrides)
+kv_cache: %s                   # KV-cache setting when none is selected: hf_ptq's default (none: KV cache unquantized)
 ignore_keys: []                    # Hydra keys recorded in the manifest but not in the run's identity
 require_export: false              # true: refuse (exit 4) combinations whose checkpoint export is not deployable
+model_key: %s                   # Hydra key of the model in emitted lines (model=Qwen/Qwen3-8B)
 groups:                            # Hydra config-group names used in emitted overrides
   format: %s
   granularity: %s
-`, d.Output, d.Database, d.Layout, d.Vocabulary.Granularity, d.Vocabulary.Format, d.ModelOpt, d.Groups.Format, d.Groups.Granularity))
+  kv_cache: %s
+hf_ptq:                            # qrun plan --emit hf_ptq: ModelOpt's script and its interpreter
+  python: %s
+  script: %s
+`, d.Output, d.Database, d.Layout, d.Vocabulary.Granularity, d.Vocabulary.Format, d.Vocabulary.KVCache, d.ModelOpt,
+		InitKVCache, d.ModelKey, d.Groups.Format, d.Groups.Granularity, d.Groups.KVCache, d.HFPTQ.Python, d.HFPTQ.Script))
 }
 
 // ErrExists says init found a project already there.

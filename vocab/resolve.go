@@ -251,11 +251,24 @@ func (r *Resolution) Export(target modelopt.Version) modelopt.Verdict {
 }
 
 // Description is the recipe's metadata description.
-func (r *Resolution) Description() string {
+func (r *Resolution) Description() string { return "qrun: " + r.Name() }
+
+// Name names the combination in messages: "format F x granularity G",
+// with " x kv_cache K" unless the KV cache is none.
+func (r *Resolution) Name() string {
 	if r.KVCache != nil && !r.KVCache.None() {
-		return fmt.Sprintf("qrun: format %s x granularity %s x kv_cache %s", r.Format.Name, r.Granularity.Name, r.KVCache.Name)
+		return fmt.Sprintf("format %s x granularity %s x kv_cache %s", r.Format.Name, r.Granularity.Name, r.KVCache.Name)
 	}
-	return fmt.Sprintf("qrun: format %s x granularity %s", r.Format.Name, r.Granularity.Name)
+	return fmt.Sprintf("format %s x granularity %s", r.Format.Name, r.Granularity.Name)
+}
+
+// KVCacheFingerprint is the fingerprint of the KV-cache setting, "" for
+// none.
+func (r *Resolution) KVCacheFingerprint() string {
+	if r.KVCache == nil || r.KVCache.None() {
+		return ""
+	}
+	return r.KVCache.Fingerprint()
 }
 
 // KVCacheName is the resolution's KV-cache setting's name.
@@ -368,3 +381,18 @@ func Definition(meaning map[any]any) string {
 
 // DefinitionYAML returns a node for a meaning (for JSON/YAML outputs).
 func DefinitionYAML(meaning map[any]any) *yaml.Node { return modelopt.ToNode(meaning) }
+
+// QFormat is the hf_ptq --qformat name that goes with the resolution's
+// recipe at the target (SPEC §13): the format's own ModelOpt preset name
+// for a built-in, its base's for a user format; "" for a format with
+// neither (qrun's own w4a8_int, a user format written from scratch).
+func (r *Resolution) QFormat(target modelopt.Version) string {
+	name := r.Format.Base
+	if r.Format.Builtin {
+		name = r.Format.Name
+	}
+	if name == "" {
+		return ""
+	}
+	return modelopt.QFormat(name, target)
+}

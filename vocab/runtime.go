@@ -14,12 +14,14 @@ import (
 type Outcome struct {
 	Format      string
 	Granularity string
+	KVCache     string // "none" for none
 	// Result is an export verdict (deployable, mislabelled, fails,
 	// unverified), or "crashes" (ModelOpt's calibration or first forward
 	// fails; qrun refuses it) or "not applicable" (qrun refuses it).
-	Result    string
-	QuantAlgo string
-	Why       string
+	Result           string
+	QuantAlgo        string
+	KVCacheQuantAlgo string
+	Why              string
 }
 
 // Outcome results besides the export verdicts.
@@ -29,13 +31,14 @@ const (
 )
 
 // Outcomes lists what every combination of a name comes to at the target:
-// a format with each granularity, or a granularity with each format (by
-// name; retired names left out).
+// a format with each granularity, a granularity with each format, a
+// KV-cache setting with each format at its default granularity (by name;
+// retired names left out).
 func (v *Vocabulary) Outcomes(k namekind.Kind, name string, target modelopt.Version) []Outcome {
 	var out []Outcome
-	add := func(f, g string) {
-		o := Outcome{Format: f, Granularity: g}
-		r, err := v.Resolve(f, g)
+	add := func(f, g, kv string) {
+		o := Outcome{Format: f, Granularity: g, KVCache: kv}
+		r, err := v.ResolveKV(f, g, kv)
 		var ce *CrashError
 		switch {
 		case errors.As(err, &ce):
@@ -44,20 +47,27 @@ func (v *Vocabulary) Outcomes(k namekind.Kind, name string, target modelopt.Vers
 			o.Result, o.Why = OutcomeNotApplicable, notApplicableWhy(err.Error(), f, g)
 		default:
 			verdict := r.Export(target)
-			o.Result, o.QuantAlgo, o.Why = string(verdict.Kind), verdict.QuantAlgo, verdict.Why
+			o.Result, o.QuantAlgo, o.KVCacheQuantAlgo, o.Why = string(verdict.Kind), verdict.QuantAlgo, verdict.KVCacheQuantAlgo, verdict.Why
 		}
 		out = append(out, o)
 	}
-	if k == namekind.Format {
+	switch k {
+	case namekind.Format:
 		for _, g := range v.Granularities() {
 			if !g.Retired {
-				add(name, g.Name)
+				add(name, g.Name, NoKVCache)
 			}
 		}
-	} else {
+	case namekind.Granularity:
 		for _, f := range v.Formats() {
 			if !f.Retired {
-				add(f.Name, name)
+				add(f.Name, name, NoKVCache)
+			}
+		}
+	case namekind.KVCache:
+		for _, f := range v.Formats() {
+			if !f.Retired {
+				add(f.Name, "default", name)
 			}
 		}
 	}

@@ -390,20 +390,21 @@ func (v *Vocabulary) KVCache(name string) (*KVCache, error) {
 }
 
 // Lookup finds a name of either kind.
-func (v *Vocabulary) Lookup(name string) (*Granularity, *Format, error) {
+func (v *Vocabulary) Lookup(name string) (*Granularity, *Format, *KVCache, error) {
 	g, gerr := v.Granularity(name)
 	f, ferr := v.Format(name)
-	if gerr != nil && ferr != nil {
-		all := append(v.Names(namekind.Granularity), v.Names(namekind.Format)...)
-		msg := fmt.Sprintf("unknown name %s: it is neither a granularity nor a format", quote(name))
+	kv, kerr := v.KVCache(name)
+	if gerr != nil && ferr != nil && kerr != nil {
+		all := append(append(v.Names(namekind.Granularity), v.Names(namekind.Format)...), v.Names(namekind.KVCache)...)
+		msg := fmt.Sprintf("unknown name %s: it is neither a granularity, a format nor a KV-cache setting", quote(name))
 		if s := suggest.Closest(name, all); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		} else {
 			msg += "; see qrun vocab list"
 		}
-		return nil, nil, selectionErr("%s", msg)
+		return nil, nil, nil, selectionErr("%s", msg)
 	}
-	return g, f, nil
+	return g, f, kv, nil
 }
 
 // unknown is the error for a name the vocabulary lacks; the caller holds

@@ -26,6 +26,7 @@ type compareOptions struct {
 	Models     []string
 	Formats    []string
 	Grans      []string
+	KVs        []string
 	Statuses   []string
 	Params     []string
 	JSON       bool
@@ -88,21 +89,23 @@ format × granularity's runs) to the table, --md and --json: 10.9 (+0.6).`,
 func addCompareFlags(cmd *cobra.Command, g *globalOptions, opts *compareOptions, metricHelp, statusHelp string) {
 	f := cmd.Flags()
 	f.StringVar(&opts.Metric, "metric", "", metricHelp)
-	f.StringVar(&opts.Rows, "rows", compare.DimFormat, "rows by: format, granularity, model or a parameter key")
-	f.StringVar(&opts.Cols, "cols", compare.DimGranularity, "columns by: format, granularity, model or a parameter key")
+	f.StringVar(&opts.Rows, "rows", compare.DimFormat, "rows by: format, granularity, kv_cache, model or a parameter key")
+	f.StringVar(&opts.Cols, "cols", compare.DimGranularity, "columns by: format, granularity, kv_cache, model or a parameter key")
 	f.StringVar(&opts.Agg, "agg", string(compare.AggLast), "several runs in a cell: last (recorded last), min, max or mean")
 	listVar(f, &opts.Models, "model", "only these model ids")
 	listVar(f, &opts.Formats, "format", "only these formats (aliases accepted)")
 	listVar(f, &opts.Grans, "granularity", "only these granularities (aliases accepted)")
+	listVar(f, &opts.KVs, "kv-cache", "only these KV-cache settings (none for unquantized; aliases accepted)")
 	listVar(f, &opts.Statuses, "status", statusHelp)
 	f.StringArrayVar(&opts.Params, "param", nil, "only runs with this identity parameter value, `key=value` (repeatable)")
 	f.StringVar(&opts.Baseline, "baseline", "", "show each cell's difference to a `RUN` (id or 4+ prefix) or FORMAT/GRANULARITY")
 	completeNames(cmd, "format", g, namekind.Format)
 	completeNames(cmd, "granularity", g, namekind.Granularity)
+	completeNames(cmd, "kv-cache", g, namekind.KVCache)
 	g.completeFlag(cmd, "agg", cobra.FixedCompletions([]string{"last", "min", "max", "mean"}, cobra.ShellCompDirectiveNoFileComp))
 	g.completeFlag(cmd, "status", cobra.FixedCompletions([]string{"succeeded", "failed", "running", "planned", "all"}, cobra.ShellCompDirectiveNoFileComp))
 	dims := func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		return []string{compare.DimFormat, compare.DimGranularity, compare.DimModel, "seed"}, cobra.ShellCompDirectiveNoFileComp
+		return []string{compare.DimFormat, compare.DimGranularity, compare.DimKVCache, compare.DimModel, "seed"}, cobra.ShellCompDirectiveNoFileComp
 	}
 	g.completeFlag(cmd, "rows", dims)
 	g.completeFlag(cmd, "cols", dims)
@@ -132,13 +135,13 @@ func checkCompareOptions(opts *compareOptions) error {
 	}
 	for flag, d := range map[string]string{"rows": opts.Rows, "cols": opts.Cols} {
 		if !compare.ValidDim(d) {
-			return usageErrorf("--%s %s: use format, granularity, model or a parameter key (e.g. seed)", flag, quoteValue(d))
+			return usageErrorf("--%s %s: use format, granularity, kv_cache, model or a parameter key (e.g. seed)", flag, quoteValue(d))
 		}
 	}
 	if opts.Rows == opts.Cols {
 		return usageErrorf("--rows and --cols are both %s: choose two different dimensions", opts.Rows)
 	}
-	for flag, names := range map[string][]string{"granularity": opts.Grans, "format": opts.Formats, "model": opts.Models} {
+	for flag, names := range map[string][]string{"granularity": opts.Grans, "format": opts.Formats, "model": opts.Models, "kv-cache": opts.KVs} {
 		for _, n := range names {
 			if strings.TrimSpace(n) == "" {
 				return usageErrorf("--%s %q: an empty name matches nothing; give names, or leave the flag out for all", flag, strings.Join(names, ","))
@@ -197,7 +200,7 @@ func compareRun(ctx context.Context, opts *compareOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	got, err := gatherCompared(ctx, opts, nil)
+	got, err := gatherCompared(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -254,15 +257,15 @@ func compareRun(ctx context.Context, opts *compareOptions) error {
 }
 
 // gatherCompared reads the runs and metrics compare (and report) pivot:
-// the filters of opts (and KV-cache settings kv, none for any), the
-// statuses compared; an error when no run has a value to compare.
-func gatherCompared(ctx context.Context, opts *compareOptions, kv []string) (*compare.Gathered, error) {
+// the filters of opts, the statuses compared; an error when no run has a
+// value to compare.
+func gatherCompared(ctx context.Context, opts *compareOptions) (*compare.Gathered, error) {
 	v, _ := opts.Global.loadVocab() // a broken vocabulary must not stop queries
 	filter := store.RunFilter{
 		Format:      v.RecordedNames(namekind.Format, opts.Formats),
 		Granularity: v.RecordedNames(namekind.Granularity, opts.Grans),
 		Model:       opts.Models,
-		KVCache:     v.RecordedNames(namekind.KVCache, kv),
+		KVCache:     v.RecordedNames(namekind.KVCache, opts.KVs),
 	}
 	st, err := opts.Global.openStore(ctx, true, true)
 	if err != nil {

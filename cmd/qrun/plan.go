@@ -6,19 +6,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/qrun-dev/qrun/hydra"
+	"github.com/qrun-dev/qrun/launch"
 	"github.com/qrun-dev/qrun/manifest"
 	"github.com/qrun-dev/qrun/modelopt"
 	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/plan"
+	"github.com/qrun-dev/qrun/project"
 	"github.com/qrun-dev/qrun/store"
 	"github.com/qrun-dev/qrun/vocab"
 )
@@ -40,7 +44,10 @@ type planOptions struct {
 	JSONFields       []string
 	// Exporter writes the --json output (with --jq or --template).
 	Exporter *jsonExporter
+	// Emit is the output form: dirs, hydra, hf_ptq or template (with
+	// Template, from --emit template=… or --template).
 	Emit     string
+	Template string
 }
 
 func newCmdPlan(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -57,11 +64,27 @@ quant_pair.format_name=… and quant_granularity.name=… are accepted as synony
 Comma lists sweep the cartesian product. Every combination is checked before
 anything is written; a sweep is recorded whole or not at all.
 
-Output: the run directories (default), --json, or --emit hydra: one line per
-run in Hydra's group-selection form with hydra.run.dir, quoted for Hydra and a
-POSIX shell, never -m:
+The KV cache is the third axis (--kv-cache, or quant_kv_cache=fp8_cast,none):
+none, or one of ModelOpt's KV presets, written into the recipe (hf_ptq
+--recipe ignores --kv_cache_qformat). A selection without one gets kv_cache:
+from qrun.yaml (qrun init writes fp8_cast, hf_ptq's default), else none.
 
-  qrun plan … --emit hydra | xargs -L1 python app.py
+Output: the run directories (default), --json, or one launch line per run,
+each carrying the run's model, format, granularity, KV cache, params and
+directory, quoted for a POSIX shell:
+
+  --emit hydra      Hydra's group-selection form with hydra.run.dir, never -m:
+                    qrun plan … --emit hydra | xargs -L1 python app.py
+  --emit hf_ptq     ModelOpt's script: python examples/hf_ptq/hf_ptq.py
+                    --pyt_ckpt_path M --recipe DIR/modelopt_recipe.yaml
+                    --export_path DIR/export --qformat NAME (hf_ptq.python and
+                    hf_ptq.script in qrun.yaml); params calib_size, calib_seq,
+                    batch_size and dataset become its flags
+  --emit template='TMPL' (or --template TMPL)
+                    a Go template per run: .RunID .Dir .Recipe .Model .Format
+                    .Granularity .KVCache .QFormat .Params .Hydra, with quote
+                    (shell quoting) and join:
+                    --template 'sbatch run.sh {{quote .Model}} {{quote .Recipe}}'
 
 Each combination gets its export verdict for the ModelOpt target (what
 export_hf_checkpoint makes of it: deployable, mislabelled or fails), one line
@@ -74,13 +97,25 @@ running or failed; see qrun mark), for resubmitting what is left:
   qrun plan … --pending --emit hydra | xargs -L1 python app.py`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Overrides = args
-			switch opts.Emit {
-			case "", "dirs", "hydra":
-			default:
-				return usageErrorf("--emit %q: use dirs or hydra", opts.Emit)
+			if t, ok := strings.CutPrefix(opts.Emit, "template="); ok {
+				if cmd.Flags().Changed("template") {
+					return usageErrorf("--emit template=… and --template both give a template: choose one")
+				}
+				opts.Emit, opts.Template = "template", t
 			}
-			if opts.JSON && opts.Emit == "hydra" {
-				return usageErrorf("--json and --emit hydra are two outputs: choose one")
+			if cmd.Flags().Changed("template") {
+				if opts.Emit != "" && opts.Emit != "template" {
+					return usageErrorf("--template and --emit %s are two outputs: choose one", opts.Emit)
+				}
+				opts.Emit = "template"
+			}
+			switch opts.Emit {
+			case "", "dirs", "hydra", "hf_ptq", "template":
+			default:
+				return usageErrorf("--emit %q: use dirs, hydra, hf_ptq or template='TMPL'", opts.Emit)
+			}
+			if opts.JSON && opts.Emit != "" && opts.Emit != "dirs" {
+				return usageErrorf("--json and --emit %s are two outputs: choose one", opts.Emit)
 			}
 			opts.RequireExportSet = cmd.Flags().Changed("require-export")
 			return planRun(cmd.Context(), opts)
@@ -90,6 +125,7 @@ running or failed; see qrun mark), for resubmitting what is left:
 	listVar(f, &opts.Flags.Models, "model", "model id(s), e.g. Qwen/Qwen3-8B (default: model: in qrun.yaml)")
 	listVar(f, &opts.Flags.Formats, "format", "format(s) (quant_pair.format_name), comma-separated to sweep")
 	listVar(f, &opts.Flags.Granularities, "granularity", "granularity(ies) (quant_granularity.name), default: default")
+	listVar(f, &opts.Flags.KVCaches, "kv-cache", "KV-cache setting(s) (quant_kv_cache): none or a ModelOpt KV preset (default: kv_cache: in qrun.yaml, else none)")
 	f.StringArrayVar(&opts.Flags.Params, "param", nil, "identity parameter key=value (Hydra value syntax; comma lists and range() sweep)")
 	f.StringVar(&opts.ModelOpt, "modelopt", "", "target ModelOpt version (default: modelopt: in qrun.yaml, 0.46)")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "check and print what would be planned; write nothing")
@@ -97,9 +133,11 @@ running or failed; see qrun mark), for resubmitting what is left:
 	f.BoolVar(&opts.Pending, "pending", false, "print only the runs not yet succeeded (for resubmitting an array)")
 	f.BoolVar(&opts.RequireExport, "require-export", false, "refuse (exit 4) combinations whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
 	opts.Exporter = addJSONFlag(cmd, g, &opts.JSON, &opts.JSONFields, planRunJSON{}, false)
-	f.StringVar(&opts.Emit, "emit", "", "output form: dirs (default) or hydra")
+	f.StringVar(&opts.Emit, "emit", "", "output form: dirs (default), hydra, hf_ptq or template='TMPL'")
+	f.StringVar(&opts.Template, "template", "", "a launch line per run from a Go template (see above); same as --emit template=TMPL")
 	completeNames(cmd, "format", g, namekind.Format)
 	completeNames(cmd, "granularity", g, namekind.Granularity)
+	completeNames(cmd, "kv-cache", g, namekind.KVCache)
 	cmd.ValidArgsFunction = completeOverrides(g)
 	return cmd
 }
@@ -110,8 +148,10 @@ type planRunJSON struct {
 	Model            string         `json:"model"`
 	Format           string         `json:"format"`
 	Granularity      string         `json:"granularity"`
+	KVCache          string         `json:"kv_cache"`
 	FormatTyped      string         `json:"format_typed,omitempty"`
 	GranularityTyped string         `json:"granularity_typed,omitempty"`
+	KVCacheTyped     string         `json:"kv_cache_typed,omitempty"`
 	Params           map[string]any `json:"params"`
 	Status           string         `json:"status"`
 	Created          bool           `json:"created"`
@@ -144,9 +184,16 @@ func planRun(ctx context.Context, opts *planOptions) error {
 		go func() { gitc <- gitInfo(p.Root) }()
 		git = func() plan.GitInfo { return <-gitc }
 	}
-	groups := plan.Groups{Format: p.Settings.Groups.Format, Granularity: p.Settings.Groups.Granularity}
-	if len(opts.Flags.Models) == 0 && p.Settings.Model != "" && !hasModelOverride(opts.Overrides) {
+	groups := planGroups(p.Settings)
+	if len(opts.Flags.Models) == 0 && p.Settings.Model != "" && !hasModelOverride(opts.Overrides, groups.Model) {
 		opts.Flags.Models = []string{p.Settings.Model}
+	}
+	opts.Flags.KVCacheDefault = p.Settings.KVCache
+	var tmpl *launch.Template
+	if opts.Emit == "template" {
+		if tmpl, err = launch.ParseTemplate(opts.Template); err != nil {
+			return usageErrorf("--template: %v", err)
+		}
 	}
 	sel, err := plan.ParseSelection(opts.Flags, opts.Overrides, groups, p.Settings.IgnoreKeys)
 	if err != nil {
@@ -156,7 +203,7 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
-	tmpl, err := g.template()
+	layoutTmpl, err := g.template()
 	if err != nil {
 		return err
 	}
@@ -174,7 +221,7 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	}
 	host, _ := os.Hostname()
 	popts := plan.Options{
-		Vocab: v, OutputRoot: root, Template: tmpl, Target: target, Groups: groups,
+		Vocab: v, OutputRoot: root, Template: layoutTmpl, Target: target, Groups: groups,
 		DryRun: opts.DryRun, SkipInvalid: opts.SkipInvalid, Pending: opts.Pending, RequireExport: require,
 		QrunVersion: version, Host: host, Git: git, Now: time.Now,
 	}
@@ -207,13 +254,15 @@ func planRun(ctx context.Context, opts *planOptions) error {
 		// Plain and Hydra output go out as the plan hands the runs over,
 		// after it is recorded: a sweep of any size is never held whole.
 		out = bufio.NewWriterSize(opts.IO.Out, 64<<10)
+		lines := &launchLines{emit: opts.Emit, template: tmpl, hfptq: launch.HFPTQ{Python: p.Settings.HFPTQ.Python, Script: p.Settings.HFPTQ.Script}}
+		defer lines.notes(opts.IO.ErrOut)
 		popts.Emit = func(r plan.Run) error {
 			prog.done() // the runs are recorded: the progress line gives way to them
-			line := r.Dir
-			if opts.Emit == "hydra" {
-				line = hydra.Line(r.HydraArgs)
+			line, err := lines.line(r)
+			if err != nil {
+				return err
 			}
-			_, err := fmt.Fprintln(out, line)
+			_, err = fmt.Fprintln(out, line)
 			return err
 		}
 	}
@@ -237,8 +286,8 @@ func planRun(ctx context.Context, opts *planOptions) error {
 		out := make([]planRunJSON, 0, len(res.Runs))
 		for _, r := range res.Runs {
 			out = append(out, planRunJSON{
-				ID: r.ID, Dir: r.Dir, Model: r.Model, Format: r.Format, Granularity: r.Granularity,
-				FormatTyped: r.FormatTyped, GranularityTyped: r.GranularityTyped,
+				ID: r.ID, Dir: r.Dir, Model: r.Model, Format: r.Format, Granularity: r.Granularity, KVCache: r.KVCache,
+				FormatTyped: r.FormatTyped, GranularityTyped: r.GranularityTyped, KVCacheTyped: r.KVCacheTyped,
 				Params: paramsMap(r.Params), Status: r.Status, Created: r.Created, Export: toExportJSON(r.Export), Hydra: hydra.Line(r.HydraArgs),
 			})
 		}
@@ -274,7 +323,7 @@ func writeVerdicts(w io.Writer, res *plan.Result, target modelopt.Version, dryRu
 		total += v.Runs
 		switch v.Export.Kind {
 		case modelopt.Mislabelled, modelopt.Fails:
-			fmt.Fprintf(w, "export: %s × %s (%s): %s\n", v.Format, v.Granularity, plural(v.Runs, "run"), v.Export.Summary())
+			fmt.Fprintf(w, "export: %s (%s): %s\n", comboLabel(v.Format, v.Granularity, v.KVCache), plural(v.Runs, "run"), v.Export.Summary())
 		}
 	}
 	verb := "planned"
@@ -307,20 +356,93 @@ func noneValid(res *plan.Result, sel plan.Selection) error {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "no format × granularity combination of the selection can be planned (%d skipped; nothing was written):", len(sel.Formats)*len(sel.Granularities))
+	fmt.Fprintf(&b, "no %s combination of the selection can be planned (%d skipped; nothing was written):", sel.Axes(), sel.Combinations())
 	for _, s := range res.Skipped {
 		fmt.Fprintf(&b, "\n  %s", s.Reason)
 	}
 	return &vocab.SelectionError{Msg: b.String()}
 }
 
-func hasModelOverride(args []string) bool {
+func hasModelOverride(args []string, key string) bool {
 	for _, a := range args {
-		if strings.HasPrefix(a, "model=") {
+		if strings.HasPrefix(a, key+"=") {
 			return true
 		}
 	}
 	return false
+}
+
+// planGroups are the Hydra names of qrun.yaml's settings as a plan uses them.
+func planGroups(s project.Settings) plan.Groups {
+	return plan.Groups{Format: s.Groups.Format, Granularity: s.Groups.Granularity, KVCache: s.Groups.KVCache, Model: s.ModelKey}
+}
+
+// comboLabel names a combination on stderr: "fp8 × default", with
+// " × kv_cache fp8_cast" unless the KV cache is none.
+func comboLabel(format, granularity, kvCache string) string {
+	s := format + " × " + granularity
+	if kvCache != "" && kvCache != store.NoKVCache {
+		s += " × kv_cache " + kvCache
+	}
+	return s
+}
+
+// launchLines writes a plan's runs in its output form, and gathers what to
+// say once about them on stderr.
+type launchLines struct {
+	emit     string
+	template *launch.Template
+	hfptq    launch.HFPTQ
+	ignored  map[string]bool // params no hf_ptq flag takes
+	noQ      map[string]bool // formats without a --qformat
+}
+
+func (l *launchLines) line(r plan.Run) (string, error) {
+	switch l.emit {
+	case "hydra":
+		return hydra.Line(r.HydraArgs), nil
+	case "hf_ptq":
+		line, ignored, err := launch.HFPTQLine(l.hfptq, launchRun(r))
+		if err != nil {
+			return "", fmt.Errorf("run %s: --emit hf_ptq: %w", r.ID, err)
+		}
+		if l.ignored == nil {
+			l.ignored, l.noQ = map[string]bool{}, map[string]bool{}
+		}
+		for _, k := range ignored {
+			l.ignored[k] = true
+		}
+		if r.QFormat == "" {
+			l.noQ[r.Format] = true
+		}
+		return line, nil
+	case "template":
+		line, err := l.template.Line(launchRun(r))
+		if err != nil {
+			return "", &usageError{fmt.Errorf("--template: run %s: %v", r.ID, err)}
+		}
+		return line, nil
+	}
+	return r.Dir, nil
+}
+
+// notes says once what the hf_ptq lines leave out.
+func (l *launchLines) notes(w io.Writer) {
+	if len(l.ignored) > 0 {
+		keys := slices.Sorted(maps.Keys(l.ignored))
+		fmt.Fprintf(w, "hf_ptq: %s recorded in the runs only: hf_ptq has no such flag (it takes %s)\n",
+			strings.Join(keys, ", "), strings.Join(launch.HFPTQFlags, ", "))
+	}
+	if len(l.noQ) > 0 {
+		fmts := slices.Sorted(maps.Keys(l.noQ))
+		fmt.Fprintf(w, "hf_ptq: format %s has no ModelOpt preset, so its lines carry no --qformat and hf_ptq reads its default (fp8) for the export format and the batch-size probe\n", strings.Join(fmts, ", "))
+	}
+}
+
+// launchRun is a planned run as a launch line sees it.
+func launchRun(r plan.Run) launch.Run {
+	return launch.Run{RunID: r.ID, Dir: r.Dir, Model: r.Model, Format: r.Format, Granularity: r.Granularity,
+		KVCache: r.KVCache, QFormat: r.QFormat, Params: r.AllParams(), Hydra: hydra.Line(r.HydraArgs)}
 }
 
 func paramsMap(ps []manifest.Param) map[string]any {

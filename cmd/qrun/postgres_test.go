@@ -128,7 +128,7 @@ func testPostgresPlanners(t *testing.T, srv *pgtest.Server) {
 		for i := range perProject {
 			n := p*perProject + i
 			args := append(append([]string{}, pre...), "plan", "--model", "Qwen/Qwen3-8B",
-				"quant_pair=int8,fp8", "quant_granularity=w_group64,w_group128,a_per_token_dynamic",
+				"quant_pair=int8,fp8", "quant_granularity=w_group64,w_group128,a_per_token_dynamic", "quant_kv_cache=none",
 				fmt.Sprintf("seed=%d,%d", n%5, (n+1)%5))
 			cmds = append(cmds, qrunCmd(exe, dir, env, args...))
 		}

@@ -21,7 +21,6 @@ type reportOptions struct {
 	// cmp holds the flags report shares with compare, checked and gathered
 	// by compare's own code.
 	cmp    compareOptions
-	KV     []string
 	Lower  bool
 	Higher bool
 	Output string
@@ -64,7 +63,6 @@ directory. SOURCE_DATE_EPOCH fixes the time in the header.`,
 	}
 	addCompareFlags(cmd, g, c, "the metric to show (required)", "values of runs with these statuses (default succeeded; all for every status)")
 	f := cmd.Flags()
-	listVar(f, &opts.KV, "kv-cache", "only runs with these KV-cache settings (none for unquantized)")
 	f.BoolVar(&opts.Lower, "lower-is-better", false, "lower values of the metric are better (perplexity, loss)")
 	f.BoolVar(&opts.Higher, "higher-is-better", false, "higher values of the metric are better (accuracy)")
 	f.StringVarP(&opts.Output, "output", "o", "", "write the HTML to this `FILE` (- or none: standard output)")
@@ -84,11 +82,6 @@ func reportRun(ctx context.Context, opts *reportOptions) error {
 	}
 	if err := checkCompareOptions(c); err != nil {
 		return err
-	}
-	for _, k := range opts.KV {
-		if strings.TrimSpace(k) == "" {
-			return usageErrorf("--kv-cache %q: an empty name matches nothing; give names, or leave the flag out for all", strings.Join(opts.KV, ","))
-		}
 	}
 	toStdout := opts.Output == "" || opts.Output == "-"
 	linkDir, err := os.Getwd()
@@ -116,7 +109,7 @@ func reportRun(ctx context.Context, opts *reportOptions) error {
 	if err != nil {
 		return err
 	}
-	got, err := gatherCompared(ctx, c, opts.KV)
+	got, err := gatherCompared(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -193,7 +186,7 @@ func reportFilters(opts *reportOptions) []string {
 	for _, f := range []struct {
 		flag string
 		vals []string
-	}{{"model", c.Models}, {"format", c.Formats}, {"granularity", c.Grans}, {"kv-cache", opts.KV}} {
+	}{{"model", c.Models}, {"format", c.Formats}, {"granularity", c.Grans}, {"kv-cache", c.KVs}} {
 		if len(f.vals) > 0 {
 			out = append(out, "--"+f.flag+" "+strings.Join(f.vals, ","))
 		}

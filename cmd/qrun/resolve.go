@@ -16,6 +16,7 @@ type resolveOptions struct {
 	Global      *globalOptions
 	Format      string
 	Granularity string
+	KVCache     string // "" until given: kv_cache: in qrun.yaml, else none
 	ModelOpt    string
 	Output      string
 	JSON        bool
@@ -28,9 +29,10 @@ type resolveOptions struct {
 func newCmdResolve(io *IOStreams, g *globalOptions) *cobra.Command {
 	opts := &resolveOptions{IO: io, Global: g}
 	cmd := &cobra.Command{
-		Use:   "resolve --format F [--granularity G]",
-		Short: "Print the complete ModelOpt PTQ recipe for one format × granularity; touches nothing",
+		Use:   "resolve --format F [--granularity G] [--kv-cache K]",
+		Short: "Print the complete ModelOpt PTQ recipe for one format × granularity × KV cache; touches nothing",
 		Example: `  qrun resolve --format w4a8_int --granularity recipe_match_channel_token
+  qrun resolve --format fp8 --kv-cache fp8_cast
   qrun resolve --format int8 --granularity w_group64 --modelopt 0.43 -o recipe.yaml`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -46,12 +48,14 @@ func newCmdResolve(io *IOStreams, g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", "", "format (quant_pair.format_name)")
 	cmd.Flags().StringVar(&opts.Granularity, "granularity", "default", "granularity (quant_granularity.name)")
+	cmd.Flags().StringVar(&opts.KVCache, "kv-cache", "", "KV-cache setting (quant_kv_cache): none or a ModelOpt KV preset (default: kv_cache: in qrun.yaml, else none)")
 	cmd.Flags().StringVar(&opts.ModelOpt, "modelopt", modelopt.DefaultTarget.String(), "target ModelOpt version: 0.44-0.46 (list form) or 0.43 (legacy form)")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write the recipe to this file instead of standard output")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON (the recipe itself is YAML only: JSON cannot hold integer keys)")
 	cmd.Flags().BoolVar(&opts.RequireExport, "require-export", false, "refuse (exit 4) a combination whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
 	completeNames(cmd, "format", g, namekind.Format)
 	completeNames(cmd, "granularity", g, namekind.Granularity)
+	completeNames(cmd, "kv-cache", g, namekind.KVCache)
 	g.completeFlag(cmd, "modelopt", cobra.FixedCompletions([]string{"0.46", "0.45", "0.44", "0.43"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -69,13 +73,16 @@ func completeNames(cmd *cobra.Command, flag string, g *globalOptions, k namekind
 type resolveJSON struct {
 	Format            string     `json:"format"`
 	Granularity       string     `json:"granularity"`
+	KVCache           string     `json:"kv_cache"`
 	FormatTyped       string     `json:"format_typed,omitempty"`
 	GranularityTyped  string     `json:"granularity_typed,omitempty"`
+	KVCacheTyped      string     `json:"kv_cache_typed,omitempty"`
 	ModelOpt          string     `json:"modelopt"`
 	Section           string     `json:"section"`
 	Fingerprint       string     `json:"fingerprint"`
 	FormatFingerprint string     `json:"format_fingerprint"`
 	GranFingerprint   string     `json:"granularity_fingerprint"`
+	KVFingerprint     string     `json:"kv_cache_fingerprint,omitempty"`
 	Quantize          any        `json:"quantize"`
 	Notes             []string   `json:"notes"`
 	Export            exportJSON `json:"export"`
@@ -84,14 +91,15 @@ type resolveJSON struct {
 
 // exportJSON is an export verdict (SPEC §11.2) in JSON.
 type exportJSON struct {
-	Verdict   string `json:"verdict"`
-	QuantAlgo string `json:"quant_algo"`
-	Why       string `json:"why"`
-	ModelOpt  string `json:"modelopt,omitempty"`
+	Verdict          string `json:"verdict"`
+	QuantAlgo        string `json:"quant_algo"`
+	KVCacheQuantAlgo string `json:"kv_cache_quant_algo,omitempty"`
+	Why              string `json:"why"`
+	ModelOpt         string `json:"modelopt,omitempty"`
 }
 
 func toExportJSON(v modelopt.Verdict) exportJSON {
-	return exportJSON{Verdict: string(v.Kind), QuantAlgo: v.QuantAlgo, Why: v.Why, ModelOpt: v.Target.String()}
+	return exportJSON{Verdict: string(v.Kind), QuantAlgo: v.QuantAlgo, KVCacheQuantAlgo: v.KVCacheQuantAlgo, Why: v.Why, ModelOpt: v.Target.String()}
 }
 
 // exportLine is the verdict on one line of stderr.
@@ -114,7 +122,7 @@ func requireExport(g *globalOptions, flag, set bool) (bool, error) {
 
 // notDeployable is --require-export's refusal of one combination.
 func notDeployable(r *vocab.Resolution, v modelopt.Verdict) error {
-	return &vocab.SelectionError{Msg: fmt.Sprintf("format %s x granularity %s is not deployable with ModelOpt %s (--require-export): %s", r.Format.Name, r.Granularity.Name, v.Target, v.Summary())}
+	return &vocab.SelectionError{Msg: fmt.Sprintf("%s is not deployable with ModelOpt %s (--require-export): %s", r.Name(), v.Target, v.Summary())}
 }
 
 func resolveRun(opts *resolveOptions) error {
@@ -131,7 +139,15 @@ func resolveRun(opts *resolveOptions) error {
 	if err != nil {
 		return err
 	}
-	r, err := v.Resolve(opts.Format, opts.Granularity)
+	kv := opts.KVCache
+	if kv == "" {
+		p, err := opts.Global.project()
+		if err != nil {
+			return err
+		}
+		kv = p.Settings.KVCache
+	}
+	r, err := v.ResolveKV(opts.Format, opts.Granularity, kv)
 	if err != nil {
 		return err
 	}
@@ -155,11 +171,12 @@ func resolveRun(opts *resolveOptions) error {
 			return err
 		}
 		out := resolveJSON{
-			Format: r.Format.Name, Granularity: r.Granularity.Name,
-			FormatTyped: r.FormatTyped, GranularityTyped: r.GranularityTyped,
+			Format: r.Format.Name, Granularity: r.Granularity.Name, KVCache: r.KVCacheName(),
+			FormatTyped: r.FormatTyped, GranularityTyped: r.GranularityTyped, KVCacheTyped: r.KVCacheTyped,
 			ModelOpt: target.String(), Section: modelopt.SectionName(target),
 			Fingerprint: r.Fingerprint(), FormatFingerprint: r.Format.Fingerprint(), GranFingerprint: r.Granularity.Fingerprint(),
-			Quantize: plain, Notes: noteStrings(notes), Export: toExportJSON(verdict), JSONNote: jsonKeysNote,
+			KVFingerprint: r.KVCacheFingerprint(),
+			Quantize:      plain, Notes: noteStrings(notes), Export: toExportJSON(verdict), JSONNote: jsonKeysNote,
 		}
 		return writeJSON(opts.IO.Out, out)
 	}
@@ -183,7 +200,7 @@ func resolveRun(opts *resolveOptions) error {
 }
 
 func recipeErr(r *vocab.Resolution, target modelopt.Version, err error) error {
-	return &vocab.SelectionError{Msg: fmt.Sprintf("format %s x granularity %s cannot be written for ModelOpt %s: %v", r.Format.Name, r.Granularity.Name, target, err)}
+	return &vocab.SelectionError{Msg: fmt.Sprintf("%s cannot be written for ModelOpt %s: %v", r.Name(), target, err)}
 }
 
 func noteStrings(notes []modelopt.Note) []string {

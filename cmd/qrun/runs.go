@@ -47,7 +47,7 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 			if opts.Filter.Limit < 0 {
 				return usageErrorf("--limit %d: give a positive number, or 0 for no limit", opts.Filter.Limit)
 			}
-			for flag, names := range map[string][]string{"granularity": opts.Filter.Granularity, "format": opts.Filter.Format, "model": opts.Filter.Model} {
+			for flag, names := range map[string][]string{"granularity": opts.Filter.Granularity, "format": opts.Filter.Format, "model": opts.Filter.Model, "kv-cache": opts.Filter.KVCache} {
 				for _, n := range names {
 					if strings.TrimSpace(n) == "" {
 						return usageErrorf("--%s %q: an empty name matches nothing; give names, or leave the flag out for all", flag, strings.Join(names, ","))
@@ -81,6 +81,7 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 	listVar(f, &opts.Filter.Granularity, "granularity", "only these granularities (aliases accepted)")
 	listVar(f, &opts.Filter.Format, "format", "only these formats (aliases accepted)")
 	listVar(f, &opts.Filter.Model, "model", "only these model ids")
+	listVar(f, &opts.Filter.KVCache, "kv-cache", "only these KV-cache settings (none for unquantized; aliases accepted)")
 	listVar(f, &opts.Filter.Status, "status", "only these statuses: planned, running, succeeded, failed")
 	listVar(f, &opts.Filter.Export, "export", "only these export verdicts: deployable, mislabelled, fails, unverified, unknown")
 	f.StringVar(&opts.Since, "since", "", "only runs planned since a duration ago (7d, 12h, 30m) or a date (2026-11-01, RFC 3339)")
@@ -88,6 +89,7 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 	f.BoolVar(&opts.Count, "count", false, "print only the number of matching runs")
 	opts.Exporter = addJSONFlag(cmd, g, &opts.JSON, &opts.JSONFields, runJSON{}, true)
 	completeNames(cmd, "format", g, namekind.Format)
+	completeNames(cmd, "kv-cache", g, namekind.KVCache)
 	completeNames(cmd, "granularity", g, namekind.Granularity)
 	g.completeFlag(cmd, "status", cobra.FixedCompletions([]string{"planned", "running", "succeeded", "failed"}, cobra.ShellCompDirectiveNoFileComp))
 	g.completeFlag(cmd, "export", cobra.FixedCompletions(store.ExportVerdicts, cobra.ShellCompDirectiveNoFileComp))
@@ -137,12 +139,14 @@ type runJSON struct {
 	Model         string         `json:"model"`
 	Format        string         `json:"format"`
 	Granularity   string         `json:"granularity"`
+	KVCache       string         `json:"kv_cache"`
 	Params        map[string]any `json:"params"`
 	Status        string         `json:"status"`
 	ModelOpt      string         `json:"modelopt"`
 	Export        exportJSON     `json:"export"`
 	FormatFP      string         `json:"format_fingerprint"`
 	GranularityFP string         `json:"granularity_fingerprint"`
+	KVCacheFP     string         `json:"kv_cache_fingerprint,omitempty"`
 	ConfigFP      string         `json:"config_fingerprint"`
 	Created       string         `json:"created"`
 	Updated       string         `json:"updated"`
@@ -150,10 +154,10 @@ type runJSON struct {
 
 func toRunJSON(r store.Run) runJSON {
 	return runJSON{
-		ID: r.ID, Dir: r.Dir, Model: r.Model, Format: r.Format, Granularity: r.Granularity,
+		ID: r.ID, Dir: r.Dir, Model: r.Model, Format: r.Format, Granularity: r.Granularity, KVCache: r.KVCache,
 		Params: compare.DecodeParams(r.Params), Status: string(r.Status), ModelOpt: r.ModelOpt,
 		Export:   exportJSON{Verdict: r.Export.Verdict, QuantAlgo: r.Export.QuantAlgo, Why: r.Export.Why},
-		FormatFP: r.FormatFP, GranularityFP: r.GranularityFP, ConfigFP: r.ConfigFP,
+		FormatFP: r.FormatFP, GranularityFP: r.GranularityFP, KVCacheFP: r.KVCacheFP, ConfigFP: r.ConfigFP,
 		Created: r.CreatedAt.UTC().Format(time.RFC3339), Updated: r.UpdatedAt.UTC().Format(time.RFC3339),
 	}
 }
@@ -165,6 +169,7 @@ func runsRun(ctx context.Context, opts *runsOptions) error {
 	v, _ := opts.Global.loadVocab() // a broken vocabulary must not stop queries
 	opts.Filter.Granularity = v.RecordedNames(namekind.Granularity, opts.Filter.Granularity)
 	opts.Filter.Format = v.RecordedNames(namekind.Format, opts.Filter.Format)
+	opts.Filter.KVCache = v.RecordedNames(namekind.KVCache, opts.Filter.KVCache)
 	st, err := opts.Global.openStore(ctx, true, true)
 	if err != nil {
 		return err
@@ -196,13 +201,13 @@ func runsRun(ctx context.Context, opts *runsOptions) error {
 		}
 		return opts.Exporter.write(opts.IO, out)
 	}
-	t := &table{header: []string{"ID", "STATUS", "EXPORT", "MODEL", "FORMAT", "GRANULARITY", "PARAMS", "CREATED", "DIR"}}
+	t := &table{header: []string{"ID", "STATUS", "EXPORT", "MODEL", "FORMAT", "GRANULARITY", "PARAMS", "CREATED", "DIR", "KV_CACHE"}}
 	for _, r := range runs {
 		created := r.CreatedAt.UTC().Format(time.RFC3339)
 		if opts.IO.IsTTY {
 			created = r.CreatedAt.Local().Format("2006-01-02 15:04")
 		}
-		t.add(r.ID, string(r.Status), r.Export.Verdict, r.Model, r.Format, r.Granularity, paramsText(r.Params), created, r.Dir)
+		t.add(r.ID, string(r.Status), r.Export.Verdict, r.Model, r.Format, r.Granularity, paramsText(r.Params), created, r.Dir, r.KVCache)
 	}
 	if len(runs) == 0 && opts.IO.IsTTY {
 		fmt.Fprintln(opts.IO.ErrOut, "no runs match")

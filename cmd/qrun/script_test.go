@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -33,6 +34,11 @@ import (
 // else was written. The package's throwaway PostgreSQL server
 // (pgtest.Shared, started by the first test that needs it) is stopped at
 // the end.
+// updateScripts rewrites the scripts' cmp files from what qrun printed
+// (go test ./cmd/qrun -run TestScripts -update-scripts), for a change of
+// output that is intended; read the diff before committing it.
+var updateScripts = flag.Bool("update-scripts", false, "rewrite the scripts' golden files from the output")
+
 func TestMain(m *testing.M) {
 	if filepath.Base(os.Args[0]) == "qrun" {
 		code := runMain()
@@ -44,6 +50,7 @@ func TestMain(m *testing.M) {
 	testscript.Main(stopSharedAfter{m}, map[string]func(){
 		"signalled": func() { os.Exit(signalledMain()) },
 		"lsr":       func() { os.Exit(lsr(os.Args[1:])) },
+		"hf_ptq":    func() { os.Exit(hfPTQStub(os.Args[1:])) },
 	})
 }
 
@@ -155,6 +162,7 @@ func scriptParams(t *testing.T, dir, backend string) testscript.Params {
 	return testscript.Params{
 		Dir:                 abs,
 		RequireExplicitExec: true,
+		UpdateScripts:       *updateScripts,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("QRUN_FORCE_TTY", "")
 			// Under -race, a process ending with exit code 0 sleeps a

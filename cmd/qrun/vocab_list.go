@@ -26,11 +26,11 @@ func newCmdVocabList(io *IOStreams, g *globalOptions, runF func(*vocabListOption
 			switch opts.Kind {
 			case "":
 				if cmd.Flags().Changed("kind") {
-					return usageErrorf("--kind \"\" is not a kind: use granularity or format")
+					return usageErrorf("--kind \"\" is not a kind: use granularity, format or kv_cache")
 				}
-			case string(namekind.Granularity), string(namekind.Format):
+			case string(namekind.Granularity), string(namekind.Format), string(namekind.KVCache):
 			default:
-				return usageErrorf("--kind %q is not a kind: use granularity or format", opts.Kind)
+				return usageErrorf("--kind %q is not a kind: use granularity, format or kv_cache", opts.Kind)
 			}
 			if runF != nil {
 				return runF(opts)
@@ -38,9 +38,9 @@ func newCmdVocabList(io *IOStreams, g *globalOptions, runF func(*vocabListOption
 			return vocabListRun(opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Kind, "kind", "", "only this kind: granularity or format")
+	cmd.Flags().StringVar(&opts.Kind, "kind", "", "only this kind: granularity, format or kv_cache")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
-	g.completeFlag(cmd, "kind", cobra.FixedCompletions([]string{"granularity", "format"}, cobra.ShellCompDirectiveNoFileComp))
+	g.completeFlag(cmd, "kind", cobra.FixedCompletions([]string{"granularity", "format", "kv_cache"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -63,7 +63,7 @@ func vocabListRun(opts *vocabListOptions) error {
 	var items []vocabListItem
 	// Fingerprints are in the JSON only; the table lists names and
 	// descriptions without building a definition.
-	for _, k := range []namekind.Kind{namekind.Granularity, namekind.Format} {
+	for _, k := range []namekind.Kind{namekind.Granularity, namekind.Format, namekind.KVCache} {
 		if opts.Kind != "" && opts.Kind != string(k) {
 			continue
 		}
@@ -106,6 +106,13 @@ func vocabListRun(opts *vocabListOptions) error {
 
 // fingerprintOf is an entry's fingerprint (its definition built first).
 func fingerprintOf(v *vocab.Vocabulary, e vocab.Entry) (string, error) {
+	if e.Kind == namekind.KVCache {
+		c, err := v.KVCache(e.Name)
+		if err != nil {
+			return "", err
+		}
+		return c.Fingerprint(), nil
+	}
 	if e.Kind == namekind.Format {
 		f, err := v.Format(e.Name)
 		if err != nil {

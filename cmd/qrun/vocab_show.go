@@ -63,11 +63,13 @@ type roleAttrsJSON struct {
 // outcomeJSON is what one combination of the name comes to at run time:
 // refused by qrun, or planned with its export verdict.
 type outcomeJSON struct {
-	Format      string `json:"format"`
-	Granularity string `json:"granularity"`
-	Result      string `json:"result"`
-	QuantAlgo   string `json:"quant_algo"`
-	Why         string `json:"why"`
+	Format           string `json:"format"`
+	Granularity      string `json:"granularity"`
+	KVCache          string `json:"kv_cache"`
+	Result           string `json:"result"`
+	QuantAlgo        string `json:"quant_algo"`
+	KVCacheQuantAlgo string `json:"kv_cache_quant_algo,omitempty"`
+	Why              string `json:"why"`
 }
 
 type vocabShowJSON struct {
@@ -99,7 +101,7 @@ func vocabShowRun(opts *vocabShowOptions) error {
 	if err != nil {
 		return err
 	}
-	g, f, err := v.Lookup(opts.Name)
+	g, f, kv, err := v.Lookup(opts.Name)
 	if err != nil {
 		return err
 	}
@@ -109,6 +111,9 @@ func vocabShowRun(opts *vocabShowOptions) error {
 	}
 	if f != nil {
 		shows = append(shows, showFormat(f))
+	}
+	if kv != nil {
+		shows = append(shows, showKVCache(kv))
 	}
 	for i := range shows {
 		if shows[i].Name != opts.Name {
@@ -200,6 +205,38 @@ func showFormat(f *vocab.Format) vocabShowJSON {
 	return s
 }
 
+// showKVCache shows a KV-cache setting: its quant_cfg entries, which go
+// after a format's and before the default-disabled tail (SPEC §12).
+func showKVCache(c *vocab.KVCache) vocabShowJSON {
+	s := baseShow(c.Entry)
+	s.Fingerprint = c.Fingerprint()
+	s.Definition = jsonValue(c.Meaning())
+	for _, e := range c.Entries {
+		ra := roleAttrsJSON{Role: modelopt.Role(namekind.KVCache), Quantizer: e.QuantizerName}
+		switch {
+		case e.Stages != nil:
+			var st []any
+			for _, x := range e.Stages {
+				st = append(st, x.Value())
+			}
+			ra.Attributes, ra.raw, ra.Stages = jsonValue(st), st, len(e.Stages)
+		case e.Cfg != nil:
+			ra.Attributes, ra.raw = jsonValue(e.Cfg.Value()), e.Cfg.Value()
+		default:
+			ra.Disabled = true
+		}
+		s.ModelOpt = append(s.ModelOpt, ra)
+	}
+	s.Algorithm = jsonValue(c.Algorithm)
+	if c.None() {
+		s.Notes = append(s.Notes, "adds no entry: the KV cache stays unquantized (hf_ptq --recipe ignores --kv_cache_qformat)")
+	}
+	if c.Algorithm != nil {
+		s.Notes = append(s.Notes, "its algorithm is not merged into the format's, as in hf_ptq (only the quant_cfg entries count)")
+	}
+	return s
+}
+
 func baseShow(e vocab.Entry) vocabShowJSON {
 	aliases := e.Aliases
 	if aliases == nil {
@@ -278,7 +315,9 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 	}
 	fmt.Fprintln(w, "llm-compressor (compressed-tensors):")
 	if len(s.LLMCompressor) == 0 {
-		if s.Kind == namekind.Format {
+		if s.Kind == namekind.KVCache {
+			fmt.Fprintln(w, "  a recipe's kv_cache_scheme, not a quantization scheme: qrun vocab match maps one to a KV-cache setting")
+		} else if s.Kind == namekind.Format {
 			fmt.Fprintln(w, "  nothing to map (no *weight_quantizer or *input_quantizer entry)")
 		} else {
 			fmt.Fprintln(w, "  nothing to map (no quantizer role is changed)")
@@ -302,11 +341,18 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 		}
 		for _, o := range s.Runtime {
 			line := fmt.Sprintf("  %-*s  %-15s", width, o.otherName(s.Kind), o.Result)
+			var labels []string
 			if o.QuantAlgo != "" {
-				line += " " + o.QuantAlgo
+				labels = append(labels, o.QuantAlgo)
+			}
+			if o.KVCacheQuantAlgo != "" {
+				labels = append(labels, "kv_cache "+o.KVCacheQuantAlgo)
+			}
+			if len(labels) > 0 {
+				line += " " + strings.Join(labels, ", ")
 			}
 			if o.Why != "" {
-				if o.QuantAlgo != "" {
+				if len(labels) > 0 {
 					line += ":"
 				}
 				line += " " + o.Why
@@ -320,7 +366,8 @@ func writeShow(w io.Writer, s vocabShowJSON) {
 }
 
 // otherName is the combination's other name: the granularity of a
-// format's combination, the format of a granularity's.
+// format's combination, the format of a granularity's or a KV-cache
+// setting's.
 func (o outcomeJSON) otherName(k namekind.Kind) string {
 	if k == namekind.Format {
 		return o.Granularity
@@ -336,20 +383,18 @@ func addRuntime(v *vocab.Vocabulary, s *vocabShowJSON, target modelopt.Version) 
 	s.Runtime = []outcomeJSON{}
 	var deployable []string
 	for _, o := range v.Outcomes(s.Kind, s.Name, target) {
-		s.Runtime = append(s.Runtime, outcomeJSON{Format: o.Format, Granularity: o.Granularity, Result: o.Result, QuantAlgo: o.QuantAlgo, Why: o.Why})
+		oj := outcomeJSON{Format: o.Format, Granularity: o.Granularity, KVCache: o.KVCache, Result: o.Result, QuantAlgo: o.QuantAlgo,
+			KVCacheQuantAlgo: o.KVCacheQuantAlgo, Why: o.Why}
+		s.Runtime = append(s.Runtime, oj)
 		if o.Result == string(modelopt.Deployable) {
-			if s.Kind == namekind.Format {
-				deployable = append(deployable, o.Granularity)
-			} else {
-				deployable = append(deployable, o.Format)
-			}
+			deployable = append(deployable, oj.otherName(s.Kind))
 		}
 	}
 	if target != modelopt.VerifiedTarget {
 		return
 	}
 	other := "granularity"
-	if s.Kind == namekind.Granularity {
+	if s.Kind != namekind.Format {
 		other = "format"
 	}
 	switch {
