@@ -120,10 +120,6 @@ type vocabMatchJSON struct {
 	JSONNote  string           `json:"json_note"`
 }
 
-// kvGroup is the Hydra group of the KV-cache axis (SPEC §12); qrun.yaml's
-// groups do not name it on this branch yet.
-const kvGroup = "quant_kv_cache"
-
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -148,9 +144,9 @@ func vocabMatchRun(opts *vocabMatchOptions) error {
 	if err != nil {
 		return err
 	}
-	fmtGroup, granGroup := "quant_pair", "quant_granularity"
+	fmtGroup, granGroup, kvGroup := "quant_pair", "quant_granularity", "quant_kv_cache"
 	if p, err := opts.Global.project(); err == nil {
-		fmtGroup, granGroup = p.Settings.Groups.Format, p.Settings.Groups.Granularity
+		fmtGroup, granGroup, kvGroup = p.Settings.Groups.Format, p.Settings.Groups.Granularity, p.Settings.Groups.KVCache
 	}
 	rm, merr := v.MatchRecipe(recipe)
 	if merr != nil && !errors.Is(merr, vocab.ErrNoEquivalent) {
