@@ -104,7 +104,10 @@ func ParseRecipe(data []byte) (*Recipe, error) {
 	}
 	hasQuant := false
 	for _, m := range mods {
-		hasQuant = hasQuant || quantModifiers[m.name] || m.name == "AWQModifier" && hasAnyKey(m.args, awqQuantKeys)
+		if m.name == "AWQModifier" && hasAnyKey(m.args, awqQuantKeys) {
+			return nil, awqArgsError(m)
+		}
+		hasQuant = hasQuant || quantModifiers[m.name]
 	}
 	if !hasQuant {
 		if len(mods) == 0 {
@@ -139,6 +142,20 @@ func topKeys(root *yaml.Node) (map[string]bool, bool) {
 	return out, true
 }
 
+// awqArgsError: Recipe.from_dict makes the AWQ transform
+// (modifiers.transform.awq), which has none of the quantization arguments;
+// only the deprecated Python function llmcompressor.modifiers.awq.AWQModifier
+// split them off into a QuantizationModifier.
+func awqArgsError(m recipeModifier) error {
+	var keys []string
+	for _, k := range awqQuantKeys {
+		if _, ok := m.args[k]; ok {
+			keys = append(keys, k)
+		}
+	}
+	return fmt.Errorf("AWQModifier has no argument %s: llm-compressor's AWQ transform refuses it (only the deprecated Python function llmcompressor.modifiers.awq.AWQModifier split these off into a QuantizationModifier); put them in a QuantizationModifier after the AWQModifier", strings.Join(keys, ", "))
+}
+
 func hasAnyKey(m map[any]any, keys []string) bool {
 	for _, k := range keys {
 		if _, ok := m[k]; ok {
@@ -148,8 +165,9 @@ func hasAnyKey(m map[any]any, keys []string) bool {
 	return false
 }
 
-// awqQuantKeys are the keys llm-compressor's deprecated AWQModifier shim
-// hands to a QuantizationModifier of its own.
+// awqQuantKeys are the keys llm-compressor's deprecated AWQModifier
+// function handed to a QuantizationModifier of its own; the AWQ transform
+// that recipes create takes none of them.
 var awqQuantKeys = []string{"config_groups", "targets", "ignore", "scheme", "kv_cache_scheme"}
 
 func modifierOf(name string, v *yaml.Node) (recipeModifier, error) {
@@ -233,9 +251,7 @@ func (r *Recipe) apply(m recipeModifier) error {
 	switch {
 	case quantModifiers[m.name]:
 	case m.name == "AWQModifier" && hasAnyKey(m.args, awqQuantKeys):
-		r.Notes = append(r.Notes, "AWQModifier with quantization arguments: llm-compressor's deprecated Python shim splits it into an AWQ transform and a QuantizationModifier with those arguments; read that way")
-		r.Notes = append(r.Notes, calibrationNote("AWQModifier"))
-		r.transforms = append(r.transforms, m.name)
+		return awqArgsError(m)
 	case m.name == "SmoothQuantModifier" || m.name == "AWQModifier" || m.name == "LogarithmicEqualizationModifier":
 		r.Notes = append(r.Notes, calibrationNote(m.name))
 		r.transforms = append(r.transforms, m.name)
@@ -258,8 +274,7 @@ func (r *Recipe) apply(m recipeModifier) error {
 	}
 	for k := range m.args {
 		ks, _ := k.(string)
-		if !modifierKeys[ks] && !(m.name == "GPTQModifier" && gptqKeys[ks]) && !(m.name == "AutoRoundModifier" && autoRoundKeys[ks]) &&
-			!(m.name == "AWQModifier" && awqKeys[ks]) {
+		if !modifierKeys[ks] && !(m.name == "GPTQModifier" && gptqKeys[ks]) && !(m.name == "AutoRoundModifier" && autoRoundKeys[ks]) {
 			if ks == "actorder" {
 				return fmt.Errorf("%s has no actorder argument (llm-compressor refuses unknown modifier arguments); actorder belongs to GPTQModifier or to weights", m.name)
 			}
@@ -343,16 +358,15 @@ func (r *Recipe) apply(m recipeModifier) error {
 	return nil
 }
 
-// The arguments llm-compressor's modifiers take (pydantic, extra="forbid"):
-// Modifier's, QuantizationMixin's, and GPTQModifier's, AutoRoundModifier's
-// and the AWQ transform's own.
+// The arguments llm-compressor's quantization modifiers take (pydantic,
+// extra="forbid"): Modifier's, QuantizationMixin's, and GPTQModifier's and
+// AutoRoundModifier's own.
 var (
 	modifierKeys = keySet("requires_calibration_data", "index", "group", "start", "end", "update",
 		"config_groups", "targets", "ignore", "scheme", "kv_cache_scheme",
 		"weight_observer", "input_observer", "output_observer", "observer", "bypass_divisibility_checks")
 	gptqKeys      = keySet("block_size", "dampening_frac", "actorder", "offload_hessians")
 	autoRoundKeys = keySet("iters", "enable_torch_compile", "batch_size", "lr", "device_ids", "disable_opt_rtn")
-	awqKeys       = keySet("mappings", "offload_device", "duo_scaling", "n_grid", "sequential_targets", "activation_hook_target")
 )
 
 func keySet(keys ...string) map[string]bool {
