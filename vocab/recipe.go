@@ -309,7 +309,7 @@ func (r *Recipe) apply(m recipeModifier) error {
 		}
 	}
 	if kv, ok := m.args["kv_cache_scheme"]; ok && kv != nil {
-		q, err := quantArgs(kv, true)
+		q, err := quantArgs(kv)
 		if err != nil {
 			return fmt.Errorf("%s kv_cache_scheme: %v", m.name, err)
 		}
@@ -570,13 +570,13 @@ func schemeBody(g *Group, m map[any]any) error {
 		}
 	}
 	var err error
-	if g.Weights, err = quantArgs(m["weights"], false); err != nil {
+	if g.Weights, err = quantArgs(m["weights"]); err != nil {
 		return fmt.Errorf("weights: %v", err)
 	}
-	if g.Activations, err = quantArgs(m["input_activations"], true); err != nil {
+	if g.Activations, err = quantArgs(m["input_activations"]); err != nil {
 		return fmt.Errorf("input_activations: %v", err)
 	}
-	if g.Outputs, err = quantArgs(m["output_activations"], true); err != nil {
+	if g.Outputs, err = quantArgs(m["output_activations"]); err != nil {
 		return fmt.Errorf("output_activations: %v", err)
 	}
 	if g.Activations != nil && g.Activations.Actorder != "" {
@@ -623,7 +623,7 @@ func stringsOf(v any) []string {
 	return nil
 }
 
-func quantArgs(v any, activation bool) (*QuantArgs, error) {
+func quantArgs(v any) (*QuantArgs, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -762,6 +762,5 @@ func quantArgs(v any, activation bool) (*QuantArgs, error) {
 	if s, ok := q.Dynamic.(string); ok && s == "local" && q.Strategy != "tensor_group" {
 		return nil, fmt.Errorf(`dynamic: local with strategy %s: compressed-tensors refuses it ("local is only supported for strategy tensor_group")`, q.Strategy)
 	}
-	_ = activation
 	return q, nil
 }
