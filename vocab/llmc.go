@@ -18,6 +18,8 @@ type Compressed struct {
 	BlockStructure []int         `json:"block_structure,omitempty"`
 	Dynamic        *bool         `json:"dynamic,omitempty"`
 	None           string        `json:"none,omitempty"` // why there is no equivalent
+
+	scale string // "e8m0" (MX) or "e4m3" (NVFP4) for blocks with scale_bits
 }
 
 // String renders the equivalent as compressed-tensors keys.
@@ -60,6 +62,14 @@ func classify(r modelopt.Role, a modelopt.Attrs) Compressed {
 		}
 	}
 	bsType, _ := bs["type"].(string)
+	if sb, ok := bs["scale_bits"].([]any); ok && len(sb) == 2 {
+		switch {
+		case sb[0] == 8 && sb[1] == 0:
+			c.scale = "e8m0"
+		case sb[0] == 4 && sb[1] == 3:
+			c.scale = "e4m3"
+		}
+	}
 	if r == modelopt.Weights {
 		switch {
 		case bs == nil && (!hasAxis || axis == nil):
@@ -187,34 +197,54 @@ func (f *Format) Notes() []string {
 	return notes
 }
 
-// Scheme names the compressed-tensors preset scheme a format × granularity
-// reproduces, or "".
+// Scheme names the compressed-tensors 0.18 preset scheme a format ×
+// granularity reproduces, or "" — the inverse of vocab match's reading of
+// the presets (W8A8 for the int8 channel × token pair, never its alias
+// INT8).
 func Scheme(weights, acts *Compressed) string {
-	w := func(typ string, bits int, strategy string, group int) bool {
-		return weights != nil && weights.None == "" && weights.Type == typ && weights.NumBits == bits && weights.Strategy == strategy && weights.GroupSize == group
+	ok := func(c *Compressed) bool { return c != nil && c.None == "" }
+	if !ok(weights) || acts != nil && !ok(acts) {
+		return ""
 	}
-	a := func(typ string, bits int, strategy string, dynamic bool) bool {
-		return acts != nil && acts.None == "" && acts.Type == typ && acts.NumBits == bits && acts.Strategy == strategy && acts.Dynamic != nil && *acts.Dynamic == dynamic
-	}
+	dyn := func(c *Compressed) bool { return c.Dynamic != nil && *c.Dynamic }
+	w, a := weights, acts
+	name := ""
 	switch {
-	case acts == nil && w("int", 4, "group", 128):
-		return "W4A16"
-	case acts == nil && w("int", 8, "group", 128):
-		return "W8A16"
-	case w("int", 4, "group", 128) && a("int", 8, "token", true):
-		return "W4A8"
-	case w("int", 8, "channel", 0) && a("int", 8, "token", true):
-		return "W8A8"
-	case w("int", 4, "group", 128) && a("float", 8, "token", true):
-		return "W4AFP8"
-	case w("float", 8, "tensor", 0) && a("float", 8, "tensor", false):
-		return "FP8"
-	case w("float", 8, "channel", 0) && a("float", 8, "token", true):
-		return "FP8_DYNAMIC"
-	case w("float", 4, "tensor_group", 16) && a("float", 4, "tensor_group", true):
-		return "NVFP4"
-	case acts == nil && w("float", 4, "tensor_group", 16):
-		return "NVFP4A16"
+	case w.Type == "int" && w.Strategy == "group" && w.GroupSize == 128 && w.scale == "":
+		switch {
+		case a == nil:
+			name = fmt.Sprintf("W%dA16", w.NumBits)
+		case a.Type == "int" && a.Strategy == "token" && dyn(a):
+			name = fmt.Sprintf("W%dA%d", w.NumBits, a.NumBits)
+		case w.NumBits == 4 && a.Type == "float" && a.NumBits == 8 && a.Strategy == "token" && dyn(a):
+			name = "W4AFP8"
+		}
+	case w.Type == "int" && w.NumBits == 8 && w.Strategy == "channel" && a != nil && a.Type == "int" && a.NumBits == 8 && a.Strategy == "token" && dyn(a):
+		name = "W8A8"
+	case w.Type == "float" && w.NumBits == 8 && w.Strategy == "tensor" && a != nil && a.Type == "float" && a.NumBits == 8 && a.Strategy == "tensor" && !dyn(a):
+		name = "FP8"
+	case w.Type == "float" && w.NumBits == 8 && w.Strategy == "channel" && a != nil && a.Type == "float" && a.NumBits == 8 && a.Strategy == "token" && dyn(a):
+		name = "FP8_DYNAMIC"
+	case w.Type == "float" && w.NumBits == 8 && w.Strategy == "block" && len(w.BlockStructure) == 2 && w.BlockStructure[0] == 128 && w.BlockStructure[1] == 128 &&
+		a != nil && a.Type == "float" && a.NumBits == 8 && a.Strategy == "group" && a.GroupSize == 128 && dyn(a) && a.scale == "":
+		name = "FP8_BLOCK"
+	case w.Type == "float" && w.NumBits == 4 && w.Strategy == "tensor_group" && w.GroupSize == 16 && w.scale == "e4m3":
+		switch {
+		case a == nil:
+			name = "NVFP4A16"
+		case a.Type == "float" && a.NumBits == 4 && a.Strategy == "tensor_group" && a.GroupSize == 16 && a.scale == "e4m3":
+			name = "NVFP4"
+		}
+	case w.Type == "float" && (w.NumBits == 4 || w.NumBits == 8) && w.Strategy == "group" && w.GroupSize == 32 && w.scale == "e8m0":
+		switch {
+		case a == nil:
+			name = fmt.Sprintf("MXFP%dA16", w.NumBits)
+		case a.Type == "float" && a.NumBits == w.NumBits && a.Strategy == "group" && a.GroupSize == 32 && a.scale == "e8m0" && dyn(a):
+			name = fmt.Sprintf("MXFP%d", w.NumBits)
+		}
 	}
-	return ""
+	if _, _, known := preset(name); name == "" || !known || name == "W8A8" && w.Strategy != "channel" {
+		return ""
+	}
+	return name
 }

@@ -20,11 +20,12 @@ quant_stage:
 
 func matchOf(t *testing.T, recipe string) ([]GroupMatch, error) {
 	t.Helper()
-	groups, err := ParseRecipe([]byte(recipe))
+	r, err := ParseRecipe([]byte(recipe))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Builtin().Match(groups)
+	m, err := Builtin().MatchRecipe(r)
+	return m.Groups, err
 }
 
 func TestMatchQwen3TargetRecipe(t *testing.T) {
@@ -84,7 +85,7 @@ func TestParseRecipeErrors(t *testing.T) {
 		"":                "empty",
 		"a: [":            "not valid YAML",
 		"stage: {x: 1}\n": "no QuantizationModifier",
-		"QuantizationModifier:\n  scheme: W3A3\n":                                            "not a compressed-tensors preset",
+		"QuantizationModifier:\n  scheme: W3A3\n":                                            "not a compressed-tensors 0.18 preset",
 		"QuantizationModifier:\n  scheme: W4A16\n  config_groups: {}\n":                      "both scheme and config_groups",
 		"QuantizationModifier:\n  config_groups:\n    g: {weights: {num_bits: 4, foo: 1}}\n": "unknown QuantizationArgs key",
 	} {
@@ -103,17 +104,18 @@ func TestNearestMatches(t *testing.T) {
 		name, recipe string
 		want         *Candidate
 	}{
-		{"asymmetric", "QuantizationModifier:\n  config_groups:\n    g:\n      targets: [Linear]\n      weights: {num_bits: 4, symmetric: false, strategy: group, group_size: 128}\n", &Candidate{"int4_awq", "default"}},
-		{"actorder", "GPTQModifier:\n  config_groups:\n    g:\n      targets: [Linear]\n      weights: {num_bits: 4, strategy: group, group_size: 128, actorder: group}\n", &Candidate{"int4_awq", "default"}},
+		{"asymmetric", "QuantizationModifier:\n  config_groups:\n    g:\n      targets: [Linear]\n      weights: {num_bits: 4, symmetric: false, strategy: group, group_size: 128}\n", &Candidate{"int4_blockwise_weight_only", "default"}},
+		{"actorder", "GPTQModifier:\n  config_groups:\n    g:\n      targets: [Linear]\n      weights: {num_bits: 4, strategy: group, group_size: 128, actorder: group}\n", &Candidate{"int4_blockwise_weight_only", "default"}},
 		{"attn_head", "QuantizationModifier:\n  config_groups:\n    g:\n      targets: [Linear]\n      weights: {num_bits: 8, strategy: attn_head}\n", nil},
 		{"matches as it is", qwen3Target, &Candidate{"w4a8_int", "recipe_match_channel_token"}},
 	}
 	for _, c := range cases {
-		groups, err := ParseRecipe([]byte(c.recipe))
+		r, err := ParseRecipe([]byte(c.recipe))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, ok := Builtin().NearestMatches(groups)[0]
+		rel, ok := Builtin().NearestMatches(r.Groups)[0]
+		got := rel.Candidate
 		switch {
 		case c.want == nil && ok:
 			t.Errorf("%s: nearest %+v, want none", c.name, got)

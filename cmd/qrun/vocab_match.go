@@ -26,17 +26,23 @@ func newCmdVocabMatch(io *IOStreams, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "match RECIPE.yaml",
 		Short: "Find the qrun format and granularity that reproduce an llm-compressor recipe",
-		Long: `Read an llm-compressor recipe (a QuantizationModifier or GPTQModifier with
-config_groups, or scheme: a compressed-tensors preset such as W4A16, W8A8, W4A8,
-FP8, FP8_DYNAMIC) and print, for each config group, the qrun format and
-granularity whose ModelOpt config quantizes the same way (by meaning, not by
-name: llm-compressor's W4A8 is int8 per-token activations, not ModelOpt's
-w4a8_awq_beta), the Hydra selection to launch it, and notes.
+		Long: `Read an llm-compressor recipe as llm-compressor does — QuantizationModifier,
+GPTQModifier and AutoRoundModifier under <x>_stage: <y>_modifiers:, each with
+config_groups or scheme: a compressed-tensors 0.18 preset (every one is known:
+W4A16, W4A16_ASYM, W8A8, W4AFP8, FP8, FP8_DYNAMIC, FP8_BLOCK, NVFP4, MXFP8, the
+integer W2A4 … W8A16, UNQUANTIZED, …), a GPTQModifier without a config of its own
+calibrating the earlier groups, actorder, kv_cache_scheme — and print, for each
+config group, the qrun selection (format, granularity, kv_cache) whose ModelOpt
+config quantizes the same way (by meaning, not by name: llm-compressor's W4A8 is
+int8 per-token activations, not ModelOpt's w4a8_awq_beta) and the qrun plan line
+that plans it, or "none" with the reason.
 
-Exit status: 0 when every group has an equivalent; 4 when a part has none
-(asymmetric zero points, actorder: group, strategy: attn_head, …), naming the
-part and why; 1 when the file can't be read or is not a recipe.
-RECIPE "-" reads standard input.`,
+Exit status: 0 when every part has an equivalent; 4 when a part has none —
+ModelOpt cannot do it (asymmetric zero points, actorder: group, strategy:
+attn_head, output activations, an Embedding target, pruning, …) or no name in
+the vocabulary gives it — naming the part and why; 1 when the file can't be
+read or is not a recipe llm-compressor would run. RECIPE "-" reads standard
+input.`,
 		Example: `  qrun vocab match recipe.yaml
   qrun vocab match recipe.yaml --json`,
 		Args: oneArg("a RECIPE.yaml (an llm-compressor recipe)"),
@@ -67,23 +73,58 @@ type candidateJSON struct {
 	weightsRaw, actsRaw any
 }
 
+// selectionJSON is the qrun selection that reproduces a group: its first
+// match with the recipe's kv_cache.
+type selectionJSON struct {
+	Format      string `json:"format"`
+	Granularity string `json:"granularity"`
+	KVCache     string `json:"kv_cache"`
+}
+
 type groupMatchJSON struct {
 	Group      string          `json:"group"`
+	Modifier   string          `json:"modifier"`
 	Scheme     string          `json:"scheme,omitempty"`
 	Targets    []string        `json:"targets"`
+	Ignore     []string        `json:"ignore"`
 	Weights    string          `json:"weights"`
 	Activation string          `json:"input_activations"`
+	Outputs    string          `json:"output_activations"`
+	Selection  *selectionJSON  `json:"selection"` // null: none, see unmatched
+	Plan       string          `json:"plan"`      // the qrun plan line, or ""
 	Matches    []candidateJSON `json:"matches"`
 	Unmatched  []string        `json:"unmatched"`
 	Notes      []string        `json:"notes"`
 }
 
+// kvMatchJSON is the recipe's kv_cache_scheme: recipe-level in
+// llm-compressor (one per modifier, applied to the attention modules, not to
+// a config group), so it is reported once for the recipe.
+type kvMatchJSON struct {
+	Scheme    string   `json:"scheme"`   // the kv_cache_scheme read, "" without one
+	Modifier  string   `json:"modifier"` // the modifier that sets it
+	KVCache   *string  `json:"kv_cache"` // the qrun value; null: none reproduces it
+	Matches   []string `json:"matches"`
+	Unmatched []string `json:"unmatched"`
+	Notes     []string `json:"notes"`
+}
+
 type vocabMatchJSON struct {
-	Recipe   string           `json:"recipe"`
-	Match    string           `json:"match"` // full | partial
-	Groups   []groupMatchJSON `json:"groups"`
-	Notes    []string         `json:"notes"`
-	JSONNote string           `json:"json_note"`
+	Recipe    string           `json:"recipe"`
+	Match     string           `json:"match"` // full | partial
+	Modifiers []string         `json:"modifiers"`
+	KVCache   kvMatchJSON      `json:"kv_cache"`
+	Groups    []groupMatchJSON `json:"groups"`
+	Unmatched []string         `json:"unmatched"`
+	Notes     []string         `json:"notes"`
+	JSONNote  string           `json:"json_note"`
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func vocabMatchRun(opts *vocabMatchOptions) error {
@@ -95,7 +136,7 @@ func vocabMatchRun(opts *vocabMatchOptions) error {
 	if name == "-" {
 		name = "standard input"
 	}
-	groups, err := vocab.ParseRecipe(data)
+	recipe, err := vocab.ParseRecipe(data)
 	if err != nil {
 		return fmt.Errorf("%s: %v", name, err)
 	}
@@ -103,35 +144,46 @@ func vocabMatchRun(opts *vocabMatchOptions) error {
 	if err != nil {
 		return err
 	}
-	fmtGroup, granGroup := "quant_pair", "quant_granularity"
+	fmtGroup, granGroup, kvGroup := "quant_pair", "quant_granularity", "quant_kv_cache"
 	if p, err := opts.Global.project(); err == nil {
-		fmtGroup, granGroup = p.Settings.Groups.Format, p.Settings.Groups.Granularity
+		fmtGroup, granGroup, kvGroup = p.Settings.Groups.Format, p.Settings.Groups.Granularity, p.Settings.Groups.KVCache
 	}
-	matches, merr := v.Match(groups)
+	rm, merr := v.MatchRecipe(recipe)
 	if merr != nil && !errors.Is(merr, vocab.ErrNoEquivalent) {
 		return merr
 	}
-	nearest := v.NearestMatches(groups)
-	out := vocabMatchJSON{Recipe: name, Match: "full", Groups: []groupMatchJSON{}, Notes: []string{}, JSONNote: jsonKeysNote}
-	for i, m := range matches {
+	nearest := v.NearestMatches(recipe.Groups)
+	out := vocabMatchJSON{Recipe: name, Match: "full", Modifiers: nonNil(recipe.Modifiers), Groups: []groupMatchJSON{},
+		Unmatched: nonNil(rm.Unmatched), Notes: nonNil(rm.Notes), JSONNote: jsonKeysNote}
+	if !rm.Full() {
+		out.Match = "partial"
+	}
+	kv := rm.KVCacheValue()
+	out.KVCache = kvMatchJSON{Matches: []string{}, Unmatched: []string{}, Notes: []string{}}
+	if rm.KV != nil {
+		out.KVCache = kvMatchJSON{Scheme: rm.KV.Scheme, Modifier: rm.KV.Modifier, Matches: nonNil(rm.KV.Matches), Unmatched: nonNil(rm.KV.Unmatched), Notes: nonNil(rm.KV.Notes)}
+	}
+	if kv != "" {
+		out.KVCache.KVCache = &kv
+	}
+	// Every line names the KV cache, none included: a selection without
+	// one gets qrun.yaml's kv_cache (fp8_cast after qrun init), which is
+	// not what a recipe without kv_cache_scheme means (SPEC §12, §13).
+	hydraLine := func(f, g string) string {
+		args := []string{hydra.Arg(fmtGroup, f), hydra.Arg(granGroup, g)}
+		if kv != "" {
+			args = append(args, hydra.Arg(kvGroup, kv))
+		}
+		return hydra.Line(args)
+	}
+	for i, m := range rm.Groups {
 		gm := groupMatchJSON{
-			Group: m.Group, Scheme: m.Scheme, Targets: m.Targets, Weights: m.Weights, Activation: m.Activation,
-			Matches: []candidateJSON{}, Unmatched: m.Unmatched, Notes: m.Notes,
-		}
-		if gm.Targets == nil {
-			gm.Targets = []string{}
-		}
-		if gm.Unmatched == nil {
-			gm.Unmatched = []string{}
-		}
-		if gm.Notes == nil {
-			gm.Notes = []string{}
+			Group: m.Group, Modifier: m.Modifier, Scheme: m.Scheme, Targets: nonNil(m.Targets), Ignore: nonNil(m.Ignore),
+			Weights: m.Weights, Activation: m.Activation, Outputs: m.Outputs,
+			Matches: []candidateJSON{}, Unmatched: nonNil(m.Unmatched), Notes: nonNil(m.Notes),
 		}
 		for _, c := range m.Matches {
-			cj := candidateJSON{
-				Format: c.Format, Granularity: c.Granularity,
-				Hydra: hydra.Line([]string{hydra.Arg(fmtGroup, c.Format), hydra.Arg(granGroup, c.Granularity)}),
-			}
+			cj := candidateJSON{Format: c.Format, Granularity: c.Granularity, Hydra: hydraLine(c.Format, c.Granularity)}
 			if r, err := v.Resolve(c.Format, c.Granularity); err == nil {
 				if a := r.Config.RoleAttrs(modelopt.Weights); a != nil {
 					cj.weightsRaw = a.Value()
@@ -144,10 +196,18 @@ func vocabMatchRun(opts *vocabMatchOptions) error {
 			}
 			gm.Matches = append(gm.Matches, cj)
 		}
-		if len(gm.Unmatched) > 0 {
-			out.Match = "partial"
+		switch {
+		case len(gm.Unmatched) == 0 && len(gm.Matches) > 0 && kv != "":
+			c := gm.Matches[0]
+			gm.Selection = &selectionJSON{Format: c.Format, Granularity: c.Granularity, KVCache: kv}
+			gm.Plan = planLine(c.Format, c.Granularity, kv)
+		case len(gm.Unmatched) > 0:
 			if c, ok := nearest[i]; ok {
-				gm.Notes = append(gm.Notes, fmt.Sprintf("nearest qrun run (symmetric, without activation reordering): %s", hydra.Line([]string{hydra.Arg(fmtGroup, c.Format), hydra.Arg(granGroup, c.Granularity)})))
+				how := ""
+				if len(c.Changed) > 0 {
+					how = " (" + strings.Join(c.Changed, ", ") + ")"
+				}
+				gm.Notes = append(gm.Notes, fmt.Sprintf("nearest qrun run%s: %s", how, hydraLine(c.Format, c.Granularity)))
 			}
 		}
 		out.Groups = append(out.Groups, gm)
@@ -163,15 +223,22 @@ func vocabMatchRun(opts *vocabMatchOptions) error {
 		writeMatch(opts.IO.Out, out)
 	}
 	if out.Match == "partial" {
-		var parts []string
+		parts := append(append([]string(nil), out.Unmatched...), out.KVCache.Unmatched...)
 		for _, g := range out.Groups {
 			for _, u := range g.Unmatched {
 				parts = append(parts, fmt.Sprintf("%s %s", groupLabel(g), u))
 			}
 		}
-		return &vocab.SelectionError{Msg: fmt.Sprintf("%s: part of the recipe has no ModelOpt equivalent, so no qrun run reproduces it:\n  %s", name, strings.Join(parts, "\n  "))}
+		return &vocab.SelectionError{Msg: fmt.Sprintf("%s: no qrun run reproduces part of the recipe:\n  %s", name, strings.Join(parts, "\n  "))}
 	}
 	return nil
+}
+
+// planLine is the qrun plan command for a selection. --kv-cache is there
+// for none too: without it qrun plan takes qrun.yaml's kv_cache, which
+// qrun init writes as fp8_cast.
+func planLine(format, granularity, kv string) string {
+	return "qrun plan --format " + shellQuote(format) + " --granularity " + shellQuote(granularity) + " --kv-cache " + shellQuote(kv)
 }
 
 func groupLabel(g groupMatchJSON) string {
@@ -228,9 +295,33 @@ func readRecipe(ios *IOStreams, p, at string) ([]byte, error) {
 func writeMatch(w io.Writer, out vocabMatchJSON) {
 	verdict := "every group has a qrun equivalent"
 	if out.Match == "partial" {
-		verdict = "part of it has no ModelOpt equivalent"
+		verdict = "part of it has no qrun equivalent"
 	}
 	fmt.Fprintf(w, "recipe %s: %s\n", printable(out.Recipe), verdict)
+	if len(out.Modifiers) > 1 {
+		field(w, "modifiers", strings.Join(out.Modifiers, ", "))
+	}
+	kv := out.KVCache
+	switch {
+	case kv.Scheme == "":
+		field(w, "kv_cache", "none (no kv_cache_scheme)")
+	case kv.KVCache != nil:
+		field(w, "kv_cache", fmt.Sprintf("%s (kv_cache_scheme %s, %s)", *kv.KVCache, kv.Scheme, kv.Modifier))
+	default:
+		field(w, "kv_cache", fmt.Sprintf("none reproduces kv_cache_scheme %s (%s):", kv.Scheme, kv.Modifier))
+		for _, u := range kv.Unmatched {
+			fmt.Fprintf(w, "    %s\n", printable(u))
+		}
+	}
+	for _, n := range kv.Notes {
+		fmt.Fprintf(w, "  note: %s\n", printable(n))
+	}
+	if len(out.Unmatched) > 0 {
+		fmt.Fprintln(w, "  no qrun equivalent:")
+		for _, u := range out.Unmatched {
+			fmt.Fprintf(w, "    %s\n", printable(u))
+		}
+	}
 	for _, g := range out.Groups {
 		fmt.Fprintln(w)
 		head := g.Group
@@ -244,16 +335,29 @@ func writeMatch(w io.Writer, out vocabMatchJSON) {
 			head += " targets " + strings.Join(g.Targets, ", ")
 		}
 		fmt.Fprintln(w, printable(head))
-		field(w, "llm-compressor", fmt.Sprintf("weights %s; input_activations %s", g.Weights, g.Activation))
+		field(w, "modifier", g.Modifier)
+		lc := fmt.Sprintf("weights %s; input_activations %s", g.Weights, g.Activation)
+		if g.Outputs != "not quantized" {
+			lc += "; output_activations " + g.Outputs
+		}
+		field(w, "llm-compressor", lc)
 		if len(g.Unmatched) > 0 {
-			fmt.Fprintln(w, "  no ModelOpt equivalent:")
+			fmt.Fprintln(w, "  no qrun equivalent:")
 			for _, u := range g.Unmatched {
 				fmt.Fprintf(w, "    %s\n", printable(u))
 			}
 		}
+		switch {
+		case g.Selection != nil:
+			field(w, "qrun", fmt.Sprintf("format %s, granularity %s, kv_cache %s", g.Selection.Format, g.Selection.Granularity, g.Selection.KVCache))
+			field(w, "plan", g.Plan)
+		case len(g.Matches) > 0:
+			field(w, "qrun", fmt.Sprintf("none: format %s, granularity %s match this group, but no kv_cache reproduces the recipe's kv_cache_scheme", g.Matches[0].Format, g.Matches[0].Granularity))
+		default:
+			field(w, "qrun", "none (see above)")
+		}
 		for i, c := range g.Matches {
 			if i == 0 {
-				field(w, "qrun", fmt.Sprintf("format %s, granularity %s", c.Format, c.Granularity))
 				field(w, "hydra", c.Hydra)
 				field(w, "ModelOpt weights", attrsText(c.weightsRaw))
 				field(w, "ModelOpt activations", attrsText(c.actsRaw))
@@ -266,7 +370,7 @@ func writeMatch(w io.Writer, out vocabMatchJSON) {
 		}
 	}
 	for _, n := range out.Notes {
-		fmt.Fprintf(w, "\nnote: %s\n", n)
+		fmt.Fprintf(w, "\nnote: %s\n", printable(n))
 	}
 }
 
@@ -279,4 +383,20 @@ func attrsText(raw any) string {
 
 func field(w io.Writer, label, value string) {
 	fmt.Fprintf(w, "  %-22s%s\n", label+":", value)
+}
+
+// shellQuote quotes a word for a POSIX shell when it needs it (vocabulary
+// names never do: they match ^[a-z][a-z0-9_]*$).
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-.,/:=+", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
