@@ -52,7 +52,11 @@ type Options struct {
 	// Emit, when set, receives the plan's runs in sweep order once the plan
 	// is recorded (for --pending, those not yet succeeded), instead of
 	// Result.Runs: a sweep of any size is printed without being held.
-	Emit        func(Run) error
+	Emit func(Run) error
+	// Check, when set, is asked about every run (with its HydraArgs) in
+	// the first pass, before anything is written: an error refuses the
+	// plan (a launch line that cannot be written for a run, say).
+	Check       func(Run) error
 	QrunVersion string
 	Host        string
 	// Git, when set, returns the repository state recorded in every

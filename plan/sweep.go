@@ -236,6 +236,12 @@ func (sw *sweep) check(ctx context.Context) ([]store.NameUse, int, error) {
 			return fmt.Errorf("runs %s and %s would share %s: add {params} or {run_id} to the layout template", other, r.ID, r.Dir)
 		}
 		dirs[k] = r.ID
+		if sw.opts.Check != nil {
+			r.HydraArgs = sw.hydraArgs(r, c)
+			if err := sw.opts.Check(*r); err != nil {
+				return err
+			}
+		}
 		exists, err := way.Look(r.Dir)
 		if err != nil {
 			return err

@@ -267,6 +267,15 @@ func planRun(ctx context.Context, opts *planOptions) error {
 		out = bufio.NewWriterSize(opts.IO.Out, 64<<10)
 		lines := &launchLines{emit: opts.Emit, template: tmpl, hfptq: launch.HFPTQ{Python: p.Settings.HFPTQ.Python, Script: p.Settings.HFPTQ.Script}}
 		defer lines.notes(opts.IO.ErrOut)
+		if opts.Emit == "hf_ptq" || opts.Emit == "template" {
+			// Every line is written once before anything is: a run whose
+			// line cannot be written refuses the plan, not its listing.
+			check := &launchLines{emit: opts.Emit, template: tmpl, hfptq: lines.hfptq}
+			popts.Check = func(r plan.Run) error {
+				_, err := check.line(r)
+				return err
+			}
+		}
 		popts.Emit = func(r plan.Run) error {
 			prog.done() // the runs are recorded: the progress line gives way to them
 			line, err := lines.line(r)
