@@ -351,26 +351,35 @@ func TestPostgresReadOnlyUser(t *testing.T) {
 	}
 }
 
+// holdMigrationLock takes the schema migration's advisory lock on a
+// session of its own, as another qrun migrating loc would: the pool and
+// the session it holds the lock on (both closed when the test ends).
+func holdMigrationLock(t *testing.T, loc string) (*sql.DB, *sql.Conn) {
+	t.Helper()
+	hold, err := sql.Open("pgx", loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hold.Close() })
+	conn, err := hold.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_lock($1, `+pgLockSchema+`)`, pgLockMigrate); err != nil {
+		t.Fatal(err)
+	}
+	return hold, conn
+}
+
 // The schema is migrated under an advisory lock: a process holding it
 // past the lock timeout makes the others fail with ErrBusy, not wait
 // forever nor migrate concurrently.
 func TestPostgresMigrationLock(t *testing.T) {
 	loc := postgresBackend.fresh(t)
-	hold, err := sql.Open("pgx", loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hold.Close()
-	conn, err := hold.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_lock($1, `+pgLockSchema+`)`, pgLockMigrate); err != nil {
-		t.Fatal(err)
-	}
+	hold, conn := holdMigrationLock(t, loc)
 	start := time.Now()
-	_, err = OpenPostgres(context.Background(), loc, Options{LockTimeout: 500 * time.Millisecond})
+	_, err := OpenPostgres(context.Background(), loc, Options{LockTimeout: 500 * time.Millisecond})
 	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "being upgraded by another process") {
 		t.Fatalf("err = %v, want ErrBusy", err)
 	}
@@ -536,19 +545,7 @@ func TestPostgresNewerSchemaAfterTheMigrationLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	hold, err := sql.Open("pgx", loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hold.Close()
-	conn, err := hold.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_lock($1, `+pgLockSchema+`)`, pgLockMigrate); err != nil {
-		t.Fatal(err)
-	}
+	_, conn := holdMigrationLock(t, loc)
 	done := make(chan error, 1)
 	go func() {
 		_, err := OpenPostgres(context.Background(), loc, Options{LockTimeout: 10 * time.Second})
@@ -561,7 +558,7 @@ func TestPostgresNewerSchemaAfterTheMigrationLock(t *testing.T) {
 	if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock_all()`); err != nil {
 		t.Fatal(err)
 	}
-	err = <-done
+	err := <-done
 	want := fmt.Sprintf("registry %s was written by a newer qrun (schema %d, this binary knows %d): upgrade qrun", Redact(loc), latest+1, latest)
 	if !errors.Is(err, ErrSchemaTooNew) || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)
