@@ -1,20 +1,15 @@
 package report
 
 import (
-	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/qrun-dev/qrun/compare"
+	"github.com/qrun-dev/qrun/internal/goldenfile"
 	"github.com/qrun-dev/qrun/store"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestScaleEndpointsAndMonotonicLightness(t *testing.T) {
 	if Scale(0) != viridis[0] || Scale(1) != viridis[len(viridis)-1] {
@@ -283,21 +278,5 @@ func TestGolden(t *testing.T) {
 	if m := networkRE.FindString(string(got)); m != "" {
 		t.Errorf("output refers to the network: %q", m)
 	}
-	p := filepath.Join("testdata", "golden", "report.html")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test ./report/ -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("the page differs from %s (go test ./report/ -update if intended):\n%s", p, got)
-	}
+	goldenfile.Check(t, "report.html", got)
 }
