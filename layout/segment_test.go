@@ -197,14 +197,7 @@ func TestSegmentInjective(t *testing.T) {
 		{{"a", StringValue("b")}},
 		{{"a", StringValue("b/")}},
 	}
-	seen := map[string]int{}
-	for i, ps := range typed {
-		s := ParamsSegment(ps)
-		if j, ok := seen[s]; ok {
-			t.Errorf("params %v and %v share segment %q", typed[j], ps, s)
-		}
-		seen[s] = i
-	}
+	noneShare(t, typed, "segment", ParamsSegment)
 }
 
 // TestT12ModelBasenameCollision guards trap T12: two organisations' models
