@@ -377,25 +377,22 @@ func TestResolvedConfigProperties(t *testing.T) {
 	}
 }
 
+// walkBlockSizes calls fn with every block_sizes mapping in v, at any depth.
 func walkBlockSizes(v any, fn func(map[any]any)) {
+	entry := func(k, e any) {
+		if m, ok := e.(map[any]any); ok && k == "block_sizes" {
+			fn(m)
+		}
+		walkBlockSizes(e, fn)
+	}
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			if k == "block_sizes" {
-				if m, ok := e.(map[any]any); ok {
-					fn(m)
-				}
-			}
-			walkBlockSizes(e, fn)
+			entry(k, e)
 		}
 	case map[any]any:
 		for k, e := range x {
-			if k == "block_sizes" {
-				if m, ok := e.(map[any]any); ok {
-					fn(m)
-				}
-			}
-			walkBlockSizes(e, fn)
+			entry(k, e)
 		}
 	case []any:
 		for _, e := range x {
