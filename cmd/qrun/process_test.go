@@ -27,11 +27,18 @@ import (
 // qrunExe returns a path that runs this test binary as qrun.
 func qrunExe(t *testing.T) string {
 	t.Helper()
+	return testExe(t, "qrun")
+}
+
+// testExe returns a path that runs this test binary as name: TestMain
+// picks the program by the name it is called by.
+func testExe(t *testing.T, name string) string {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	link := filepath.Join(t.TempDir(), "qrun")
+	link := filepath.Join(t.TempDir(), name)
 	if err := os.Symlink(exe, link); err != nil {
 		t.Fatal(err)
 	}
