@@ -413,6 +413,20 @@ func testBusyRegistry(t *testing.T, bk backend) {
 	}
 }
 
+// migrateDownTo migrates db down to schema version with the migrations in
+// fsys: the provider, for migrating up again.
+func migrateDownTo(t *testing.T, dialect goose.Dialect, db *sql.DB, fsys fs.FS, version int64) *goose.Provider {
+	t.Helper()
+	p, err := goose.NewProvider(dialect, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(context.Background(), version); err != nil {
+		t.Fatalf("down to schema %d: %v", version, err)
+	}
+	return p
+}
+
 func TestMigrationsGoDownAndUp(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		ctx := context.Background()
@@ -423,13 +437,7 @@ func TestMigrationsGoDownAndUp(t *testing.T) {
 			dialect, fsys = goose.DialectPostgres, migrations.Postgres()
 			tables = `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'goose_db_version'`
 		}
-		p, err := goose.NewProvider(dialect, rawDB(s).DB, fsys, goose.WithDisableGlobalRegistry(true))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.DownTo(ctx, 0); err != nil {
-			t.Fatalf("down: %v", err)
-		}
+		p := migrateDownTo(t, dialect, rawDB(s).DB, fsys, 0)
 		var n int
 		rawDB(s).QueryRow(tables).Scan(&n)
 		if n != 0 {
@@ -528,13 +536,7 @@ func TestRunFilesUpgradeKeepsManifestsWhole(t *testing.T) {
 		b.Runs[i].Files = &RunFiles{Manifest: m, Recipe: []byte("recipe\n")}
 	}
 	mustPlan(t, s, b)
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, migrations.SQLite(), goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.DownTo(ctx, 2); err != nil {
-		t.Fatalf("down to schema 2: %v", err)
-	}
+	migrateDownTo(t, goose.DialectSQLite3, s.db, migrations.SQLite(), 2)
 	withoutRowid := func(s *SQLite) bool {
 		var sqlText string
 		if err := s.db.QueryRow(`SELECT sql FROM sqlite_schema WHERE name = 'run_files'`).Scan(&sqlText); err != nil {
