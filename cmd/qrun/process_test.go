@@ -91,9 +91,11 @@ func runAll(cmds []*exec.Cmd) []result {
 	return out
 }
 
-func openRegistry(t *testing.T, p string) *store.SQLite {
+// openRegistry opens the registry at loc (a SQLite path or a PostgreSQL
+// URL) read-only, until the test ends.
+func openRegistry(t *testing.T, loc string) store.Store {
 	t.Helper()
-	st, err := store.OpenSQLite(context.Background(), p, store.Options{ReadOnly: true})
+	st, err := store.Open(context.Background(), loc, store.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

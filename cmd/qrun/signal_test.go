@@ -37,7 +37,7 @@ func TestPostgresSignalStopsAPlan(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			url := newDatabase(t, srv)
-			testSignalStopsAPlan(t, t.TempDir(), url, sig, func(t *testing.T) store.Store { return openPG(t, url) })
+			testSignalStopsAPlan(t, t.TempDir(), url, sig, func(t *testing.T) store.Store { return openRegistry(t, url) })
 		})
 	}
 }
