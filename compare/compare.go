@@ -69,14 +69,7 @@ const (
 var Aggs = []Agg{AggLast, AggMin, AggMax, AggMean}
 
 // Valid reports whether a is a known aggregation.
-func (a Agg) Valid() bool {
-	for _, v := range Aggs {
-		if a == v {
-			return true
-		}
-	}
-	return false
-}
+func (a Agg) Valid() bool { return slices.Contains(Aggs, a) }
 
 // The identity dimensions; any other dimension is a parameter key.
 const (

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -113,26 +114,10 @@ func ValueOf(v any) (Value, error) {
 		return BoolValue(x), nil
 	case string:
 		return StringValue(x), nil
-	case int:
-		return IntValue(int64(x)), nil
-	case int8:
-		return IntValue(int64(x)), nil
-	case int16:
-		return IntValue(int64(x)), nil
-	case int32:
-		return IntValue(int64(x)), nil
-	case int64:
-		return IntValue(x), nil
-	case uint:
-		return uintValue(uint64(x))
-	case uint8:
-		return IntValue(int64(x)), nil
-	case uint16:
-		return IntValue(int64(x)), nil
-	case uint32:
-		return IntValue(int64(x)), nil
-	case uint64:
-		return uintValue(x)
+	case int, int8, int16, int32, int64:
+		return IntValue(reflect.ValueOf(x).Int()), nil
+	case uint, uint8, uint16, uint32, uint64:
+		return uintValue(reflect.ValueOf(x).Uint())
 	case float64:
 		return FloatValue(x), nil
 	case float32:

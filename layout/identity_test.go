@@ -84,13 +84,19 @@ func TestRunIDDistinguishes(t *testing.T) {
 		{Model: "m", Format: "f", Granularity: "g", Params: []Param{{"s", FloatValue(0)}}},
 		{Model: "m", Format: "f", Granularity: "g", Params: []Param{{"s", FloatValue(math.Copysign(0, -1))}}},
 	}
+	noneShare(t, ids, "run id", RunID)
+}
+
+// noneShare fails for every two of items with one key (what names it).
+func noneShare[T any](t *testing.T, items []T, what string, key func(T) string) {
+	t.Helper()
 	seen := map[string]int{}
-	for i, id := range ids {
-		r := RunID(id)
-		if j, ok := seen[r]; ok {
-			t.Errorf("%+v and %+v share run id %s", ids[j], id, r)
+	for i, it := range items {
+		k := key(it)
+		if j, ok := seen[k]; ok {
+			t.Errorf("%+v and %+v share %s %q", items[j], it, what, k)
 		}
-		seen[r] = i
+		seen[k] = i
 	}
 }
 
@@ -105,6 +111,12 @@ func TestValueOf(t *testing.T) {
 		{"x", KindString, "x"},
 		{7, KindInt, "7"},
 		{int8(-7), KindInt, "-7"},
+		{int16(-7), KindInt, "-7"},
+		{int32(-7), KindInt, "-7"},
+		{int64(math.MinInt64), KindInt, "-9223372036854775808"},
+		{uint(7), KindInt, "7"},
+		{uint8(7), KindInt, "7"},
+		{uint16(7), KindInt, "7"},
 		{uint32(7), KindInt, "7"},
 		{uint64(math.MaxInt64), KindInt, "9223372036854775807"},
 		{0.5, KindFloat, "0.5"},

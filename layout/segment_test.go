@@ -71,17 +71,24 @@ func TestSegment(t *testing.T) {
 		{"upper hex does not look hashed", "x__0123456789ABCDEF", "x__0123456789ABCDEF"},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got := Segment(c.raw)
-			if got != c.want {
-				t.Fatalf("Segment(%q) = %q, want %q", c.raw, got, c.want)
-			}
-			checkSegment(t, c.raw, got)
-			if Segment(c.raw) != got {
-				t.Fatalf("Segment(%q) is not deterministic", c.raw)
-			}
-		})
+		wantSegment(t, c.name, "Segment", Segment, c.raw, c.want)
 	}
+}
+
+// wantSegment runs one case of a segment function (called fname) as the
+// subtest name: fn(raw) is want, a safe segment, and the same when asked
+// again.
+func wantSegment(t *testing.T, name, fname string, fn func(string) string, raw, want string) {
+	t.Run(name, func(t *testing.T) {
+		got := fn(raw)
+		if got != want {
+			t.Fatalf("%s(%q) = %q, want %q", fname, raw, got, want)
+		}
+		checkSegment(t, raw, got)
+		if fn(raw) != got {
+			t.Fatalf("%s(%q) is not deterministic", fname, raw)
+		}
+	})
 }
 
 func TestModelSegment(t *testing.T) {
@@ -103,13 +110,7 @@ func TestModelSegment(t *testing.T) {
 		{"org/" + strings.Repeat("m", 200), strings.Repeat("m", 68) + h(strings.Repeat("m", 200))},
 	}
 	for _, c := range cases {
-		t.Run(c.model, func(t *testing.T) {
-			got := ModelSegment(c.model)
-			if got != c.want {
-				t.Fatalf("ModelSegment(%q) = %q, want %q", c.model, got, c.want)
-			}
-			checkSegment(t, c.model, got)
-		})
+		wantSegment(t, c.model, "ModelSegment", ModelSegment, c.model, c.want)
 	}
 }
 
@@ -197,14 +198,7 @@ func TestSegmentInjective(t *testing.T) {
 		{{"a", StringValue("b")}},
 		{{"a", StringValue("b/")}},
 	}
-	seen := map[string]int{}
-	for i, ps := range typed {
-		s := ParamsSegment(ps)
-		if j, ok := seen[s]; ok {
-			t.Errorf("params %v and %v share segment %q", typed[j], ps, s)
-		}
-		seen[s] = i
-	}
+	noneShare(t, typed, "segment", ParamsSegment)
 }
 
 // TestT12ModelBasenameCollision guards trap T12: two organisations' models

@@ -119,6 +119,15 @@ func (w *fastWriter) value(v any) {
 	w.b.WriteString(out)
 }
 
+// section writes a section encoded elsewhere; its error turns ok false.
+func (w *fastWriter) section(b []byte, err error) {
+	if err != nil {
+		w.ok = false
+		return
+	}
+	w.b.Write(b)
+}
+
 // field writes "indent key: s"; key is one of the manifest's own keys,
 // plain as it stands.
 func (w *fastWriter) field(indent, key, s string) {
@@ -190,21 +199,13 @@ func (m *Manifest) encodeFast() ([]byte, bool) {
 	if !w.ok {
 		return nil, false
 	}
-	res, err := m.resolvedSection()
-	if err != nil {
-		return nil, false
-	}
-	w.b.Write(res)
+	w.section(m.resolvedSection())
 	w.b.WriteString("modelopt:\n")
 	w.field("  ", "target", m.ModelOpt)
 	w.list("  ", "notes", m.Notes)
 	w.field("  ", "recipe", RecipeFile)
 	if m.Export != nil {
-		ex, err := m.exportSection()
-		if err != nil {
-			return nil, false
-		}
-		w.b.Write(ex)
+		w.section(m.exportSection())
 	}
 	w.b.WriteString("layout:\n")
 	w.field("  ", "template", m.LayoutTemplate)

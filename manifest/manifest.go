@@ -229,33 +229,29 @@ func ReadIdentity(dir string) (Identity, error) {
 // interrupted write leaves before the manifest — qrun's temporary files and
 // the recipe (written first). Such a directory holds no run yet.
 func Uncommitted(dir string) (bool, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return false, err
-	}
-	for _, e := range ents {
-		if e.IsDir() {
-			continue // a nested run directory (a run with params sits inside the one without)
-		}
-		if e.Name() != RecipeFile && !strings.HasPrefix(e.Name(), TempPrefix) {
-			return false, nil
-		}
-	}
-	return true, nil
+	return onlyFiles(dir, func(name string) bool {
+		return name == RecipeFile || strings.HasPrefix(name, TempPrefix)
+	})
 }
 
 // OnlyRunFiles reports whether a directory holds nothing but qrun's files:
 // the manifest, the recipe and temporary files.
 func OnlyRunFiles(dir string) (bool, error) {
+	return onlyFiles(dir, func(name string) bool {
+		return name == RecipeFile || name == ManifestFile || strings.HasPrefix(name, TempPrefix)
+	})
+}
+
+// onlyFiles reports whether every file directly in dir is one that allowed
+// accepts by name. Subdirectories do not count: a nested run directory (a
+// run with params sits inside the one without) is not this run's.
+func onlyFiles(dir string, allowed func(name string) bool) (bool, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return false, err
 	}
 	for _, e := range ents {
-		if e.IsDir() {
-			continue
-		}
-		if e.Name() != RecipeFile && e.Name() != ManifestFile && !strings.HasPrefix(e.Name(), TempPrefix) {
+		if !e.IsDir() && !allowed(e.Name()) {
 			return false, nil
 		}
 	}

@@ -3,23 +3,32 @@ package modelopt
 import (
 	"bytes"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// attrs parses a YAML flow mapping into attributes, keeping int keys.
-func attrs(t *testing.T, src string) Attrs {
+// yamlValue parses YAML into this package's plain values (int keys
+// kept); name says what src is in a failure.
+func yamlValue(t *testing.T, src []byte, name string) any {
 	t.Helper()
 	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(src), &n); err != nil {
-		t.Fatalf("parse %q: %v", src, err)
+	if err := yaml.Unmarshal(src, &n); err != nil {
+		t.Fatalf("parse %s: %v", name, err)
 	}
 	v, err := FromNode(&n)
 	if err != nil {
-		t.Fatalf("convert %q: %v", src, err)
+		t.Fatalf("convert %s: %v", name, err)
 	}
+	return v
+}
+
+// attrs parses a YAML flow mapping into attributes, keeping int keys.
+func attrs(t *testing.T, src string) Attrs {
+	t.Helper()
+	v := yamlValue(t, []byte(src), strconv.Quote(src))
 	a, err := AttrsFrom(v.(map[any]any))
 	if err != nil {
 		t.Fatal(err)

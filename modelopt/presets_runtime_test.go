@@ -12,18 +12,18 @@ import (
 	"github.com/qrun-dev/qrun/internal/sharedtest"
 )
 
+// fixtureValue reads a YAML fixture of the shared test data as this
+// package's plain values.
+func fixtureValue(t *testing.T, path string) any {
+	t.Helper()
+	return yamlValue(t, sharedtest.ReadFile(t, path), path)
+}
+
 // presetConstants reads presets-0.46.0.yaml: every ModelOpt preset
 // constant, made by ModelOpt's own classes, as plain values.
 func presetConstants(t *testing.T) map[string]map[any]any {
 	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal(sharedtest.ReadFile(t, "modelopt/presets-0.46.0.yaml"), &doc); err != nil {
-		t.Fatal(err)
-	}
-	v, err := FromNode(&doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := fixtureValue(t, "modelopt/presets-0.46.0.yaml")
 	out := map[string]map[any]any{}
 	for k, e := range v.(map[any]any) {
 		switch x := e.(type) {
@@ -60,14 +60,7 @@ func presetConfig(t *testing.T, consts map[string]map[any]any, qformat string) C
 
 func kvEntries(t *testing.T, consts map[string]map[any]any, kv string) []Entry {
 	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal(sharedtest.ReadFile(t, "modelopt/kv-presets-0.46.0.yaml"), &doc); err != nil {
-		t.Fatal(err)
-	}
-	v, err := FromNode(&doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := fixtureValue(t, "modelopt/kv-presets-0.46.0.yaml")
 	p, ok := v.(map[any]any)["KV_QUANT_CFG_CHOICES"].(map[any]any)[kv].(map[any]any)
 	if !ok {
 		t.Fatalf("no KV preset %s", kv)

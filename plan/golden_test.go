@@ -2,16 +2,14 @@ package plan
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/qrun-dev/qrun/internal/goldenfile"
 	"github.com/qrun-dev/qrun/manifest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestGoldenRunFiles pins the manifest and recipe a plan writes (with a
 // fixed clock and host; the output root is replaced by ROOT).
@@ -28,21 +26,7 @@ func TestGoldenRunFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		got = bytes.ReplaceAll(got, []byte(f.root), []byte("ROOT"))
-		p := filepath.Join("testdata", "golden", name)
-		if *update {
-			os.MkdirAll(filepath.Dir(p), 0o755)
-			if err := os.WriteFile(p, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatalf("%v (run go test ./plan/ -update)", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s differs from %s (go test ./plan/ -update if intended):\n%s", name, p, got)
-		}
+		goldenfile.Check(t, name, got)
 	}
 	if !strings.HasSuffix(dir, filepath.Join("Qwen3-8B", "w4a8_int", "recipe_match_channel_token", "calib_size=512,seed=1")) {
 		t.Errorf("dir = %s", dir)

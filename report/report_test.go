@@ -1,20 +1,15 @@
 package report
 
 import (
-	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/qrun-dev/qrun/compare"
+	"github.com/qrun-dev/qrun/internal/goldenfile"
 	"github.com/qrun-dev/qrun/store"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestScaleEndpointsAndMonotonicLightness(t *testing.T) {
 	if Scale(0) != viridis[0] || Scale(1) != viridis[len(viridis)-1] {
@@ -238,21 +233,31 @@ var (
 	}
 )
 
+// offlinePage builds in's report and renders its page, which must refer to
+// nothing on the network.
+func offlinePage(t *testing.T, in Input) []byte {
+	t.Helper()
+	r, err := Build(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := r.HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := networkRE.FindString(string(page)); m != "" {
+		t.Errorf("output refers to the network: %q", m)
+	}
+	return page
+}
+
 func TestHostileNamesAreEscaped(t *testing.T) {
 	in := input(fixture(hostile))
 	in.Options.Cols = "tag"
 	in.Options.Rows = compare.DimGranularity
 	in.Project = `<b>proj</b>`
 	in.Filters = []string{`--param tag="><script>`}
-	r, err := Build(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := r.HTML()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(out)
+	s := string(offlinePage(t, in))
 	for _, bad := range []string{"<script", "<img", "<b>proj", "</td><td>"} {
 		if strings.Contains(s, bad) {
 			t.Errorf("output holds %q unescaped", bad)
@@ -260,9 +265,6 @@ func TestHostileNamesAreEscaped(t *testing.T) {
 	}
 	if !strings.Contains(s, "&lt;script&gt;alert(&#34;m&#34;)&lt;/script&gt;") {
 		t.Error("the model name is not shown escaped")
-	}
-	if m := networkRE.FindString(s); m != "" {
-		t.Errorf("output refers to the network: %q", m)
 	}
 }
 
@@ -272,32 +274,5 @@ func TestGolden(t *testing.T) {
 	in := input(fixture(sweep))
 	in.Baseline = "fp8/default"
 	in.Filters = []string{"--model Qwen/Qwen3-8B,Qwen/Qwen3-4B"}
-	r, err := Build(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := r.HTML()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := networkRE.FindString(string(got)); m != "" {
-		t.Errorf("output refers to the network: %q", m)
-	}
-	p := filepath.Join("testdata", "golden", "report.html")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test ./report/ -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("the page differs from %s (go test ./report/ -update if intended):\n%s", p, got)
-	}
+	goldenfile.Check(t, "report.html", offlinePage(t, in))
 }

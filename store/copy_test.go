@@ -133,19 +133,28 @@ func TestCopyMovesARegistry(t *testing.T) {
 	})
 }
 
+// refusedCopy copies from into to, which must come out of it unchanged:
+// the copy's error.
+func refusedCopy(t *testing.T, from, to Store) error {
+	t.Helper()
+	before := snapshot(t, to)
+	_, err := Copy(context.Background(), from, to)
+	if snapshot(t, to) != before {
+		t.Fatal("a refused copy changed the target")
+	}
+	return err
+}
+
 // A name the target holds with another definition: nothing is copied, and
 // the error names it (exit 3 in the CLI, as a blocked plan).
 func TestCopyRefusesAConflictingDefinition(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
 		from := openTest(t, "")
 		soloHistory(t, from)
 		to := bk.new(t)
 		edited := def{g64.name, "weights: {block_sizes: {-1: 64, type: dynamic}}\n"}
 		mustPlan(t, to, sweep([]string{"Qwen/Qwen3-14B"}, []def{int8F}, []def{edited}))
-		before := snapshot(t, to)
-
-		_, err := Copy(ctx, from, to)
+		err := refusedCopy(t, from, to)
 		if !errors.Is(err, ErrBlocked) {
 			t.Fatalf("err = %v, want blocked", err)
 		}
@@ -158,9 +167,6 @@ func TestCopyRefusesAConflictingDefinition(t *testing.T) {
 			t.Errorf("message %q", err)
 		}
 		oneLine(t, err)
-		if snapshot(t, to) != before {
-			t.Fatal("a refused copy changed the target")
-		}
 	})
 }
 
@@ -168,7 +174,6 @@ func TestCopyRefusesAConflictingDefinition(t *testing.T) {
 // run: refused, nothing copied.
 func TestCopyRefusesConflictingRunsAndLayouts(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
 		from := openTest(t, "")
 		soloHistory(t, from)
 
@@ -176,13 +181,9 @@ func TestCopyRefusesConflictingRunsAndLayouts(t *testing.T) {
 		other := sweep([]string{"Qwen/Qwen3-14B"}, []def{int8F}, []def{g64})
 		other.Layout = layoutB
 		mustPlan(t, to, other)
-		before := snapshot(t, to)
-		_, err := Copy(ctx, from, to)
+		err := refusedCopy(t, from, to)
 		if got := Blocked(err); len(got) != 1 || got[0].Reason != LayoutChanged {
 			t.Fatalf("another layout: %v", err)
-		}
-		if snapshot(t, to) != before {
-			t.Fatal("a refused copy changed the target")
 		}
 
 		to = bk.new(t)
@@ -192,16 +193,12 @@ func TestCopyRefusesConflictingRunsAndLayouts(t *testing.T) {
 		taken.Runs[0].Dir = runOf(qwen, fp8F, g128, `{"seed":2}`).Dir
 		mustPlan(t, to, moved)
 		mustPlan(t, to, taken)
-		before = snapshot(t, to)
-		_, err = Copy(ctx, from, to)
+		err = refusedCopy(t, from, to)
 		if !errors.Is(err, ErrConflict) || errors.Is(err, ErrBlocked) {
 			t.Fatalf("err = %v, want ErrConflict", err)
 		}
 		if !containsAll(err.Error(), "run "+moved.Runs[0].ID+" differs between the registries: directory /team/outputs/", "directory "+taken.Runs[0].Dir+" belongs to run "+taken.Runs[0].ID) {
 			t.Errorf("message %q", err)
-		}
-		if snapshot(t, to) != before {
-			t.Fatal("a refused copy changed the target")
 		}
 	})
 }

@@ -119,13 +119,7 @@ func TestExportUpgradeGivesUnknown(t *testing.T) {
 	s := openTest(t, path)
 	b := withVerdicts(sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64}), deployable)
 	mustPlan(t, s, b)
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, migrations.SQLite(), goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.DownTo(ctx, 3); err != nil {
-		t.Fatalf("down to schema 3: %v", err)
-	}
+	migrateDownTo(t, goose.DialectSQLite3, s.db, migrations.SQLite(), 3)
 	s.Close()
 	s = openTest(t, path) // upgrades again
 	for _, want := range b.Runs {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -412,6 +413,20 @@ func testBusyRegistry(t *testing.T, bk backend) {
 	}
 }
 
+// migrateDownTo migrates db down to schema version with the migrations in
+// fsys: the provider, for migrating up again.
+func migrateDownTo(t *testing.T, dialect goose.Dialect, db *sql.DB, fsys fs.FS, version int64) *goose.Provider {
+	t.Helper()
+	p, err := goose.NewProvider(dialect, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(context.Background(), version); err != nil {
+		t.Fatalf("down to schema %d: %v", version, err)
+	}
+	return p
+}
+
 func TestMigrationsGoDownAndUp(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		ctx := context.Background()
@@ -422,13 +437,7 @@ func TestMigrationsGoDownAndUp(t *testing.T) {
 			dialect, fsys = goose.DialectPostgres, migrations.Postgres()
 			tables = `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'goose_db_version'`
 		}
-		p, err := goose.NewProvider(dialect, rawDB(s).DB, fsys, goose.WithDisableGlobalRegistry(true))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.DownTo(ctx, 0); err != nil {
-			t.Fatalf("down: %v", err)
-		}
+		p := migrateDownTo(t, dialect, rawDB(s).DB, fsys, 0)
 		var n int
 		rawDB(s).QueryRow(tables).Scan(&n)
 		if n != 0 {
@@ -444,23 +453,44 @@ func TestMigrationsGoDownAndUp(t *testing.T) {
 	})
 }
 
+// indexedQueries are the queries of qrun runs and of the checks, each with
+// the index that must serve it in index order (no sort), on either backend.
+var indexedQueries = map[string]string{
+	`SELECT id FROM runs WHERE granularity = 'x' ORDER BY created_at DESC, id LIMIT 50`:    "runs_granularity_created",
+	`SELECT id FROM runs WHERE format = 'x' ORDER BY created_at DESC, id LIMIT 50`:         "runs_format_created",
+	`SELECT id FROM runs WHERE model = 'x' ORDER BY created_at DESC, id LIMIT 50`:          "runs_model_created",
+	`SELECT id FROM runs WHERE status = 'x' ORDER BY created_at DESC, id LIMIT 50`:         "runs_status_created",
+	`SELECT id FROM runs WHERE export_verdict = 'x' ORDER BY created_at DESC, id LIMIT 50`: "runs_export_created",
+	`SELECT id FROM runs ORDER BY created_at DESC, id LIMIT 50`:                            "runs_created",
+	`SELECT name FROM names WHERE kind = 'granularity' AND fingerprint = 'x'`:              "names_kind_fingerprint",
+}
+
+// checkIndexesServe wants each of indexedQueries and of extra (the
+// backend's own) served by its index without a sort: explain returns the
+// lines of a query's plan, sortStep is how the backend's plan names a sort.
+func checkIndexesServe(t *testing.T, extra map[string]string, sortStep string, explain func(q string) []string) {
+	t.Helper()
+	queries := maps.Clone(indexedQueries)
+	maps.Copy(queries, extra)
+	for q, index := range queries {
+		all := strings.Join(explain(q), "; ")
+		if !strings.Contains(all, index) || strings.Contains(all, sortStep) {
+			t.Errorf("%s:\n  plan %q, want %s without a sort", q, all, index)
+		}
+	}
+}
+
 func TestSchemaIndexesServeTheQueries(t *testing.T) {
 	s := openTest(t, "")
-	for q, index := range map[string]string{
-		`SELECT id FROM runs WHERE granularity = 'x' ORDER BY created_at DESC, id LIMIT 50`:    "runs_granularity_created",
-		`SELECT id FROM runs WHERE format = 'x' ORDER BY created_at DESC, id LIMIT 50`:         "runs_format_created",
-		`SELECT id FROM runs WHERE model = 'x' ORDER BY created_at DESC, id LIMIT 50`:          "runs_model_created",
-		`SELECT id FROM runs WHERE status = 'x' ORDER BY created_at DESC, id LIMIT 50`:         "runs_status_created",
-		`SELECT id FROM runs WHERE export_verdict = 'x' ORDER BY created_at DESC, id LIMIT 50`: "runs_export_created",
-		`SELECT id FROM runs ORDER BY created_at DESC, id LIMIT 50`:                            "runs_created",
-		`SELECT name FROM names WHERE kind = 'granularity' AND fingerprint = 'x'`:              "names_kind_fingerprint",
-		`SELECT max(layout_fp) FROM runs`:                                                      "runs_layout",
-		`SELECT min(model) FROM runs WHERE model > 'x'`:                                        "runs_model_created",
-	} {
+	checkIndexesServe(t, map[string]string{
+		`SELECT max(layout_fp) FROM runs`:               "runs_layout",
+		`SELECT min(model) FROM runs WHERE model > 'x'`: "runs_model_created",
+	}, "TEMP B-TREE", func(q string) []string {
 		rows, err := s.db.Query(`EXPLAIN QUERY PLAN ` + q)
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer rows.Close()
 		var plan []string
 		for rows.Next() {
 			var id, parent, notused int
@@ -468,12 +498,8 @@ func TestSchemaIndexesServeTheQueries(t *testing.T) {
 			rows.Scan(&id, &parent, &notused, &detail)
 			plan = append(plan, detail)
 		}
-		rows.Close()
-		all := strings.Join(plan, "; ")
-		if !strings.Contains(all, index) || strings.Contains(all, "TEMP B-TREE") {
-			t.Errorf("%s:\n  plan %q, want %s without a sort", q, all, index)
-		}
-	}
+		return plan
+	})
 }
 
 func TestNetworkFileSystemNames(t *testing.T) {
@@ -510,13 +536,7 @@ func TestRunFilesUpgradeKeepsManifestsWhole(t *testing.T) {
 		b.Runs[i].Files = &RunFiles{Manifest: m, Recipe: []byte("recipe\n")}
 	}
 	mustPlan(t, s, b)
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, migrations.SQLite(), goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.DownTo(ctx, 2); err != nil {
-		t.Fatalf("down to schema 2: %v", err)
-	}
+	migrateDownTo(t, goose.DialectSQLite3, s.db, migrations.SQLite(), 2)
 	withoutRowid := func(s *SQLite) bool {
 		var sqlText string
 		if err := s.db.QueryRow(`SELECT sql FROM sqlite_schema WHERE name = 'run_files'`).Scan(&sqlText); err != nil {

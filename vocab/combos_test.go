@@ -3,7 +3,6 @@ package vocab
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path"
@@ -14,10 +13,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/qrun-dev/qrun/internal/goldenfile"
 	"github.com/qrun-dev/qrun/modelopt"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // combo is one built-in format × granularity with its resolution or error.
 type combo struct {
@@ -39,28 +37,6 @@ func allCombos(t *testing.T) []combo {
 	return out
 }
 
-// golden compares data with testdata/golden/<name>, rewriting it with -update.
-func golden(t *testing.T, name string, data []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", "golden", filepath.FromSlash(name))
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("missing golden file %s (run go test ./vocab/ -update): %v", p, err)
-	}
-	if !bytes.Equal(want, data) {
-		t.Errorf("%s differs from its golden file (run go test ./vocab/ -update if the change is intended)\n--- got ---\n%s", p, data)
-	}
-}
-
 // TestGoldenRecipes pins the recipe of every applicable built-in
 // format × granularity for ModelOpt 0.46 and 0.43, and the error text of
 // every inapplicable one.
@@ -72,7 +48,7 @@ func TestGoldenRecipes(t *testing.T) {
 			if !errors.Is(c.err, ErrInvalidSelection) {
 				t.Errorf("%s: error is not an invalid selection: %v", base, c.err)
 			}
-			golden(t, path.Join("errors", base+".txt"), []byte(c.err.Error()+"\n"))
+			goldenfile.Check(t, path.Join("errors", base+".txt"), []byte(c.err.Error()+"\n"))
 			seen["errors/"+base+".txt"] = true
 			continue
 		}
@@ -85,7 +61,7 @@ func TestGoldenRecipes(t *testing.T) {
 				// An attribute newer than the target (four_over_six): the
 				// refusal is pinned instead of the recipe.
 				name := path.Join("errors-"+target.String(), base+".txt")
-				golden(t, name, []byte(err.Error()+"\n"))
+				goldenfile.Check(t, name, []byte(err.Error()+"\n"))
 				seen[name] = true
 				continue
 			}
@@ -98,11 +74,11 @@ func TestGoldenRecipes(t *testing.T) {
 				t.Errorf("%s for %s: encoding is not deterministic", base, target)
 			}
 			name := path.Join("recipes-"+target.String(), base+".yaml")
-			golden(t, name, data)
+			goldenfile.Check(t, name, data)
 			seen[name] = true
 		}
 	}
-	if *update {
+	if goldenfile.Updating() {
 		return
 	}
 	// No stale golden files for combinations that no longer exist.
@@ -401,25 +377,22 @@ func TestResolvedConfigProperties(t *testing.T) {
 	}
 }
 
+// walkBlockSizes calls fn with every block_sizes mapping in v, at any depth.
 func walkBlockSizes(v any, fn func(map[any]any)) {
+	entry := func(k, e any) {
+		if m, ok := e.(map[any]any); ok && k == "block_sizes" {
+			fn(m)
+		}
+		walkBlockSizes(e, fn)
+	}
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			if k == "block_sizes" {
-				if m, ok := e.(map[any]any); ok {
-					fn(m)
-				}
-			}
-			walkBlockSizes(e, fn)
+			entry(k, e)
 		}
 	case map[any]any:
 		for k, e := range x {
-			if k == "block_sizes" {
-				if m, ok := e.(map[any]any); ok {
-					fn(m)
-				}
-			}
-			walkBlockSizes(e, fn)
+			entry(k, e)
 		}
 	case []any:
 		for _, e := range x {
@@ -458,5 +431,5 @@ func TestPinnedFingerprints(t *testing.T) {
 		lines = append(lines, fmt.Sprintf("format %s %s", f.Name, f.Fingerprint()))
 	}
 	sort.Strings(lines)
-	golden(t, "fingerprints.txt", []byte(strings.Join(lines, "\n")+"\n"))
+	goldenfile.Check(t, "fingerprints.txt", []byte(strings.Join(lines, "\n")+"\n"))
 }

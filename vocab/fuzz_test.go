@@ -137,15 +137,8 @@ func FuzzParseGranularity(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stem string, data []byte) {
 		p := "conf/quant_granularity/" + fzStem(stem) + ".yaml"
 		g, err := vocab.ParseGranularity(p, data)
-		if err != nil {
-			if g != nil {
-				t.Fatalf("error %q with a non-nil granularity", err)
-			}
-			fzCheckMessage(t, data, err.Error())
+		if !fzAccepted(t, data, err, g != nil, "granularity", func() string { return g.Name }) {
 			return
-		}
-		if !vocab.ValidName(g.Name) {
-			t.Fatalf("accepted invalid name %q", g.Name)
 		}
 		for _, ov := range []modelopt.Attrs{g.Weights, g.Activations} {
 			if ov == nil {
@@ -164,17 +157,26 @@ func FuzzParseFormat(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stem string, data []byte) {
 		p := "conf/quant_pair/" + fzStem(stem) + ".yaml"
 		fm, err := vocab.ParseFormat(p, data)
-		if err != nil {
-			if fm != nil {
-				t.Fatalf("error %q with a non-nil format", err)
-			}
-			fzCheckMessage(t, data, err.Error())
-			return
-		}
-		if !vocab.ValidName(fm.Name) {
-			t.Fatalf("accepted invalid name %q", fm.Name)
-		}
+		fzAccepted(t, data, err, fm != nil, "format", func() string { return fm.Name })
 	})
+}
+
+// fzAccepted checks what a parser made of data: a refusal (err) comes with
+// no value (hasValue false) and a message fzCheckMessage accepts; what is
+// accepted has a valid name. It reports whether data was accepted.
+func fzAccepted(t *testing.T, data []byte, err error, hasValue bool, what string, name func() string) bool {
+	t.Helper()
+	if err != nil {
+		if hasValue {
+			t.Fatalf("error %q with a non-nil %s", err, what)
+		}
+		fzCheckMessage(t, data, err.Error())
+		return false
+	}
+	if n := name(); !vocab.ValidName(n) {
+		t.Fatalf("accepted invalid name %q", n)
+	}
+	return true
 }
 
 // FuzzLoadDir loads the built-ins plus one user granularity file and one user

@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/qrun-dev/qrun/internal/goldenfile"
 	"github.com/qrun-dev/qrun/internal/sharedtest"
 	"github.com/qrun-dev/qrun/modelopt"
 )
@@ -191,7 +192,7 @@ func TestShippedRecipesEqualQrunSelections(t *testing.T) {
 		lines = append(lines, line)
 	}
 	t.Logf("shipped recipes, %d of %d equal a qrun selection:\n%s", equal, len(names), strings.Join(lines, "\n"))
-	golden(t, "shipped-recipes.txt", []byte(strings.Join(lines, "\n")+"\n"))
+	goldenfile.Check(t, "shipped-recipes.txt", []byte(strings.Join(lines, "\n")+"\n"))
 	if !slices.Contains(lines, "general/ptq/fp8_default-kv_fp8_cast: equal to fp8 × default × kv_cache fp8_cast") {
 		t.Errorf("a new project's fp8 run (kv_cache fp8_cast) must equal general/ptq/fp8_default-kv_fp8_cast")
 	}

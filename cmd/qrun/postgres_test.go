@@ -19,7 +19,6 @@ import (
 
 	"github.com/qrun-dev/qrun/internal/pgtest"
 	"github.com/qrun-dev/qrun/namekind"
-	"github.com/qrun-dev/qrun/store"
 )
 
 func TestPostgres(t *testing.T) {
@@ -39,16 +38,6 @@ func newDatabase(t *testing.T, srv *pgtest.Server) string {
 	}
 	t.Cleanup(func() { srv.DropDatabase(name) })
 	return srv.URL(name)
-}
-
-func openPG(t *testing.T, url, root string) store.Store {
-	t.Helper()
-	st, err := store.OpenPostgres(context.Background(), url, store.Options{ReadOnly: true, OutputRoot: root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
 }
 
 // testPostgresScripts runs testdata/postgres, each script with a database
@@ -138,7 +127,7 @@ func testPostgresPlanners(t *testing.T, srv *pgtest.Server) {
 			t.Errorf("planner %d exited %d: %s", i, r.code, r.stderr)
 		}
 	}
-	st := openPG(t, url, root)
+	st := openRegistry(t, url, root)
 	if n := checkRunDirs(t, st); n != 2*3*5 {
 		t.Errorf("registry holds %d runs, want the union 30", n)
 	}
@@ -176,7 +165,7 @@ func testPostgresDefinitionRace(t *testing.T, srv *pgtest.Server) {
 	}
 	res := runAll(cmds)
 	winner, loser := raceSides(t, res, perSide)
-	st := openPG(t, url, root)
+	st := openRegistry(t, url, root)
 	n, err := st.Name(context.Background(), namekind.Granularity, "w_new")
 	if err != nil {
 		t.Fatal(err)

@@ -27,11 +27,18 @@ import (
 // qrunExe returns a path that runs this test binary as qrun.
 func qrunExe(t *testing.T) string {
 	t.Helper()
+	return testExe(t, "qrun")
+}
+
+// testExe returns a path that runs this test binary as name: TestMain
+// picks the program by the name it is called by.
+func testExe(t *testing.T, name string) string {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	link := filepath.Join(t.TempDir(), "qrun")
+	link := filepath.Join(t.TempDir(), name)
 	if err := os.Symlink(exe, link); err != nil {
 		t.Fatal(err)
 	}
@@ -84,9 +91,11 @@ func runAll(cmds []*exec.Cmd) []result {
 	return out
 }
 
-func openRegistry(t *testing.T, p, root string) *store.SQLite {
+// openRegistry opens the registry at loc (a SQLite path or a PostgreSQL
+// URL) read-only, with output root root, until the test ends.
+func openRegistry(t *testing.T, loc, root string) store.Store {
 	t.Helper()
-	st, err := store.OpenSQLite(context.Background(), p, store.Options{ReadOnly: true, OutputRoot: root})
+	st, err := store.Open(context.Background(), loc, store.Options{ReadOnly: true, OutputRoot: root})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func TestPostgresSignalStopsAPlan(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			url := newDatabase(t, srv)
 			dir := t.TempDir()
-			testSignalStopsAPlan(t, dir, url, sig, func(t *testing.T) store.Store { return openPG(t, url, filepath.Join(dir, "outputs")) })
+			testSignalStopsAPlan(t, dir, url, sig, func(t *testing.T) store.Store { return openRegistry(t, url, filepath.Join(dir, "outputs")) })
 		})
 	}
 }
@@ -136,15 +136,7 @@ func signalledMain() int {
 // process that does not stop then ends at the second one.
 func TestSecondSignalEndsTheProcess(t *testing.T) {
 	t.Parallel() // beside the scripts: a real process each, in folders of its own
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(t.TempDir(), "signalled")
-	if err := os.Symlink(exe, link); err != nil {
-		t.Fatal(err)
-	}
-	cmd := qrunCmd(link, t.TempDir(), nil)
+	cmd := qrunCmd(testExe(t, "signalled"), t.TempDir(), nil)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
