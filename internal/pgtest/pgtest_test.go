@@ -44,3 +44,59 @@ func TestServer(t *testing.T) {
 		t.Fatalf("cluster folder: %v", err)
 	}
 }
+
+// Schemas: each schema is empty, its URL makes it the connection's
+// current schema, a table made there is in no other schema, Drop removes
+// it and Close the whole database.
+func TestSchemas(t *testing.T) {
+	s := Shared(t)
+	sc, err := s.NewSchemas(t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, aURL, err := sc.Create("Some Hint!")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, bURL, err := sc.Create("Some Hint!")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == b {
+		t.Fatalf("two schemas named %s", a)
+	}
+	tables := func(u string) (schema string, n int) {
+		t.Helper()
+		db, err := sql.Open("pgx", u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.QueryRow(`SELECT current_schema(), (SELECT count(*) FROM pg_tables WHERE schemaname = current_schema())`).Scan(&schema, &n); err != nil {
+			t.Fatal(err)
+		}
+		return schema, n
+	}
+	if err := s.Exec(sc.db, `CREATE TABLE "`+a+`".x (i int)`); err != nil {
+		t.Fatal(err)
+	}
+	if got, n := tables(aURL); got != a || n != 1 {
+		t.Errorf("%s: current schema %q with %d tables, want %q with 1", aURL, got, n, a)
+	}
+	if got, n := tables(bURL); got != b || n != 0 {
+		t.Errorf("%s: current schema %q with %d tables, want %q with 0", bURL, got, n, b)
+	}
+	if err := sc.Drop(a); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := sc.c.QueryRow(`SELECT count(*) FROM pg_namespace WHERE nspname = $1`, a).Scan(&left); err != nil || left != 0 {
+		t.Errorf("schema %s after Drop: %d (%v)", a, left, err)
+	}
+	if err := sc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Admin().QueryRow(`SELECT count(*) FROM pg_database WHERE datname = $1`, sc.db).Scan(&left); err != nil || left != 0 {
+		t.Errorf("database %s after Close: %d (%v)", sc.db, left, err)
+	}
+}
