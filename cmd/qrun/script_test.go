@@ -59,6 +59,7 @@ type stopSharedAfter struct{ m *testing.M }
 
 func (s stopSharedAfter) Run() int {
 	defer pgtest.StopShared()
+	parallelByDefault()
 	bin, err := os.MkdirTemp("", "qrun-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -77,14 +78,32 @@ func (s stopSharedAfter) Run() int {
 	return s.m.Run()
 }
 
+// parallelByDefault runs twice as many parallel tests as there are CPUs
+// unless -test.parallel says otherwise: a script or a real-process test
+// spends about half its time waiting (on PostgreSQL, on its processes, on
+// a lock timeout it provokes), so go test's default of one per CPU leaves
+// the CPUs idle that long.
+func parallelByDefault() {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", strconv.Itoa(2*runtime.GOMAXPROCS(0)))
+	}
+}
+
 // TestScripts runs the end-to-end CLI scenarios in testdata/script twice,
 // once per registry backend:
 //
 //   - sqlite: the default registry, .qrun/qrun.db in the project (QRUN_DB
 //     unset);
-//   - postgres: QRUN_DB set to a database of the script's own, created
-//     empty on the package's throwaway PostgreSQL server (internal/pgtest)
-//     before the script and dropped after it. This pass is skipped with one
+//   - postgres: QRUN_DB set to a schema of the script's own
+//     (?search_path=NAME), created empty before the script and dropped
+//     after it, in a database of the pass's own on the package's throwaway
+//     PostgreSQL server (internal/pgtest): a schema costs the server a few
+//     catalog rows where a database is some 300 files, which took most of
+//     a short script's time. Databases of their own, and the errors about
+//     them, are testdata/postgres's (TestPostgres). This pass is skipped with one
 //     line where PostgreSQL isn't installed (a failure with CI=true or
 //     QRUN_REQUIRE_POSTGRES=1).
 //
@@ -124,7 +143,7 @@ func (s stopSharedAfter) Run() int {
 //	    working directory) on sqlite, tables in the database on postgres.
 //	registry new VAR
 //	    set VAR to a new, empty registry for env QRUN_DB=$VAR: on postgres
-//	    the URL of another database (dropped after the script), on sqlite
+//	    the URL of another schema (dropped after the script), on sqlite
 //	    empty (the project's own .qrun/qrun.db): another project's registry.
 //
 // On postgres, the registry in effect is $QRUN_DB when it is a postgres://
@@ -148,9 +167,13 @@ func TestScripts(t *testing.T) {
 // backend: "sqlite" or "postgres" (which needs the shared server, and skips
 // or fails as pgtest.Shared does without one).
 func scriptParams(t *testing.T, dir, backend string) testscript.Params {
-	var srv *pgtest.Server
+	var schemas *pgtest.Schemas
 	if backend == "postgres" {
-		srv = pgtest.Shared(t)
+		var err error
+		if schemas, err = pgtest.Shared(t).NewSchemas(t.Name()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { schemas.Close() })
 	}
 	// Absolute: qrun run in-process changes the process's working
 	// directory while other scripts are being read (see runQrun).
@@ -170,16 +193,16 @@ func scriptParams(t *testing.T, dir, backend string) testscript.Params {
 			env.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 			env.Setenv("QRUN_DB", "")
 			env.Setenv("TESTDB", "")
-			if srv == nil {
+			if schemas == nil {
 				return nil
 			}
-			name, err := srv.CreateDatabase(filepath.Base(env.WorkDir))
+			name, dsn, err := schemas.Create(filepath.Base(env.WorkDir))
 			if err != nil {
 				return err
 			}
-			env.Defer(func() { srv.DropDatabase(name) })
-			env.Setenv("QRUN_DB", srv.URL(name))
-			env.Setenv("TESTDB", srv.URL(name))
+			env.Defer(func() { schemas.Drop(name) })
+			env.Setenv("QRUN_DB", dsn)
+			env.Setenv("TESTDB", dsn)
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
@@ -197,7 +220,7 @@ func scriptParams(t *testing.T, dir, backend string) testscript.Params {
 			"nointernals": cmdNoInternals,
 			"genfile":     cmdGenfile,
 			"repeat":      cmdRepeat,
-			"registry":    func(ts *testscript.TestScript, neg bool, args []string) { cmdRegistry(ts, neg, args, srv) },
+			"registry":    func(ts *testscript.TestScript, neg bool, args []string) { cmdRegistry(ts, neg, args, schemas) },
 		},
 	}
 }
@@ -483,7 +506,7 @@ func lsr(args []string) int {
 // the file .qrun/qrun.db (of the working directory, or of DIR), on postgres
 // the database in $QRUN_DB, or in $TESTDB when $QRUN_DB is not a
 // postgres:// URL.
-func cmdRegistry(ts *testscript.TestScript, neg bool, args []string, srv *pgtest.Server) {
+func cmdRegistry(ts *testscript.TestScript, neg bool, args []string, schemas *pgtest.Schemas) {
 	usage := func() {
 		ts.Fatalf("usage: registry save FILE | registry same FILE | [!] registry exists [DIR] | registry new VAR")
 	}
@@ -542,14 +565,14 @@ func cmdRegistry(ts *testscript.TestScript, neg bool, args []string, srv *pgtest
 		if len(args) != 2 {
 			usage()
 		}
-		if srv == nil {
+		if schemas == nil {
 			ts.Setenv(args[1], "")
 			return
 		}
-		name, err := srv.CreateDatabase(args[1])
+		name, dsn, err := schemas.Create(args[1])
 		ts.Check(err)
-		ts.Defer(func() { srv.DropDatabase(name) })
-		ts.Setenv(args[1], srv.URL(name))
+		ts.Defer(func() { schemas.Drop(name) })
+		ts.Setenv(args[1], dsn)
 	default:
 		usage()
 	}
@@ -568,7 +591,8 @@ func registrySnapshot(ts *testscript.TestScript, url, dir string) []byte {
 	return []byte(s)
 }
 
-// pgTables are the tables of the public schema of a PostgreSQL database.
+// pgTables are the tables of a PostgreSQL registry: those of its schema
+// (the URL's search_path, public by default).
 func pgTables(url string) ([]string, error) {
 	db, err := sql.Open("pgx", url)
 	if err != nil {
@@ -580,7 +604,7 @@ func pgTables(url string) ([]string, error) {
 
 func tableNames(db *sql.DB) ([]string, error) {
 	rows, err := db.Query(`SELECT table_name FROM information_schema.tables
-		WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name COLLATE "C"`)
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name COLLATE "C"`)
 	if err != nil {
 		return nil, err
 	}
@@ -596,7 +620,7 @@ func tableNames(db *sql.DB) ([]string, error) {
 	return tables, rows.Err()
 }
 
-// pgDump is every row of every table in the public schema of a PostgreSQL
+// pgDump is every row of every table in the schema of a PostgreSQL
 // database, as text, tables by name and rows in text order. A database
 // without tables is empty text.
 func pgDump(url string) (string, error) {
