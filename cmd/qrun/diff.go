@@ -77,10 +77,7 @@ func diffRun(ctx context.Context, opts *diffOptions) error {
 	}
 	changes := compare.Diff(fields[0], fields[1])
 	if opts.JSON {
-		if changes == nil {
-			changes = []compare.Change{}
-		}
-		return opts.Exporter.write(opts.IO, changes)
+		return opts.Exporter.write(opts.IO, nonNil(changes))
 	}
 	if ids[0] == ids[1] {
 		fmt.Fprintf(opts.IO.ErrOut, "%s and %s are the same run, %s\n", opts.A, opts.B, ids[0])

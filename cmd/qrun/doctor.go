@@ -81,10 +81,7 @@ func doctorRun(ctx context.Context, opts *doctorOptions) error {
 		return err
 	}
 	if opts.JSON {
-		if problems == nil {
-			problems = []doctor.Problem{}
-		}
-		if err := writeJSON(opts.IO.Out, problems); err != nil {
+		if err := writeJSON(opts.IO.Out, nonNil(problems)); err != nil {
 			return err
 		}
 	} else {

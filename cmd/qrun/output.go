@@ -24,6 +24,14 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// nonNil is s, or an empty slice when s is nil: JSON [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
 // jsonValue converts plain values to something encoding/json takes,
 // stringifying mapping keys.
 func jsonValue(v any) any {

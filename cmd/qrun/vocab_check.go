@@ -65,10 +65,7 @@ func vocabCheckRun(ctx context.Context, opts *vocabCheckOptions) error {
 		}
 	}
 	if opts.JSON {
-		if violations == nil {
-			violations = []plan.Violation{}
-		}
-		if err := writeJSON(opts.IO.Out, violations); err != nil {
+		if err := writeJSON(opts.IO.Out, nonNil(violations)); err != nil {
 			return err
 		}
 	} else {

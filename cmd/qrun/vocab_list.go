@@ -68,11 +68,7 @@ func vocabListRun(opts *vocabListOptions) error {
 			continue
 		}
 		for _, e := range v.Entries(k) {
-			aliases := e.Aliases
-			if aliases == nil {
-				aliases = []string{}
-			}
-			it := vocabListItem{e.Kind, e.Name, e.Description, aliases, e.Builtin, e.Retired, e.Source, ""}
+			it := vocabListItem{e.Kind, e.Name, e.Description, nonNil(e.Aliases), e.Builtin, e.Retired, e.Source, ""}
 			if opts.JSON {
 				fp, err := fingerprintOf(v, e)
 				if err != nil {
@@ -84,10 +80,7 @@ func vocabListRun(opts *vocabListOptions) error {
 		}
 	}
 	if opts.JSON {
-		if items == nil {
-			items = []vocabListItem{}
-		}
-		return writeJSON(opts.IO.Out, items)
+		return writeJSON(opts.IO.Out, nonNil(items))
 	}
 	t := &table{header: []string{"KIND", "NAME", "ALIASES", "SOURCE", "DESCRIPTION"}}
 	for _, it := range items {

@@ -120,13 +120,6 @@ type vocabMatchJSON struct {
 	JSONNote  string           `json:"json_note"`
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
 func vocabMatchRun(opts *vocabMatchOptions) error {
 	data, err := readRecipe(opts.IO, opts.Recipe, opts.Global.abs(opts.Recipe))
 	if err != nil {

@@ -235,12 +235,8 @@ func showKVCache(c *vocab.KVCache) vocabShowJSON {
 }
 
 func baseShow(e vocab.Entry) vocabShowJSON {
-	aliases := e.Aliases
-	if aliases == nil {
-		aliases = []string{}
-	}
 	return vocabShowJSON{
-		Kind: e.Kind, Name: e.Name, Description: e.Description, Aliases: aliases,
+		Kind: e.Kind, Name: e.Name, Description: e.Description, Aliases: nonNil(e.Aliases),
 		Builtin: e.Builtin, Retired: e.Retired, Source: e.Source,
 		LLMCompressor: []vocab.Compressed{}, Notes: []string{}, ModelOpt: []roleAttrsJSON{},
 		JSONNote: jsonKeysNote,
