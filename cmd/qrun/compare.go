@@ -4,7 +4,8 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -300,11 +301,7 @@ func gatherCompared(ctx context.Context, opts *compareOptions) (*compare.Gathere
 // the nearest recorded one), or runs left out by status.
 func noPointsError(opts *compareOptions, seen map[string]bool, excluded map[store.Status]int) error {
 	if !seen[opts.Metric] {
-		var names []string
-		for k := range seen {
-			names = append(names, k)
-		}
-		sort.Strings(names)
+		names := slices.Sorted(maps.Keys(seen))
 		msg := fmt.Sprintf("no run has metric %s", quoteValue(opts.Metric))
 		switch c := suggest.Closest(opts.Metric, names); {
 		case c != "":

@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -32,11 +33,7 @@ func formatMetric(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64)
 // writeMetricLines prints the latest value of each metric, sorted by name,
 // aligned, with when it was recorded.
 func writeMetricLines(w io.Writer, latest map[string]compare.Metric) {
-	keys := make([]string, 0, len(latest))
-	for k := range latest {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(latest))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, k := range keys {
 		m := latest[k]
@@ -63,11 +60,7 @@ func historyLine(e store.Event) string {
 		}
 	case store.EventMetric:
 		if m := eventMetrics(e); m != nil {
-			keys := make([]string, 0, len(m))
-			for k := range m {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
+			keys := slices.Sorted(maps.Keys(m))
 			parts := make([]string, len(keys))
 			for i, k := range keys {
 				parts[i] = printable(k) + "=" + formatMetric(m[k])

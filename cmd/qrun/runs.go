@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -229,11 +229,7 @@ func runsRun(ctx context.Context, opts *runsOptions) error {
 // paramsText shows parameters as key=value,… sorted by key.
 func paramsText(s string) string {
 	m := compare.DecodeParams(s)
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = k + "=" + hydra.Quote(m[k])
