@@ -121,27 +121,25 @@ func activeNames(v *vocab.Vocabulary, k namekind.Kind) []string {
 }
 
 // completionStore opens the registry read-only for completion, or returns
-// nil when there is none (or it can't be read).
-func completionStore(ctx context.Context, g *globalOptions) store.Store {
+// nil when there is none (or it can't be read), with the context to use
+// (Background for a nil one).
+func completionStore(ctx context.Context, g *globalOptions) (context.Context, store.Store) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	st, err := g.openStore(ctx, true, true)
 	if err != nil || st == nil {
-		return nil
+		return ctx, nil
 	}
-	return st
+	return ctx, st
 }
 
 func registryModels(ctx context.Context, g *globalOptions) []string {
-	st := completionStore(ctx, g)
+	ctx, st := completionStore(ctx, g)
 	if st == nil {
 		return nil
 	}
 	defer st.Close()
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	models, err := st.Models(ctx)
 	if err != nil {
 		return nil
@@ -155,14 +153,11 @@ const maxCompletedRuns = 500
 // runIDCompletions lists the registry's run ids starting with prefix, each
 // with a description (status, format, granularity, params), newest first.
 func runIDCompletions(ctx context.Context, g *globalOptions, prefix string) []string {
-	st := completionStore(ctx, g)
+	ctx, st := completionStore(ctx, g)
 	if st == nil {
 		return nil
 	}
 	defer st.Close()
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	runs, err := st.Runs(ctx, store.RunFilter{Limit: maxCompletedRuns})
 	if err != nil {
 		return nil
