@@ -100,9 +100,7 @@ func addCompareFlags(cmd *cobra.Command, g *globalOptions, opts *compareOptions,
 	listVar(f, &opts.Statuses, "status", statusHelp)
 	f.StringArrayVar(&opts.Params, "param", nil, "only runs with this identity parameter value, `key=value` (repeatable)")
 	f.StringVar(&opts.Baseline, "baseline", "", "show each cell's difference to a `RUN` (id or 4+ prefix) or FORMAT/GRANULARITY")
-	completeNames(cmd, "format", g, namekind.Format)
-	completeNames(cmd, "granularity", g, namekind.Granularity)
-	completeNames(cmd, "kv-cache", g, namekind.KVCache)
+	completeSelection(cmd, g)
 	g.completeFlag(cmd, "agg", cobra.FixedCompletions([]string{"last", "min", "max", "mean"}, cobra.ShellCompDirectiveNoFileComp))
 	g.completeFlag(cmd, "status", cobra.FixedCompletions([]string{"succeeded", "failed", "running", "planned", "all"}, cobra.ShellCompDirectiveNoFileComp))
 	dims := func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {

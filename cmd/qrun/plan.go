@@ -21,7 +21,6 @@ import (
 	"github.com/qrun-dev/qrun/launch"
 	"github.com/qrun-dev/qrun/manifest"
 	"github.com/qrun-dev/qrun/modelopt"
-	"github.com/qrun-dev/qrun/namekind"
 	"github.com/qrun-dev/qrun/plan"
 	"github.com/qrun-dev/qrun/project"
 	"github.com/qrun-dev/qrun/store"
@@ -142,9 +141,7 @@ running or failed; see qrun mark), for resubmitting what is left:
 	f.StringVar(&opts.Emit, "emit", "", "output form: dirs (default), hydra, hf_ptq or template='TMPL'")
 	f.StringVar(&opts.Template, "template", "", "a launch line per run from a Go template (see above); same as --emit template=TMPL")
 	f.Int64Var(&opts.MaxSweep, "max-sweep", 0, "refuse (exit 4) a sweep of more runs than this (default: max_sweep in qrun.yaml, 1000000)")
-	completeNames(cmd, "format", g, namekind.Format)
-	completeNames(cmd, "granularity", g, namekind.Granularity)
-	completeNames(cmd, "kv-cache", g, namekind.KVCache)
+	completeSelection(cmd, g)
 	cmd.ValidArgsFunction = completeOverrides(g)
 	return cmd
 }

@@ -53,11 +53,17 @@ func newCmdResolve(io *IOStreams, g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write the recipe to this file instead of standard output")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON (the recipe itself is YAML only: JSON cannot hold integer keys)")
 	cmd.Flags().BoolVar(&opts.RequireExport, "require-export", false, "refuse (exit 4) a combination whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
+	completeSelection(cmd, g)
+	g.completeFlag(cmd, "modelopt", cobra.FixedCompletions([]string{"0.46", "0.45", "0.44", "0.43"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// completeSelection completes --format, --granularity and --kv-cache with
+// the vocabulary's names.
+func completeSelection(cmd *cobra.Command, g *globalOptions) {
 	completeNames(cmd, "format", g, namekind.Format)
 	completeNames(cmd, "granularity", g, namekind.Granularity)
 	completeNames(cmd, "kv-cache", g, namekind.KVCache)
-	g.completeFlag(cmd, "modelopt", cobra.FixedCompletions([]string{"0.46", "0.45", "0.44", "0.43"}, cobra.ShellCompDirectiveNoFileComp))
-	return cmd
 }
 
 func completeNames(cmd *cobra.Command, flag string, g *globalOptions, k namekind.Kind) {

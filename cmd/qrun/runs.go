@@ -98,9 +98,7 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 	f.IntVar(&opts.Filter.Limit, "limit", 50, "at most this many runs (0: all)")
 	f.BoolVar(&opts.Count, "count", false, "print only the number of matching runs")
 	opts.Exporter = addJSONFlag(cmd, g, &opts.JSON, &opts.JSONFields, runJSON{}, true)
-	completeNames(cmd, "format", g, namekind.Format)
-	completeNames(cmd, "kv-cache", g, namekind.KVCache)
-	completeNames(cmd, "granularity", g, namekind.Granularity)
+	completeSelection(cmd, g)
 	g.completeFlag(cmd, "status", cobra.FixedCompletions([]string{"planned", "running", "succeeded", "failed"}, cobra.ShellCompDirectiveNoFileComp))
 	g.completeFlag(cmd, "export", cobra.FixedCompletions(store.ExportVerdicts, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
