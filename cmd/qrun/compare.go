@@ -18,22 +18,19 @@ import (
 )
 
 type compareOptions struct {
-	IO         *IOStreams
-	Global     *globalOptions
-	Metric     string
-	Rows       string
-	Cols       string
-	Agg        string
-	Models     []string
-	Formats    []string
-	Grans      []string
-	KVs        []string
-	Statuses   []string
-	Params     []string
-	JSON       bool
-	JSONFields []string
-	// Exporter writes the --json output (with --jq or --template).
-	Exporter    *jsonExporter
+	IO       *IOStreams
+	Global   *globalOptions
+	Metric   string
+	Rows     string
+	Cols     string
+	Agg      string
+	Models   []string
+	Formats  []string
+	Grans    []string
+	KVs      []string
+	Statuses []string
+	Params   []string
+	jsonOutput
 	CSV         bool
 	Markdown    bool
 	Baseline    string
@@ -79,7 +76,7 @@ format × granularity's runs) to the table, --md and --json: 10.9 (+0.6).`,
 	}
 	addCompareFlags(cmd, g, opts, "the metric to compare (required)", "only runs with these statuses (default succeeded; all for every status)")
 	f := cmd.Flags()
-	opts.Exporter = addJSONFlag(cmd, g, &opts.JSON, &opts.JSONFields, compareCellJSON{}, true)
+	addJSONFlag(cmd, g, &opts.jsonOutput, compareCellJSON{}, true)
 	f.BoolVar(&opts.CSV, "csv", false, "print CSV (header row, numbers only)")
 	f.BoolVar(&opts.Markdown, "md", false, "print a Markdown table")
 	return cmd

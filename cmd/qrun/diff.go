@@ -16,13 +16,10 @@ import (
 )
 
 type diffOptions struct {
-	IO         *IOStreams
-	Global     *globalOptions
-	A, B       string
-	JSON       bool
-	JSONFields []string
-	// Exporter writes the --json output (with --jq or --template).
-	Exporter *jsonExporter
+	IO     *IOStreams
+	Global *globalOptions
+	A, B   string
+	jsonOutput
 }
 
 func newCmdDiff(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -48,7 +45,7 @@ export verdicts and the latest metrics. One line per difference,
 			return diffRun(cmd.Context(), opts)
 		},
 	}
-	opts.Exporter = addJSONFlag(cmd, g, &opts.JSON, &opts.JSONFields, compare.Change{}, true)
+	addJSONFlag(cmd, g, &opts.jsonOutput, compare.Change{}, true)
 	return cmd
 }
 

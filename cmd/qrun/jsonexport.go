@@ -21,14 +21,26 @@ type jsonExporter struct {
 	tmpl   templateFlag
 }
 
+// jsonOutput is the --json output of a command that prints rows, embedded
+// in its options; addJSONFlag defines its flags.
+type jsonOutput struct {
+	JSON bool
+	// JSONFields are the fields --json FIELDS selects (nil: all).
+	JSONFields []string
+	// Exporter writes the --json output (with --jq or --template).
+	Exporter *jsonExporter
+}
+
 // addJSONFlag defines --json and --jq on cmd, and --template with
 // withTemplate, for rows shaped like row (a struct or a pointer to one: its
-// json tags are the fields). on reports whether JSON was asked for, fields
-// which fields (nil: all). (plan has no --template of this kind: SPEC §13
-// gives plan --template a meaning of its own, a template per run.)
-func addJSONFlag(cmd *cobra.Command, g *globalOptions, on *bool, fields *[]string, row any, withTemplate bool) *jsonExporter {
-	addJSONFieldsFlag(cmd, g, on, fields, row)
-	e := &jsonExporter{on: on, fields: fields}
+// json tags are the fields), into out: out.JSON reports whether JSON was
+// asked for, out.JSONFields which fields (nil: all), and out.Exporter
+// writes it. (plan has no --template of this kind: SPEC §13 gives plan
+// --template a meaning of its own, a template per run.)
+func addJSONFlag(cmd *cobra.Command, g *globalOptions, out *jsonOutput, row any, withTemplate bool) {
+	addJSONFieldsFlag(cmd, g, &out.JSON, &out.JSONFields, row)
+	e := &jsonExporter{on: &out.JSON, fields: &out.JSONFields}
+	out.Exporter = e
 	cmd.Flags().Var(&e.jq, "jq", "filter the --json output with a jq `expression` (e.g. '.[].id')")
 	g.completeFlag(cmd, "jq", cobra.NoFileCompletions)
 	if withTemplate {
@@ -42,7 +54,6 @@ func addJSONFlag(cmd *cobra.Command, g *globalOptions, on *bool, fields *[]strin
 		}
 		return run(c, args)
 	}
-	return e
 }
 
 // check refuses --jq or --template without --json, and the two together,

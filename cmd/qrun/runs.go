@@ -27,11 +27,7 @@ type runsOptions struct {
 	Since  string
 	Params []string // --param key=value
 	Count  bool
-	JSON   bool
-	// JSONFields are the fields --json FIELDS selects (nil: all).
-	JSONFields []string
-	// Exporter writes the --json output (with --jq or --template).
-	Exporter *jsonExporter
+	jsonOutput
 }
 
 func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -97,7 +93,7 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 	f.StringVar(&opts.Since, "since", "", "only runs planned since a duration ago (7d, 12h, 30m) or a date (2026-11-01, RFC 3339)")
 	f.IntVar(&opts.Filter.Limit, "limit", 50, "at most this many runs (0: all)")
 	f.BoolVar(&opts.Count, "count", false, "print only the number of matching runs")
-	opts.Exporter = addJSONFlag(cmd, g, &opts.JSON, &opts.JSONFields, runJSON{}, true)
+	addJSONFlag(cmd, g, &opts.jsonOutput, runJSON{}, true)
 	completeSelection(cmd, g)
 	g.completeFlag(cmd, "status", cobra.FixedCompletions([]string{"planned", "running", "succeeded", "failed"}, cobra.ShellCompDirectiveNoFileComp))
 	g.completeFlag(cmd, "export", cobra.FixedCompletions(store.ExportVerdicts, cobra.ShellCompDirectiveNoFileComp))

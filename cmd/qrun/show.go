@@ -21,11 +21,7 @@ type showOptions struct {
 	IO     *IOStreams
 	Global *globalOptions
 	Target string
-	JSON   bool
-	// JSONFields are the fields --json FIELDS selects (nil: all).
-	JSONFields []string
-	// Exporter writes the --json output (with --jq or --template).
-	Exporter *jsonExporter
+	jsonOutput
 }
 
 func newCmdShow(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -45,7 +41,7 @@ func newCmdShow(io *IOStreams, g *globalOptions) *cobra.Command {
 			return showRun(cmd.Context(), opts)
 		},
 	}
-	opts.Exporter = addJSONFlag(cmd, g, &opts.JSON, &opts.JSONFields, showJSON{}, true)
+	addJSONFlag(cmd, g, &opts.jsonOutput, showJSON{}, true)
 	return cmd
 }
 
