@@ -28,18 +28,15 @@ import (
 )
 
 type planOptions struct {
-	IO          *IOStreams
-	Global      *globalOptions
-	Flags       plan.Flags
-	Overrides   []string
-	ModelOpt    string
-	DryRun      bool
-	SkipInvalid bool
-	Pending     bool
-	// RequireExport refuses non-deployable combinations; RequireExportSet
-	// says the flag was given (else qrun.yaml decides).
-	RequireExport    bool
-	RequireExportSet bool
+	IO            *IOStreams
+	Global        *globalOptions
+	Flags         plan.Flags
+	Overrides     []string
+	ModelOpt      string
+	DryRun        bool
+	SkipInvalid   bool
+	Pending       bool
+	RequireExport exportRequirement
 	jsonOutput
 	// Emit is the output form: dirs, hydra, hf_ptq or template (with
 	// Template, from --emit template=… or --template).
@@ -116,7 +113,7 @@ running or failed; see qrun mark), for resubmitting what is left:
 			if opts.JSON && opts.Emit != "" && opts.Emit != "dirs" {
 				return usageErrorf("--json and --emit %s are two outputs: choose one", opts.Emit)
 			}
-			opts.RequireExportSet = cmd.Flags().Changed("require-export")
+			opts.RequireExport.set = cmd.Flags().Changed("require-export")
 			if cmd.Flags().Changed("max-sweep") && opts.MaxSweep < 1 {
 				return usageErrorf("--max-sweep %d: give the largest number of runs to sweep, at least 1", opts.MaxSweep)
 			}
@@ -133,7 +130,7 @@ running or failed; see qrun mark), for resubmitting what is left:
 	f.BoolVar(&opts.DryRun, "dry-run", false, "check and print what would be planned; write nothing")
 	f.BoolVar(&opts.SkipInvalid, "skip-invalid", false, "plan the valid combinations and report the skipped ones")
 	f.BoolVar(&opts.Pending, "pending", false, "print only the runs not yet succeeded (for resubmitting an array)")
-	f.BoolVar(&opts.RequireExport, "require-export", false, "refuse (exit 4) combinations whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
+	f.BoolVar(&opts.RequireExport.flag, "require-export", false, "refuse (exit 4) combinations whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
 	addJSONFlag(cmd, g, &opts.jsonOutput, planRunJSON{}, false)
 	f.StringVar(&opts.Emit, "emit", "", "output form: dirs (default), hydra, hf_ptq or template='TMPL'")
 	f.StringVar(&opts.Template, "template", "", "a launch line per run from a Go template (see above); same as --emit template=TMPL")
@@ -220,7 +217,7 @@ func planRun(ctx context.Context, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
-	require, err := requireExport(g, opts.RequireExport, opts.RequireExportSet)
+	require, err := opts.RequireExport.value(g)
 	if err != nil {
 		return err
 	}

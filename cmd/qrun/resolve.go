@@ -12,18 +12,15 @@ import (
 )
 
 type resolveOptions struct {
-	IO          *IOStreams
-	Global      *globalOptions
-	Format      string
-	Granularity string
-	KVCache     string // "" until given: kv_cache: in qrun.yaml, else none
-	ModelOpt    string
-	Output      string
-	JSON        bool
-	// RequireExport refuses a combination whose export is not deployable;
-	// RequireExportSet says the flag was given (else qrun.yaml decides).
-	RequireExport    bool
-	RequireExportSet bool
+	IO            *IOStreams
+	Global        *globalOptions
+	Format        string
+	Granularity   string
+	KVCache       string // "" until given: kv_cache: in qrun.yaml, else none
+	ModelOpt      string
+	Output        string
+	JSON          bool
+	RequireExport exportRequirement
 }
 
 func newCmdResolve(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -42,7 +39,7 @@ func newCmdResolve(io *IOStreams, g *globalOptions) *cobra.Command {
 			if opts.JSON && opts.Output != "" {
 				return usageErrorf("--json and --output cannot be combined: the recipe file is YAML only (JSON cannot hold its integer block_sizes keys)")
 			}
-			opts.RequireExportSet = cmd.Flags().Changed("require-export")
+			opts.RequireExport.set = cmd.Flags().Changed("require-export")
 			return resolveRun(opts)
 		},
 	}
@@ -52,7 +49,7 @@ func newCmdResolve(io *IOStreams, g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&opts.ModelOpt, "modelopt", modelopt.DefaultTarget.String(), "target ModelOpt version: 0.44-0.46 (list form) or 0.43 (legacy form)")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write the recipe to this file instead of standard output")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON (the recipe itself is YAML only: JSON cannot hold integer keys)")
-	cmd.Flags().BoolVar(&opts.RequireExport, "require-export", false, "refuse (exit 4) a combination whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
+	cmd.Flags().BoolVar(&opts.RequireExport.flag, "require-export", false, "refuse (exit 4) a combination whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
 	completeSelection(cmd, g)
 	g.completeFlag(cmd, "modelopt", cobra.FixedCompletions([]string{"0.46", "0.45", "0.44", "0.43"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -113,11 +110,15 @@ func exportLine(v modelopt.Verdict) string {
 	return fmt.Sprintf("export (ModelOpt %s): %s", v.Target, v.Summary())
 }
 
-// requireExport reports whether non-deployable combinations are refused:
-// the flag when given, else require_export in qrun.yaml.
-func requireExport(g *globalOptions, flag, set bool) (bool, error) {
-	if set {
-		return flag, nil
+// exportRequirement is --require-export of plan and resolve: flag is its
+// value, set says it was given (else qrun.yaml decides).
+type exportRequirement struct{ flag, set bool }
+
+// value reports whether non-deployable combinations are refused: the flag
+// when given, else require_export in qrun.yaml.
+func (r exportRequirement) value(g *globalOptions) (bool, error) {
+	if r.set {
+		return r.flag, nil
 	}
 	p, err := g.project()
 	if err != nil {
@@ -158,7 +159,7 @@ func resolveRun(opts *resolveOptions) error {
 		return err
 	}
 	verdict := r.Export(target)
-	require, err := requireExport(opts.Global, opts.RequireExport, opts.RequireExportSet)
+	require, err := opts.RequireExport.value(opts.Global)
 	if err != nil {
 		return err
 	}
