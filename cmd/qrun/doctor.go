@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -80,25 +81,8 @@ func doctorRun(ctx context.Context, opts *doctorOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		if err := writeJSON(opts.IO.Out, nonNil(problems)); err != nil {
-			return err
-		}
-	} else {
-		for _, p := range problems {
-			state := ""
-			switch {
-			case p.Fixed:
-				state = "fixed: "
-			case p.Fixable:
-				state = "fixable: "
-			}
-			where := p.Path
-			if p.RunID != "" {
-				where = "run " + p.RunID + " " + where
-			}
-			fmt.Fprintf(opts.IO.Out, "%s%s: %s (%s)\n", state, p.Kind, p.Detail, where)
-		}
+	if err := writeList(opts.IO.Out, opts.JSON, problems, writeProblem); err != nil {
+		return err
 	}
 	if n := doctor.Unfixed(problems); n > 0 {
 		return &unhealthyError{n}
@@ -107,4 +91,21 @@ func doctorRun(ctx context.Context, opts *doctorOptions) error {
 		fmt.Fprintln(opts.IO.ErrOut, "doctor: the registry and the run directories agree")
 	}
 	return nil
+}
+
+// writeProblem prints a problem on one line: whether it was fixed or can
+// be, what it is, and where.
+func writeProblem(w io.Writer, p doctor.Problem) {
+	state := ""
+	switch {
+	case p.Fixed:
+		state = "fixed: "
+	case p.Fixable:
+		state = "fixable: "
+	}
+	where := p.Path
+	if p.RunID != "" {
+		where = "run " + p.RunID + " " + where
+	}
+	fmt.Fprintf(w, "%s%s: %s (%s)\n", state, p.Kind, p.Detail, where)
 }

@@ -32,6 +32,18 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
+// writeList prints items as a JSON array ([] for none) with asJSON, else
+// each with text.
+func writeList[T any](w io.Writer, asJSON bool, items []T, text func(io.Writer, T)) error {
+	if asJSON {
+		return writeJSON(w, nonNil(items))
+	}
+	for _, it := range items {
+		text(w, it)
+	}
+	return nil
+}
+
 // jsonValue converts plain values to something encoding/json takes,
 // stringifying mapping keys.
 func jsonValue(v any) any {

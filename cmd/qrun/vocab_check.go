@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -64,20 +65,8 @@ func vocabCheckRun(ctx context.Context, opts *vocabCheckOptions) error {
 			return err
 		}
 	}
-	if opts.JSON {
-		if err := writeJSON(opts.IO.Out, nonNil(violations)); err != nil {
-			return err
-		}
-	} else {
-		for _, x := range violations {
-			fmt.Fprintln(opts.IO.Out, x.Message)
-			if x.OldDefinition != "" || x.NewDefinition != "" {
-				fmt.Fprintf(opts.IO.Out, "  registered: %s\n", oneLine(x.OldDefinition))
-				if x.NewDefinition != "" {
-					fmt.Fprintf(opts.IO.Out, "  now:        %s\n", oneLine(x.NewDefinition))
-				}
-			}
-		}
+	if err := writeList(opts.IO.Out, opts.JSON, violations, writeViolation); err != nil {
+		return err
 	}
 	if len(violations) > 0 {
 		return &blockedError{fmt.Sprintf("vocab check: %s of name stability", plural(len(violations), "violation"))}
@@ -86,6 +75,17 @@ func vocabCheckRun(ctx context.Context, opts *vocabCheckOptions) error {
 		fmt.Fprintln(opts.IO.ErrOut, "vocab check: the vocabulary agrees with the registry")
 	}
 	return nil
+}
+
+// writeViolation prints a violation with the definitions it is between.
+func writeViolation(w io.Writer, x plan.Violation) {
+	fmt.Fprintln(w, x.Message)
+	if x.OldDefinition != "" || x.NewDefinition != "" {
+		fmt.Fprintf(w, "  registered: %s\n", oneLine(x.OldDefinition))
+		if x.NewDefinition != "" {
+			fmt.Fprintf(w, "  now:        %s\n", oneLine(x.NewDefinition))
+		}
+	}
 }
 
 // oneLine shows a canonical definition (YAML) on one line, flow style.
