@@ -15,16 +15,7 @@ import (
 )
 
 func newCmdDB(io *IOStreams, g *globalOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "db",
-		Short: "Registry maintenance: copy a solo registry into a team one",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return shapeErrorf("db needs a subcommand: copy")
-		},
-	}
-	cmd.AddCommand(newCmdDBCopy(io, g))
-	return cmd
+	return newGroupCmd("db", "Registry maintenance: copy a solo registry into a team one", "copy", newCmdDBCopy(io, g))
 }
 
 type dbCopyOptions struct {

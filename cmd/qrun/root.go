@@ -343,6 +343,21 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return shapeErrorf("%s takes no arguments, got %s", cmd.CommandPath(), quoteArgs(args))
 }
 
+// newGroupCmd is a command that only holds subcommands; run alone, it
+// names them (subs, in the order the error gives them).
+func newGroupCmd(use, short, subs string, cmds ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return shapeErrorf("%s needs a subcommand: %s", use, subs)
+		},
+	}
+	cmd.AddCommand(cmds...)
+	return cmd
+}
+
 // oneArg accepts exactly one positional argument, described by what
 // (e.g. "a NAME (a granularity or format)").
 func oneArg(what string) cobra.PositionalArgs {
