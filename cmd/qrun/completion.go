@@ -177,6 +177,17 @@ func looksLikePath(s string) bool {
 	return strings.ContainsAny(s, "/~") || strings.HasPrefix(s, ".")
 }
 
+// completeFirstArg completes the first positional argument with fn, and
+// nothing after it.
+func completeFirstArg(fn cobra.CompletionFunc) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return fn(cmd, args, toComplete)
+	}
+}
+
 // completeRunArg completes a RUN|DIR argument: run ids, or directories
 // once the word looks like a path.
 func completeRunArg(ctx context.Context, g *globalOptions, toComplete string) ([]string, cobra.ShellCompDirective) {

@@ -30,12 +30,9 @@ func newCmdShow(io *IOStreams, g *globalOptions) *cobra.Command {
 		Use:   "show RUN|DIR",
 		Short: "Show one run (by id or directory) with its status history",
 		Args:  oneArg("a RUN id or a run DIR"),
-		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-			if len(args) > 0 {
-				return nil, cobra.ShellCompDirectiveNoFileComp
-			}
+		ValidArgsFunction: completeFirstArg(func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			return completeRunArg(cmd.Context(), g, toComplete)
-		},
+		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
 			return showRun(cmd.Context(), opts)

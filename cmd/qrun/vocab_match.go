@@ -46,12 +46,9 @@ input.`,
 		Example: `  qrun vocab match recipe.yaml
   qrun vocab match recipe.yaml --json`,
 		Args: oneArg("a RECIPE.yaml (an llm-compressor recipe)"),
-		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-			if len(args) > 0 {
-				return nil, cobra.ShellCompDirectiveNoFileComp
-			}
+		ValidArgsFunction: completeFirstArg(func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
-		},
+		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Recipe = args[0]
 			return vocabMatchRun(opts)

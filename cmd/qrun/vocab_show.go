@@ -29,13 +29,13 @@ func newCmdVocabShow(io *IOStreams, g *globalOptions, runF func(*vocabShowOption
 		Use:   "show NAME",
 		Short: "Show a name's definition, ModelOpt attributes and llm-compressor equivalent",
 		Args:  oneArg("a NAME (a granularity or format, see qrun vocab list)"),
-		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		ValidArgsFunction: completeFirstArg(func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			v, err := g.loadVocab()
-			if err != nil || len(args) > 0 {
+			if err != nil {
 				return nil, cobra.ShellCompDirectiveNoFileComp
 			}
 			return append(v.Names(namekind.Granularity), v.Names(namekind.Format)...), cobra.ShellCompDirectiveNoFileComp
-		},
+		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if runF != nil {
