@@ -193,9 +193,7 @@ type compareCellJSON struct {
 }
 
 func compareRun(ctx context.Context, opts *compareOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx = orBackground(ctx)
 	got, err := gatherCompared(ctx, opts)
 	if err != nil {
 		return err

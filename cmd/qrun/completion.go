@@ -124,9 +124,7 @@ func activeNames(v *vocab.Vocabulary, k namekind.Kind) []string {
 // nil when there is none (or it can't be read), with the context to use
 // (Background for a nil one).
 func completionStore(ctx context.Context, g *globalOptions) (context.Context, store.Store) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx = orBackground(ctx)
 	st, err := g.openStore(ctx, true, true)
 	if err != nil || st == nil {
 		return ctx, nil

@@ -54,9 +54,7 @@ A registry is sqlite:PATH, a bare PATH, or a postgres:// URL.`,
 }
 
 func dbCopyRun(ctx context.Context, opts *dbCopyOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx = orBackground(ctx)
 	if opts.From == "" || opts.To == "" {
 		return usageErrorf("db copy needs --from REGISTRY and --to REGISTRY (sqlite:PATH, PATH or postgres://…)")
 	}

@@ -50,9 +50,7 @@ export verdicts and the latest metrics. One line per difference,
 }
 
 func diffRun(ctx context.Context, opts *diffOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx = orBackground(ctx)
 	st, err := opts.Global.openStore(ctx, true, true)
 	if err != nil {
 		return err

@@ -51,9 +51,7 @@ func (e *unhealthyError) Error() string {
 }
 
 func doctorRun(ctx context.Context, opts *doctorOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx = orBackground(ctx)
 	g := opts.Global
 	root, err := g.outputRoot()
 	if err != nil {

@@ -240,9 +240,7 @@ func parseMetrics(args []string) (map[string]float64, []string, error) {
 }
 
 func markRun(ctx context.Context, opts *markOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx = orBackground(ctx)
 	st, err := opts.Global.openStore(ctx, false, true)
 	if err != nil {
 		return err

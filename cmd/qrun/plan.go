@@ -158,9 +158,7 @@ type planRunJSON struct {
 }
 
 func planRun(ctx context.Context, opts *planOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx = orBackground(ctx)
 	// A sweep's live heap is a few chunks (a few MB) that it churns
 	// through: collect at 5× that rather than 2×, but never let the heap
 	// pass 24 MiB (the registry's page cache takes 40 more). --json holds

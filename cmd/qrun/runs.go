@@ -167,9 +167,7 @@ func toRunJSON(r store.Run) runJSON {
 }
 
 func runsRun(ctx context.Context, opts *runsOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx = orBackground(ctx)
 	v, _ := opts.Global.loadVocab() // a broken vocabulary must not stop queries
 	opts.Filter.Granularity = v.RecordedNames(namekind.Granularity, opts.Filter.Granularity)
 	opts.Filter.Format = v.RecordedNames(namekind.Format, opts.Filter.Format)

@@ -42,9 +42,7 @@ renamed; set retired: true instead), a layout change. Exit 0 when clean.`,
 }
 
 func vocabCheckRun(ctx context.Context, opts *vocabCheckOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx = orBackground(ctx)
 	v, err := opts.Global.loadVocab()
 	if err != nil {
 		return err
