@@ -58,24 +58,6 @@ func movedDir(recorded, rel string) bool {
 
 // MoveRun records a run's new directory.
 func (r *registry) MoveRun(ctx context.Context, id, dir string) error {
-	if r.readOnly {
-		return r.d.readOnlyErr()
-	}
-	return r.d.retry(ctx, func() error {
-		tx, err := r.begin(ctx, true)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		res, err := tx.ExecContext(ctx, `UPDATE runs SET dir = ? WHERE id = ?`, r.recordDir(dir), id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return errorf(ErrNotFound, "no run %s in the registry", id)
-		}
-		return tx.Commit()
-	})
+	return r.updateOne(ctx, errorf(ErrNotFound, "no run %s in the registry", id),
+		`UPDATE runs SET dir = ? WHERE id = ?`, r.recordDir(dir), id)
 }

@@ -731,6 +731,14 @@ func appendEvent(ctx context.Context, tx wtx, runID string, kind EventKind, stat
 
 // Retire marks a registered name retired (see Store.Retire).
 func (r *registry) Retire(ctx context.Context, kind namekind.Kind, name string) error {
+	return r.updateOne(ctx, errorf(ErrNotFound, "%s %s is not registered", kind, name),
+		`UPDATE names SET retired = ? WHERE kind = ? AND name = ?`, true, string(kind), name)
+}
+
+// updateOne runs one UPDATE in a transaction holding the registry's write
+// lock, the retry around the whole attempt; an UPDATE that changes no row
+// fails with notFound. A read-only registry refuses it at once.
+func (r *registry) updateOne(ctx context.Context, notFound error, query string, args ...any) error {
 	if r.readOnly {
 		return r.d.readOnlyErr()
 	}
@@ -740,14 +748,14 @@ func (r *registry) Retire(ctx context.Context, kind namekind.Kind, name string) 
 			return err
 		}
 		defer tx.Rollback()
-		res, err := tx.ExecContext(ctx, `UPDATE names SET retired = ? WHERE kind = ? AND name = ?`, true, string(kind), name)
+		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return errorf(ErrNotFound, "%s %s is not registered", kind, name)
+			return notFound
 		}
 		return tx.Commit()
 	})
