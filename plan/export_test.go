@@ -19,10 +19,7 @@ import (
 // counts its runs by verdict.
 func TestPlanRecordsExportVerdicts(t *testing.T) {
 	f := newFixture(t)
-	res, err := f.plan([]string{"quant_pair=int8,w4a8_int", "quant_granularity=default,w_per_tensor,w_group64", "seed=1,2"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustPlan([]string{"quant_pair=int8,w4a8_int", "quant_granularity=default,w_per_tensor,w_group64", "seed=1,2"}, nil)
 	want := map[string]modelopt.VerdictKind{
 		"int8/default": modelopt.Deployable, "int8/w_per_tensor": modelopt.Mislabelled, "int8/w_group64": modelopt.Fails,
 		"w4a8_int/default": modelopt.Mislabelled, "w4a8_int/w_per_tensor": modelopt.Fails, "w4a8_int/w_group64": modelopt.Mislabelled,
@@ -89,10 +86,7 @@ func TestPlanRequireExport(t *testing.T) {
 	if n, _ := f.store.CountRuns(context.Background(), store.RunFilter{}); n != 0 {
 		t.Fatalf("a refused plan registered %d runs", n)
 	}
-	res, err := f.plan(args, func(o *Options) { o.RequireExport, o.SkipInvalid = true, true })
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustPlan(args, func(o *Options) { o.RequireExport, o.SkipInvalid = true, true })
 	if res.Created != 3 || len(res.Skipped) != 3 {
 		t.Fatalf("skip-invalid: %d planned, %d skipped; want 3 and 3", res.Created, len(res.Skipped))
 	}
@@ -108,10 +102,7 @@ func TestPlanRequireExport(t *testing.T) {
 // known to deploy).
 func TestPlanUnverifiedTarget(t *testing.T) {
 	f := newFixture(t)
-	res, err := f.plan([]string{"quant_pair=fp8"}, func(o *Options) { o.Target = modelopt.V044 })
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustPlan([]string{"quant_pair=fp8"}, func(o *Options) { o.Target = modelopt.V044 })
 	if len(res.Runs) != 1 || res.Runs[0].Export.Kind != modelopt.Unverified {
 		t.Fatalf("0.44: %+v, want unverified", res.Runs)
 	}

@@ -15,10 +15,7 @@ import (
 // fixed clock and host; the output root is replaced by ROOT).
 func TestGoldenRunFiles(t *testing.T) {
 	f := newFixture(t)
-	res, err := f.plan([]string{"quant_pair=w4a8_int", "quant_granularity=recipe_match_channel_token", "seed=1", "calib_size=512", "wandb.tags='a b'"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustPlan([]string{"quant_pair=w4a8_int", "quant_granularity=recipe_match_channel_token", "seed=1", "calib_size=512", "wandb.tags='a b'"}, nil)
 	dir := res.Runs[0].Dir
 	for _, name := range []string{manifest.ManifestFile, manifest.RecipeFile} {
 		got, err := os.ReadFile(filepath.Join(dir, name))

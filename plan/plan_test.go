@@ -55,6 +55,16 @@ func (f *fixture) plan(args []string, mod func(*Options)) (*Result, error) {
 	return f.planCtx(context.Background(), args, mod)
 }
 
+// mustPlan is plan for a plan that must succeed: an error ends the test.
+func (f *fixture) mustPlan(args []string, mod func(*Options)) *Result {
+	f.t.Helper()
+	res, err := f.plan(args, mod)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return res
+}
+
 func (f *fixture) planCtx(ctx context.Context, args []string, mod func(*Options)) (*Result, error) {
 	f.t.Helper()
 	v, err := vocab.Load(vocab.Dirs{Granularity: filepath.Join(f.conf, "quant_granularity"), Format: filepath.Join(f.conf, "quant_pair")})
@@ -97,10 +107,7 @@ func TestPlanSweepThenReplanIsIdempotent(t *testing.T) {
 	f := newFixture(t)
 	f.writeVocab("quant_granularity/w_group32.yaml", "name: w_group32\nweights:\n  block_sizes: {-1: 32, type: static}\n")
 	args := []string{"quant_pair=int8,fp8", "quant_granularity=w_group64,w_group32,a_per_token_dynamic", "seed=1,2"}
-	res, err := f.plan(args, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustPlan(args, nil)
 	if len(res.Runs) != 12 || res.Created != 12 {
 		t.Fatalf("runs %d created %d, want 12 and 12", len(res.Runs), res.Created)
 	}
@@ -114,10 +121,7 @@ func TestPlanSweepThenReplanIsIdempotent(t *testing.T) {
 		}
 	}
 	before := snapshot(t, f.root)
-	again, err := f.plan(args, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := f.mustPlan(args, nil)
 	if again.Created != 0 || again.Resumed != 12 {
 		t.Errorf("re-plan created %d resumed %d", again.Created, again.Resumed)
 	}
@@ -157,10 +161,7 @@ func TestPlanInvalidCombinationsWriteNothing(t *testing.T) {
 	if n, _ := f.store.CountRuns(context.Background(), store.RunFilter{}); n != 0 {
 		t.Errorf("%d runs registered", n)
 	}
-	res, err := f.plan([]string{"quant_pair=int4_awq,nvfp4,int8", "quant_granularity=a_per_token_dynamic,w_group64"}, func(o *Options) { o.SkipInvalid = true })
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustPlan([]string{"quant_pair=int4_awq,nvfp4,int8", "quant_granularity=a_per_token_dynamic,w_group64"}, func(o *Options) { o.SkipInvalid = true })
 	if len(res.Runs) != 3 || len(res.Skipped) != 3 {
 		t.Errorf("skip-invalid: %d runs, %d skipped", len(res.Runs), len(res.Skipped))
 	}
@@ -171,9 +172,7 @@ func TestPlanInvalidCombinationsWriteNothing(t *testing.T) {
 func TestT11UsedNameRedefinedBlocked(t *testing.T) {
 	f := newFixture(t)
 	f.writeVocab("quant_granularity/w_group32.yaml", "name: w_group32\nweights:\n  block_sizes: {-1: 32, type: static}\n")
-	if _, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group32"}, nil); err != nil {
-		t.Fatal(err)
-	}
+	f.mustPlan([]string{"quant_pair=int8", "quant_granularity=w_group32"}, nil)
 	before := snapshot(t, f.root)
 	f.writeVocab("quant_granularity/w_group32.yaml", "name: w_group32\nweights:\n  block_sizes: {-1: 48, type: static}\n")
 	_, err := f.plan([]string{"quant_pair=int8,fp8", "quant_granularity=w_group32"}, nil)
@@ -220,10 +219,7 @@ func TestT12TwoModelsSameBasenameRefused(t *testing.T) {
 // accepted on input, but emitted lines always select Hydra group options.
 func TestT1EmitsGroupSelectionNeverFieldNotation(t *testing.T) {
 	f := newFixture(t)
-	res, err := f.plan([]string{"quant_pair.format_name=int8_sq", "quant_granularity.name=w_group64,w_group128", "seed=1"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustPlan([]string{"quant_pair.format_name=int8_sq", "quant_granularity.name=w_group64,w_group128", "seed=1"}, nil)
 	for _, r := range res.Runs {
 		line := hydra.Line(r.HydraArgs)
 		if strings.Contains(line, ".format_name=") || strings.Contains(line, ".name=") {
@@ -239,10 +235,7 @@ func TestT1EmitsGroupSelectionNeverFieldNotation(t *testing.T) {
 // hydra.run.dir, never -m (under which Hydra ignores hydra.run.dir).
 func TestT2NoMultirunOneLinePerRun(t *testing.T) {
 	f := newFixture(t)
-	res, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group64", "seed=range(0,5)"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustPlan([]string{"quant_pair=int8", "quant_granularity=w_group64", "seed=range(0,5)"}, nil)
 	if len(res.Runs) != 5 {
 		t.Fatalf("%d runs", len(res.Runs))
 	}
@@ -266,10 +259,7 @@ func TestT2NoMultirunOneLinePerRun(t *testing.T) {
 
 func TestPlanDryRunWritesNothing(t *testing.T) {
 	f := newFixture(t)
-	res, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, func(o *Options) { o.DryRun = true })
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustPlan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, func(o *Options) { o.DryRun = true })
 	if len(res.Runs) != 1 || res.Runs[0].Status != "new" {
 		t.Errorf("dry run: %+v", res.Runs)
 	}
@@ -283,10 +273,7 @@ func TestPlanDryRunWritesNothing(t *testing.T) {
 
 func TestPlanRefusesForeignDirectoryAndAdoptsCrashLeftovers(t *testing.T) {
 	f := newFixture(t)
-	res, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, func(o *Options) { o.DryRun = true; o.Store = nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustPlan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, func(o *Options) { o.DryRun = true; o.Store = nil })
 	dir := res.Runs[0].Dir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -358,10 +345,7 @@ func TestUncommittedFilesAreRewritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	res, err := f.plan(args, func(o *Options) { o.Store = other })
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustPlan(args, func(o *Options) { o.Store = other })
 	files, _ := other.RunFiles(context.Background(), res.Runs[0].ID)
 	disk, _ := os.ReadFile(filepath.Join(res.Runs[0].Dir, manifest.ManifestFile))
 	if string(disk) != string(files.Manifest) || !strings.Contains(string(disk), "2026-11-25") {
@@ -377,19 +361,13 @@ func TestPlanSweepInChunks(t *testing.T) {
 	f := newFixture(t)
 	n := 2*chunkSize + 17
 	args := []string{"quant_pair=int8,fp8", "quant_granularity=w_group64", "seed=range(0," + strconv.Itoa(n/2+1) + ")"}
-	dry, err := f.plan(args, func(o *Options) { o.DryRun = true })
-	if err != nil {
-		t.Fatal(err)
-	}
+	dry := f.mustPlan(args, func(o *Options) { o.DryRun = true })
 	total := len(dry.Runs)
 	if total <= 2*chunkSize || dry.Created != total || dry.Printed != total {
 		t.Fatalf("dry run: %d runs, %d new, %d printed; want more than %d, all new", total, dry.Created, dry.Printed, 2*chunkSize)
 	}
 	var emitted []Run
-	res, err := f.plan(args, func(o *Options) { o.Emit = func(r Run) error { emitted = append(emitted, r); return nil } })
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustPlan(args, func(o *Options) { o.Emit = func(r Run) error { emitted = append(emitted, r); return nil } })
 	if res.Runs != nil || res.Created != total || res.Printed != total || len(emitted) != total {
 		t.Fatalf("plan: %d listed, %d created, %d printed, %d emitted; want none listed and %d of the rest", len(res.Runs), res.Created, res.Printed, len(emitted), total)
 	}
@@ -405,10 +383,7 @@ func TestPlanSweepInChunks(t *testing.T) {
 	if err := f.store.Mark(context.Background(), last.ID, store.StatusSucceeded, nil, ""); err != nil {
 		t.Fatal(err)
 	}
-	again, err := f.plan(args, func(o *Options) { o.Pending = true })
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := f.mustPlan(args, func(o *Options) { o.Pending = true })
 	if again.Created != 0 || again.Resumed != total || again.Printed != total-1 || len(again.Runs) != total-1 {
 		t.Fatalf("re-plan --pending: %d new, %d resumed, %d printed (%d listed); want 0, %d, %d", again.Created, again.Resumed, again.Printed, len(again.Runs), total, total-1)
 	}
@@ -425,10 +400,7 @@ func TestPlanSweepInChunks(t *testing.T) {
 func TestPlanRefusesBeforeWritingAnything(t *testing.T) {
 	f := newFixture(t)
 	args := []string{"quant_pair=int8", "quant_granularity=w_group64", "seed=range(0," + strconv.Itoa(chunkSize+50) + ")"}
-	dry, err := f.plan(args, func(o *Options) { o.DryRun = true; o.Store = nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	dry := f.mustPlan(args, func(o *Options) { o.DryRun = true; o.Store = nil })
 	blocker := dry.Runs[len(dry.Runs)-3].Dir
 	if err := os.MkdirAll(filepath.Dir(blocker), 0o755); err != nil {
 		t.Fatal(err)
@@ -437,7 +409,7 @@ func TestPlanRefusesBeforeWritingAnything(t *testing.T) {
 		t.Fatal(err)
 	}
 	opened := false
-	_, err = f.plan(args, func(o *Options) {
+	_, err := f.plan(args, func(o *Options) {
 		o.Store = nil
 		o.Open = func(context.Context) (store.Store, error) { opened = true; return f.store, nil }
 	})
@@ -464,15 +436,12 @@ func TestPlanWriterFailureRollsBack(t *testing.T) {
 	sweep := func(n int) []string {
 		return []string{"quant_pair=int8", "quant_granularity=w_group64", "seed=range(0," + strconv.Itoa(n) + ")"}
 	}
-	first, err := f.plan(sweep(chunkSize+44), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := f.mustPlan(sweep(chunkSize+44), nil)
 	torn := first.Runs[len(first.Runs)-1]
 	if err := os.WriteFile(filepath.Join(torn.Dir, manifest.ManifestFile), []byte("qrun_manifest: 1\nrun_"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.plan(sweep(3*chunkSize), nil)
+	_, err := f.plan(sweep(3*chunkSize), nil)
 	if err == nil || !strings.Contains(err.Error(), torn.Dir) || !strings.Contains(err.Error(), "move it away") {
 		t.Fatalf("plan over a torn registered manifest: %v", err)
 	}
@@ -539,17 +508,14 @@ func waitFiles(t *testing.T, root string, n int) {
 // time Plan returns, the disk is as before, and stays so.
 func TestPlanFailureRemovesWhatItWrote(t *testing.T) {
 	f := newFixture(t)
-	first, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group128", "seed=range(0,3)"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := f.mustPlan([]string{"quant_pair=int8", "quant_granularity=w_group128", "seed=range(0,3)"}, nil)
 	before := snapshot(t, f.root)
 	failing := chunkFailing{Store: f.store, failAt: 3, at: func() error {
 		waitFiles(t, f.root, len(before)+2*chunkSize) // the first chunk is on disk
 		return nil
 	}}
 	args := []string{"quant_pair=int8,fp8", "quant_granularity=w_group64,w_group128", "seed=range(0," + strconv.Itoa(2*chunkSize) + ")"}
-	_, err = f.plan(args, func(o *Options) { o.Store = failing })
+	_, err := f.plan(args, func(o *Options) { o.Store = failing })
 	if !errors.Is(err, errChunk) {
 		t.Fatalf("plan: %v, want the registry's error", err)
 	}
@@ -628,10 +594,7 @@ func TestPlanInterrupted(t *testing.T) {
 // (TestConcurrentPlannersOnAFreshRegistry in cmd/qrun).
 func TestInspectDirRereadsAManifestCommittedMeanwhile(t *testing.T) {
 	f := newFixture(t)
-	res, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustPlan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, nil)
 	run := res.Runs[0]
 	reads := 0
 	readIdentity = func(dir string) (manifest.Identity, error) {

@@ -26,10 +26,7 @@ func TestTwoRegistriesOnOneRootKeepEachOthersTempFiles(t *testing.T) {
 	if mine == theirs {
 		t.Fatalf("two registries share the writer %s", mine)
 	}
-	res, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustPlan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, nil)
 	dir := res.Runs[0].Dir
 	temp := func(w manifest.Writer) string { return manifest.TempPrefix + w.Tag() + "~manifest.yaml-1-1" }
 	legacy := manifest.TempPrefix + "manifest.yaml-99-1"
@@ -38,9 +35,7 @@ func TestTwoRegistriesOnOneRootKeepEachOthersTempFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, nil); err != nil {
-		t.Fatal(err)
-	}
+	f.mustPlan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, nil)
 	for n, kept := range map[string]bool{temp(mine): false, temp(theirs): true, legacy: false} {
 		_, err := os.Stat(filepath.Join(dir, n))
 		if got := err == nil; got != kept {
@@ -48,9 +43,7 @@ func TestTwoRegistriesOnOneRootKeepEachOthersTempFiles(t *testing.T) {
 		}
 	}
 	// The team registry's plan of the same run removes its own.
-	if _, err := f.plan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, func(o *Options) { o.Store = other }); err != nil {
-		t.Fatal(err)
-	}
+	f.mustPlan([]string{"quant_pair=int8", "quant_granularity=w_group64"}, func(o *Options) { o.Store = other })
 	if _, err := os.Stat(filepath.Join(dir, temp(theirs))); !os.IsNotExist(err) {
 		t.Errorf("the team registry's own stray was not removed: %v", err)
 	}
