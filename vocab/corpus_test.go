@@ -71,15 +71,7 @@ func answer(data []byte) string {
 		return fmt.Sprintf("match\t%s kv_cache=%s", strings.Join(sel, " "), m.KVCacheValue())
 	}
 	kinds := map[string]bool{}
-	var all []string
-	all = append(all, m.Unmatched...)
-	if m.KV != nil {
-		all = append(all, m.KV.Unmatched...)
-	}
-	for _, g := range m.Groups {
-		all = append(all, g.Unmatched...)
-	}
-	for _, u := range all {
+	for _, u := range parts(m, false) {
 		kinds[reasonKind(u)] = true
 	}
 	var ks []string

@@ -2,6 +2,7 @@ package vocab
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -34,29 +35,28 @@ func indent(s, pre string) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
-func allUnmatched(m *RecipeMatch) string {
-	var all []string
-	all = append(all, m.Unmatched...)
+// parts are the unmatched reasons (notes: the notes) of the recipe, its KV
+// cache and each group, in that order.
+func parts(m *RecipeMatch, notes bool) []string {
+	pick := func(unmatched, n []string) []string {
+		if notes {
+			return n
+		}
+		return unmatched
+	}
+	all := slices.Clone(pick(m.Unmatched, m.Notes))
 	if m.KV != nil {
-		all = append(all, m.KV.Unmatched...)
+		all = append(all, pick(m.KV.Unmatched, m.KV.Notes)...)
 	}
 	for _, g := range m.Groups {
-		all = append(all, g.Unmatched...)
+		all = append(all, pick(g.Unmatched, g.Notes)...)
 	}
-	return strings.Join(all, "\n")
+	return all
 }
 
-func allNotes(m *RecipeMatch) string {
-	var all []string
-	all = append(all, m.Notes...)
-	if m.KV != nil {
-		all = append(all, m.KV.Notes...)
-	}
-	for _, g := range m.Groups {
-		all = append(all, g.Notes...)
-	}
-	return strings.Join(all, "\n")
-}
+func allUnmatched(m *RecipeMatch) string { return strings.Join(parts(m, false), "\n") }
+
+func allNotes(m *RecipeMatch) string { return strings.Join(parts(m, true), "\n") }
 
 func first(m *RecipeMatch, i int) Candidate {
 	if i >= len(m.Groups) || len(m.Groups[i].Matches) == 0 {
