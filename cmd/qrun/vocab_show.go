@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,13 +29,13 @@ func newCmdVocabShow(io *IOStreams, g *globalOptions, runF func(*vocabShowOption
 	cmd := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show a name's definition, ModelOpt attributes and llm-compressor equivalent",
-		Args:  oneArg("a NAME (a granularity or format, see qrun vocab list)"),
+		Args:  oneArg("a NAME (a granularity, format or KV-cache setting, see qrun vocab list)"),
 		ValidArgsFunction: completeFirstArg(func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			v, err := g.loadVocab()
 			if err != nil {
 				return nil, cobra.ShellCompDirectiveNoFileComp
 			}
-			return append(v.Names(namekind.Granularity), v.Names(namekind.Format)...), cobra.ShellCompDirectiveNoFileComp
+			return slices.Concat(v.Names(namekind.Granularity), v.Names(namekind.Format), v.Names(namekind.KVCache)), cobra.ShellCompDirectiveNoFileComp
 		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
