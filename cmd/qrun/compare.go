@@ -193,7 +193,6 @@ type compareCellJSON struct {
 }
 
 func compareRun(ctx context.Context, opts *compareOptions) error {
-	ctx = orBackground(ctx)
 	got, err := gatherCompared(ctx, opts)
 	if err != nil {
 		return err

@@ -121,19 +121,17 @@ func activeNames(v *vocab.Vocabulary, k namekind.Kind) []string {
 }
 
 // completionStore opens the registry read-only for completion, or returns
-// nil when there is none (or it can't be read), with the context to use
-// (Background for a nil one).
-func completionStore(ctx context.Context, g *globalOptions) (context.Context, store.Store) {
-	ctx = orBackground(ctx)
+// nil when there is none (or it can't be read).
+func completionStore(ctx context.Context, g *globalOptions) store.Store {
 	st, err := g.openStore(ctx, true, true)
 	if err != nil || st == nil {
-		return ctx, nil
+		return nil
 	}
-	return ctx, st
+	return st
 }
 
 func registryModels(ctx context.Context, g *globalOptions) []string {
-	ctx, st := completionStore(ctx, g)
+	st := completionStore(ctx, g)
 	if st == nil {
 		return nil
 	}
@@ -151,7 +149,7 @@ const maxCompletedRuns = 500
 // runIDCompletions lists the registry's run ids starting with prefix, each
 // with a description (status, format, granularity, params), newest first.
 func runIDCompletions(ctx context.Context, g *globalOptions, prefix string) []string {
-	ctx, st := completionStore(ctx, g)
+	st := completionStore(ctx, g)
 	if st == nil {
 		return nil
 	}

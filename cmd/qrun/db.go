@@ -54,7 +54,6 @@ A registry is sqlite:PATH, a bare PATH, or a postgres:// URL.`,
 }
 
 func dbCopyRun(ctx context.Context, opts *dbCopyOptions) error {
-	ctx = orBackground(ctx)
 	if opts.From == "" || opts.To == "" {
 		return usageErrorf("db copy needs --from REGISTRY and --to REGISTRY (sqlite:PATH, PATH or postgres://…)")
 	}

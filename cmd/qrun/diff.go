@@ -50,7 +50,6 @@ export verdicts and the latest metrics. One line per difference,
 }
 
 func diffRun(ctx context.Context, opts *diffOptions) error {
-	ctx = orBackground(ctx)
 	st, err := opts.Global.openStore(ctx, true, true)
 	if err != nil {
 		return err

@@ -51,7 +51,6 @@ func (e *unhealthyError) Error() string {
 }
 
 func doctorRun(ctx context.Context, opts *doctorOptions) error {
-	ctx = orBackground(ctx)
 	g := opts.Global
 	root, err := g.outputRoot()
 	if err != nil {

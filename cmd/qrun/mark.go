@@ -240,7 +240,6 @@ func parseMetrics(args []string) (map[string]float64, []string, error) {
 }
 
 func markRun(ctx context.Context, opts *markOptions) error {
-	ctx = orBackground(ctx)
 	st, err := opts.Global.openStore(ctx, false, true)
 	if err != nil {
 		return err

@@ -158,7 +158,6 @@ type planRunJSON struct {
 }
 
 func planRun(ctx context.Context, opts *planOptions) error {
-	ctx = orBackground(ctx)
 	// A sweep's live heap is a few chunks (a few MB) that it churns
 	// through: collect at 5× that rather than 2×, but never let the heap
 	// pass 24 MiB (the registry's page cache takes 40 more). --json holds

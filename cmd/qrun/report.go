@@ -69,7 +69,6 @@ directory. SOURCE_DATE_EPOCH fixes the time in the header.`,
 }
 
 func reportRun(ctx context.Context, opts *reportOptions) error {
-	ctx = orBackground(ctx)
 	c := &opts.cmp
 	if strings.TrimSpace(c.Metric) == "" {
 		return usageErrorf("qrun report needs --metric NAME (a metric recorded with qrun mark --metric)")

@@ -327,15 +327,6 @@ func printError(io *IOStreams, err error) {
 	}
 }
 
-// orBackground is ctx, or context.Background() for a nil one (a run
-// function called without a command's context).
-func orBackground(ctx context.Context) context.Context {
-	if ctx == nil {
-		return context.Background()
-	}
-	return ctx
-}
-
 // noArgs accepts no positional arguments. On a command with subcommands an
 // argument is a mistyped subcommand, so the error suggests the closest one.
 func noArgs(cmd *cobra.Command, args []string) error {

@@ -167,7 +167,6 @@ func toRunJSON(r store.Run) runJSON {
 }
 
 func runsRun(ctx context.Context, opts *runsOptions) error {
-	ctx = orBackground(ctx)
 	v, _ := opts.Global.loadVocab() // a broken vocabulary must not stop queries
 	opts.Filter.Granularity = v.RecordedNames(namekind.Granularity, opts.Filter.Granularity)
 	opts.Filter.Format = v.RecordedNames(namekind.Format, opts.Filter.Format)

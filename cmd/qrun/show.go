@@ -149,7 +149,6 @@ type notFoundError struct{ msg string }
 func (e *notFoundError) Error() string { return e.msg }
 
 func showRun(ctx context.Context, opts *showOptions) error {
-	ctx = orBackground(ctx)
 	st, err := opts.Global.openStore(ctx, true, true)
 	if err != nil {
 		return err

@@ -42,7 +42,6 @@ renamed; set retired: true instead), a layout change. Exit 0 when clean.`,
 }
 
 func vocabCheckRun(ctx context.Context, opts *vocabCheckOptions) error {
-	ctx = orBackground(ctx)
 	v, err := opts.Global.loadVocab()
 	if err != nil {
 		return err
