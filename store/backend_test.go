@@ -44,6 +44,11 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 	}
 }
 
+// forEachStore runs f once per backend with a new, empty registry.
+func forEachStore(t *testing.T, f func(t *testing.T, s Store)) {
+	forEachBackend(t, func(t *testing.T, b backend) { f(t, b.new(t)) })
+}
+
 // open opens the registry at loc, closed when the test ends.
 func (b backend) open(t *testing.T, loc string, opts ...Options) Store {
 	t.Helper()

@@ -26,9 +26,8 @@ var (
 )
 
 func TestExportVerdictsAreStoredAndFiltered(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		b := withVerdicts(sweep([]string{qwen}, []def{int8F, fp8F}, []def{defaultG, g64, g128}), deployable, mislabelled, fails)
 		mustPlan(t, s, b)
 		for _, want := range b.Runs {
@@ -76,9 +75,8 @@ func TestExportVerdictsAreStoredAndFiltered(t *testing.T) {
 // target fills the verdict in, and nothing else ever changes a registered
 // verdict.
 func TestUnknownVerdictIsFilledByARePlan(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		b := sweep([]string{qwen}, []def{int8F}, []def{defaultG, g64})
 		mustPlan(t, s, b) // no verdicts given: unknown
 		for _, r := range b.Runs {

@@ -27,9 +27,8 @@ func withKV(b PlanBatch, kv def) PlanBatch {
 // fingerprint are stored, read back and filtered on; a run without one reads
 // back as none; the name is under the same stability rule as the others.
 func TestKVCacheIsStoredAndFiltered(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		plain := sweep([]string{qwen}, []def{fp8F}, []def{defaultG, g64})
 		kv := withKV(sweep([]string{qwen}, []def{fp8F}, []def{defaultG, g64}), fp8Cast)
 		mustPlan(t, s, plain)

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -43,9 +42,8 @@ func TestT20RecordedName(t *testing.T) {
 // the registry, and a plan's Check refuses a recorded name the registry no
 // longer agrees with (a conflict: plan again), on both backends.
 func TestT20RecordedNameFromTheRegistry(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		uses := []NameUse{def{"w_new", g64.text}.use(namekind.Granularity, g64.name)}
 		if err := FillRecorded(ctx, s, uses); err != nil || uses[0].Recorded != "w_new" {
 			t.Fatalf("empty registry: Recorded = %q, %v; want w_new", uses[0].Recorded, err)

@@ -12,9 +12,8 @@ import (
 // too), each with exactly the metric events Events has for it, in order;
 // a run without metrics has none.
 func TestRunsWithMetrics(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		b1 := sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64, g128})
 		b1.At = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 		b2 := sweep([]string{"Qwen/Qwen3-4B"}, []def{int8F}, []def{g64}, `{"seed":1}`, `{"seed":2}`)

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"testing"
 )
 
@@ -11,9 +10,8 @@ import (
 // gets its typed JSON when it is re-planned, its id unchanged; on both
 // backends.
 func TestTypedParamsFilterAndRefresh(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		b := sweep([]string{qwen}, []def{int8F}, []def{g64}, `{"a":1,"seed":1000}`, `{"seed":1000.0}`, `{"seed":"1000"}`, `{"seed":10000}`)
 		mustPlan(t, s, b)
 		for pair, want := range map[string]int{`"seed":1000`: 1, `"seed":1000.0`: 1, `"seed":"1000"`: 1, `"a":1`: 1, `"seed":1`: 0} {

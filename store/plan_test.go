@@ -15,9 +15,8 @@ import (
 )
 
 func TestPlanRegistersRunsNamesAndEvents(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{defaultG, g64, g128})
 		res := mustPlan(t, s, b)
 		if res.Created != 6 || res.Resumed != 0 || len(res.Runs) != 6 {
@@ -66,8 +65,7 @@ func TestPlanRegistersRunsNamesAndEvents(t *testing.T) {
 }
 
 func TestPlanResumeIsIdempotent(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
 		b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{defaultG, g64, g128}, `{"seed":1}`, `{"seed":2}`)
 		first := mustPlan(t, s, b)
 		before := snapshot(t, s)
@@ -99,9 +97,8 @@ func TestPlanResumeIsIdempotent(t *testing.T) {
 // runs of each violation, and writes nothing when blocked.
 
 func TestMeaningChangedIsBlocked(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		mustPlan(t, s, sweep([]string{qwen, "Qwen/Qwen3-4B"}, []def{int8F, fp8F}, []def{g64}))
 		before := snapshot(t, s)
 
@@ -133,8 +130,7 @@ func TestMeaningChangedIsBlocked(t *testing.T) {
 }
 
 func TestRenameInDisguiseIsBlocked(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
 		mustPlan(t, s, sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64}))
 		before := snapshot(t, s)
 
@@ -163,9 +159,8 @@ func TestRenameInDisguiseIsBlocked(t *testing.T) {
 }
 
 func TestDeclaredAliasAllowsRename(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
 
 		renamed := def{"w_g64", g64.text}
@@ -189,8 +184,7 @@ func TestDeclaredAliasAllowsRename(t *testing.T) {
 }
 
 func TestLayoutChangeIsBlocked(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
 		mustPlan(t, s, sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64, g128}))
 		before := snapshot(t, s)
 
@@ -215,8 +209,7 @@ func TestLayoutChangeIsBlocked(t *testing.T) {
 }
 
 func TestLayoutFreeWithoutRuns(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
 		b := sweep([]string{qwen}, []def{int8F}, []def{g64})
 		b.Layout = layoutB
 		mustPlan(t, s, b)
@@ -230,9 +223,8 @@ func TestLayoutFreeWithoutRuns(t *testing.T) {
 // A blocked name in the middle of a sweep: nothing of the sweep is written,
 // not the runs before it, not the new names, not their events.
 func TestPlanIsAllOrNothing(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
 		before := snapshot(t, s)
 
@@ -275,9 +267,8 @@ func TestPlanIsAllOrNothing(t *testing.T) {
 }
 
 func TestRetiredNameIsBlocked(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
 		if err := s.Retire(ctx, namekind.Granularity, g64.name); err != nil {
 			t.Fatal(err)
@@ -298,9 +289,8 @@ func TestRetiredNameIsBlocked(t *testing.T) {
 }
 
 func TestPlanConflicts(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		b := sweep([]string{qwen}, []def{int8F}, []def{g64})
 		mustPlan(t, s, b)
 		before := snapshot(t, s)
@@ -326,8 +316,7 @@ func TestPlanConflicts(t *testing.T) {
 }
 
 func TestPlanValidatesTheBatch(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
 		good := func() PlanBatch { return sweep([]string{qwen}, []def{int8F}, []def{g64}) }
 		cases := map[string]func(*PlanBatch){
 			"bad id":            func(b *PlanBatch) { b.Runs[0].ID = "XYZ" },
@@ -353,9 +342,8 @@ func TestPlanValidatesTheBatch(t *testing.T) {
 }
 
 func TestMarkAppendsEvents(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		b := sweep([]string{qwen}, []def{int8F}, []def{g64})
 		mustPlan(t, s, b)
 		id := b.Runs[0].ID
@@ -394,9 +382,8 @@ func TestMarkAppendsEvents(t *testing.T) {
 // as it is (errors.Is and errors.As see it; nothing rewords it); a blocked
 // Check stops it before a row is written; its success commits.
 func TestUpdateRollsBackOnTheFunctionsError(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
 		before := snapshot(t, s)
 
@@ -479,8 +466,7 @@ func TestUpdateRollsBackOnTheFunctionsError(t *testing.T) {
 // its next call on the transaction, and nothing is recorded; once the
 // function has returned nil, the commit goes ahead.
 func TestUpdateCancelled(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
 		mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
 		before := snapshot(t, s)
 		b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64, g128}, `{"seed":1}`, `{"seed":2}`)
@@ -513,8 +499,7 @@ func TestUpdateCancelled(t *testing.T) {
 // TestRunFilesAreKeptAndRecipesShared: the files a plan wrote are recorded
 // with the run (for doctor), recipes once per content.
 func TestRunFilesAreKeptAndRecipesShared(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
 		b := sweep([]string{qwen}, []def{int8F}, []def{g64}, `{"seed":1}`, `{"seed":2}`)
 		for i := range b.Runs {
 			b.Runs[i].Files = &RunFiles{Manifest: []byte("manifest " + b.Runs[i].ID + "\n"), Recipe: []byte("shared recipe\n")}
@@ -592,8 +577,7 @@ func TestPlansAreSerialised(t *testing.T) {
 // first; the unique keys still refuse two runs in one directory
 // (nothing recorded), and an exact repeat counts as one run.
 func TestFirstPlanConflictsWithinTheBatch(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
 		b := sweep([]string{qwen}, []def{int8F}, []def{g64})
 		twin := b.Runs[0]
 		twin.ID = "0123456789ab"
@@ -619,9 +603,8 @@ func TestFirstPlanConflictsWithinTheBatch(t *testing.T) {
 // resumes every run as registered; the function's errors come back as
 // they are, with nothing recorded.
 func TestUpdateStreamsChunks(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64}, `{"seed":1}`, `{"seed":2}`, `{"seed":3}`)
 		want := b.Runs
 

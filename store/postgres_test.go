@@ -470,9 +470,8 @@ func TestRedact(t *testing.T) {
 // database's collation (the test cluster's default is ICU's en-US, which
 // would put "a_lower" before "W_upper").
 func TestListsAreInBytewiseOrder(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		models := []string{"meta-llama/Llama-3-8B", "Qwen/Qwen3-8B", "ab/Zeta", "Zz/model"}
 		grans := []def{{"w_group", "weights: {axis: 0}\n"}, {"W_upper", "weights: {axis: 1}\n"}, {"a_lower", "weights: {axis: null}\n"}}
 		mustPlan(t, s, sweep(models, []def{int8F}, grans))

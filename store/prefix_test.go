@@ -8,9 +8,8 @@ import (
 )
 
 func TestRunByPrefix(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		b := sweep([]string{qwen}, []def{int8F, fp8F}, []def{g64, g128}, "{}", `{"seed":1}`, `{"seed":2}`)
 		// Ids chosen to share prefixes: abcd1… twice, abce once, and
 		// 0000 once next to ids that only share three digits with it.

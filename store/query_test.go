@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -11,9 +10,8 @@ import (
 )
 
 func TestRunsFiltersLimitCountSince(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 		// Three plans at three times.
@@ -96,9 +94,8 @@ func TestRunsFiltersLimitCountSince(t *testing.T) {
 }
 
 func TestLookups(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		ctx := context.Background()
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
+		ctx := t.Context()
 		b := sweep([]string{qwen, "Qwen/Qwen3-4B"}, []def{int8F, fp8F}, []def{g64, g128})
 		mustPlan(t, s, b)
 
@@ -147,8 +144,7 @@ func TestLookups(t *testing.T) {
 }
 
 func TestEventsAreAppendOnly(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, bk backend) {
-		s := bk.new(t)
+	forEachStore(t, func(t *testing.T, s Store) {
 		mustPlan(t, s, sweep([]string{qwen}, []def{int8F}, []def{g64}))
 		before := snapshot(t, s)
 		for _, q := range []string{
