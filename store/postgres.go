@@ -331,42 +331,25 @@ func (p *Postgres) Close() error {
 // checksum isn't their content's. (The server enforces the foreign keys, so
 // only a damaged database or a hand edit with triggers disabled shows any.)
 func (p *Postgres) Check(ctx context.Context) ([]string, error) {
-	var problems []string
-	err := p.retry(ctx, func() error {
-		problems = problems[:0]
-		rows, err := p.db.QueryContext(ctx, `
-			SELECT 'runs row ' || r.id || ' refers to a missing layouts row' FROM runs r
-			  WHERE NOT EXISTS (SELECT 1 FROM layouts l WHERE l.fingerprint = r.layout_fp)
-			UNION ALL
-			SELECT 'names row ' || n.kind || ' ' || n.name || ' refers to a missing runs row' FROM names n
-			  WHERE n.first_run IS NOT NULL AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = n.first_run)
-			UNION ALL
-			SELECT 'events row ' || e.id || ' refers to a missing runs row' FROM events e
-			  WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = e.run_id)
-			UNION ALL
-			SELECT 'run_files row ' || f.run_id || ' refers to a missing runs or recipes row' FROM run_files f
-			  WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = f.run_id)
-			     OR NOT EXISTS (SELECT 1 FROM recipes c WHERE c.sha256 = f.recipe_sha256)
-			UNION ALL
-			SELECT 'run_files row ' || f.run_id || ': the manifest does not match its sha256' FROM run_files f
-			  WHERE encode(sha256(f.manifest), 'hex') <> f.manifest_sha256
-			UNION ALL
-			SELECT 'recipes row ' || c.sha256 || ': the recipe does not match its sha256' FROM recipes c
-			  WHERE encode(sha256(c.body), 'hex') <> c.sha256`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var msg string
-			if err := rows.Scan(&msg); err != nil {
-				return err
-			}
-			problems = append(problems, msg)
-		}
-		return rows.Err()
-	})
-	return problems, err
+	return p.readStrings(ctx, `
+		SELECT 'runs row ' || r.id || ' refers to a missing layouts row' FROM runs r
+		  WHERE NOT EXISTS (SELECT 1 FROM layouts l WHERE l.fingerprint = r.layout_fp)
+		UNION ALL
+		SELECT 'names row ' || n.kind || ' ' || n.name || ' refers to a missing runs row' FROM names n
+		  WHERE n.first_run IS NOT NULL AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = n.first_run)
+		UNION ALL
+		SELECT 'events row ' || e.id || ' refers to a missing runs row' FROM events e
+		  WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = e.run_id)
+		UNION ALL
+		SELECT 'run_files row ' || f.run_id || ' refers to a missing runs or recipes row' FROM run_files f
+		  WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = f.run_id)
+		     OR NOT EXISTS (SELECT 1 FROM recipes c WHERE c.sha256 = f.recipe_sha256)
+		UNION ALL
+		SELECT 'run_files row ' || f.run_id || ': the manifest does not match its sha256' FROM run_files f
+		  WHERE encode(sha256(f.manifest), 'hex') <> f.manifest_sha256
+		UNION ALL
+		SELECT 'recipes row ' || c.sha256 || ': the recipe does not match its sha256' FROM recipes c
+		  WHERE encode(sha256(c.body), 'hex') <> c.sha256`)
 }
 
 // retry runs op, again with growing, jittered pauses after a serialisation

@@ -2,7 +2,9 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,6 +165,57 @@ func TestEventsAreAppendOnly(t *testing.T) {
 		// Runs with events can't be deleted either (foreign key).
 		if _, err := rawDB(s).Exec(`DELETE FROM runs`); err == nil {
 			t.Fatal("deleted runs that have events")
+		}
+	})
+}
+
+// TestCheckReportsDamage: Check names the rows a hand edit with the
+// foreign keys off left pointing at nothing, on both backends, and on
+// PostgreSQL a recipe whose body no longer matches its sha256.
+func TestCheckReportsDamage(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		ctx := t.Context()
+		s := bk.new(t)
+		b := sweep([]string{qwen}, []def{int8F}, []def{g64})
+		b.Runs[0].Files = &RunFiles{Manifest: []byte("manifest\n"), Recipe: []byte("recipe\n")}
+		mustPlan(t, s, b)
+		db := rawDB(s)
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		keysOff := `PRAGMA foreign_keys = OFF`
+		if bk.name == "postgres" {
+			keysOff = `SET session_replication_role = replica`
+		}
+		var event int64
+		if err := conn.QueryRowContext(ctx, db.d.rebind(`SELECT min(id) FROM events WHERE run_id = ?`), b.Runs[0].ID).Scan(&event); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{keysOff, `DELETE FROM runs`} {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		want := []string{
+			fmt.Sprintf("events row %d refers to a missing runs row", event),
+			"run_files row ",
+		}
+		if bk.name == "postgres" {
+			if _, err := conn.ExecContext(ctx, `UPDATE recipes SET body = 'edited'`); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, "recipes row ")
+		}
+		problems, err := s.Check(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			if !slices.ContainsFunc(problems, func(p string) bool { return strings.HasPrefix(p, w) }) {
+				t.Errorf("check = %q; want a problem starting %q", problems, w)
+			}
 		}
 	})
 }

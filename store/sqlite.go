@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -439,43 +440,19 @@ func (s *SQLite) Close() error {
 
 // Check runs SQLite's integrity and foreign key checks.
 func (s *SQLite) Check(ctx context.Context) ([]string, error) {
-	var problems []string
-	err := s.retry(ctx, func() error {
-		problems = problems[:0]
-		rows, err := s.db.QueryContext(ctx, `PRAGMA integrity_check`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var msg string
-			if err := rows.Scan(&msg); err != nil {
-				return err
-			}
-			if msg != "ok" {
-				problems = append(problems, msg)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		fk, err := s.db.QueryContext(ctx, `PRAGMA foreign_key_check`)
-		if err != nil {
-			return err
-		}
-		defer fk.Close()
-		for fk.Next() {
-			var table, parent string
-			var rowid sql.NullInt64
-			var fkid int64
-			if err := fk.Scan(&table, &rowid, &parent, &fkid); err != nil {
-				return err
-			}
-			problems = append(problems, fmt.Sprintf("%s row %d refers to a missing %s row", table, rowid.Int64, parent))
-		}
-		return fk.Err()
+	integrity, err := s.readStrings(ctx, `PRAGMA integrity_check`)
+	if err != nil {
+		return nil, err
+	}
+	problems := slices.DeleteFunc(integrity, func(msg string) bool { return msg == "ok" })
+	keys, err := readAll(ctx, &s.registry, `PRAGMA foreign_key_check`, nil, func(rows *sql.Rows) (string, error) {
+		var table, parent string
+		var rowid sql.NullInt64
+		var fkid int64
+		err := rows.Scan(&table, &rowid, &parent, &fkid)
+		return fmt.Sprintf("%s row %d refers to a missing %s row", table, rowid.Int64, parent), err
 	})
-	return problems, err
+	return append(problems, keys...), err
 }
 
 // retry runs op, again with growing, jittered pauses while the database is
