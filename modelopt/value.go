@@ -364,24 +364,37 @@ func canonical(b *bytes.Buffer, v any) {
 }
 
 // Clone deep-copies a plain value.
-func Clone(v any) any {
+func Clone(v any) any { return deepCopy(v, false) }
+
+// JSONValue deep-copies a plain value into what encoding/json takes: its
+// mappings keyed by strings (block_sizes' -1 becomes "-1").
+func JSONValue(v any) any { return deepCopy(v, true) }
+
+func deepCopy(v any, stringKeys bool) any {
 	switch x := v.(type) {
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = Clone(e)
+			out[i] = deepCopy(e, stringKeys)
 		}
 		return out
 	case map[any]any:
+		if stringKeys {
+			out := make(map[string]any, len(x))
+			for k, e := range x {
+				out[fmt.Sprint(k)] = deepCopy(e, stringKeys)
+			}
+			return out
+		}
 		out := make(map[any]any, len(x))
 		for k, e := range x {
-			out[k] = Clone(e)
+			out[k] = deepCopy(e, stringKeys)
 		}
 		return out
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = Clone(e)
+			out[k] = deepCopy(e, stringKeys)
 		}
 		return out
 	}

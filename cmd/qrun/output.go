@@ -44,32 +44,6 @@ func writeList[T any](w io.Writer, asJSON bool, items []T, text func(io.Writer, 
 	return nil
 }
 
-// jsonValue converts plain values to something encoding/json takes,
-// stringifying mapping keys.
-func jsonValue(v any) any {
-	switch x := v.(type) {
-	case map[any]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[fmt.Sprint(k)] = jsonValue(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = jsonValue(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = jsonValue(e)
-		}
-		return out
-	}
-	return v
-}
-
 // table prints rows: aligned with a header on a TTY, tab-separated without
 // a header otherwise (for cut, awk and xargs).
 type table struct {

@@ -177,11 +177,11 @@ func vocabMatchRun(opts *vocabMatchOptions) error {
 			if r, err := v.Resolve(c.Format, c.Granularity); err == nil {
 				if a := r.Config.RoleAttrs(modelopt.Weights); a != nil {
 					cj.weightsRaw = a.Value()
-					cj.Weights = jsonValue(cj.weightsRaw)
+					cj.Weights = modelopt.JSONValue(cj.weightsRaw)
 				}
 				if a := r.Config.RoleAttrs(modelopt.Activations); a != nil {
 					cj.actsRaw = a.Value()
-					cj.Activations = jsonValue(cj.actsRaw)
+					cj.Activations = modelopt.JSONValue(cj.actsRaw)
 				}
 			}
 			gm.Matches = append(gm.Matches, cj)

@@ -152,10 +152,10 @@ func vocabShowRun(opts *vocabShowOptions) error {
 func showGranularity(g *vocab.Granularity) vocabShowJSON {
 	s := baseShow(g.Entry)
 	s.Fingerprint = g.Fingerprint()
-	s.Definition = jsonValue(g.Meaning())
+	s.Definition = modelopt.JSONValue(g.Meaning())
 	for _, r := range g.Touches() {
 		ov, _ := g.Overlay(r)
-		ra := roleAttrsJSON{Role: r, Quantizer: r.Quantizer(), Attributes: jsonValue(ov.Value()), raw: ov.Value(), Removes: modelopt.OverlayRemoves(ov)}
+		ra := roleAttrsJSON{Role: r, Quantizer: r.Quantizer(), Attributes: modelopt.JSONValue(ov.Value()), raw: ov.Value(), Removes: modelopt.OverlayRemoves(ov)}
 		s.ModelOpt = append(s.ModelOpt, ra)
 	}
 	s.LLMCompressor = g.LLMCompressor()
@@ -171,7 +171,7 @@ func showGranularity(g *vocab.Granularity) vocabShowJSON {
 func showFormat(f *vocab.Format) vocabShowJSON {
 	s := baseShow(f.Entry)
 	s.Fingerprint = f.Fingerprint()
-	s.Definition = jsonValue(f.Meaning())
+	s.Definition = modelopt.JSONValue(f.Meaning())
 	var w, a *vocab.Compressed
 	comps := f.LLMCompressor()
 	for i := range comps {
@@ -190,7 +190,7 @@ func showFormat(f *vocab.Format) vocabShowJSON {
 		ra := roleAttrsJSON{Role: r, Quantizer: r.Quantizer(), Locked: f.Locked(r)}
 		s.ModelOpt = append(s.ModelOpt, ra.of(e))
 	}
-	s.Algorithm = jsonValue(f.Config.Algorithm)
+	s.Algorithm = modelopt.JSONValue(f.Config.Algorithm)
 	s.LLMCompressor = comps
 	s.Scheme = vocab.Scheme(w, a)
 	s.Notes = append(s.Notes, f.Notes()...)
@@ -206,9 +206,9 @@ func (ra roleAttrsJSON) of(e modelopt.Entry) roleAttrsJSON {
 		for _, x := range e.Stages {
 			st = append(st, x.Value())
 		}
-		ra.Attributes, ra.raw, ra.Stages = jsonValue(st), st, len(e.Stages)
+		ra.Attributes, ra.raw, ra.Stages = modelopt.JSONValue(st), st, len(e.Stages)
 	case e.Cfg != nil:
-		ra.Attributes, ra.raw = jsonValue(e.Cfg.Value()), e.Cfg.Value()
+		ra.Attributes, ra.raw = modelopt.JSONValue(e.Cfg.Value()), e.Cfg.Value()
 	default:
 		ra.Disabled = true
 	}
@@ -220,12 +220,12 @@ func (ra roleAttrsJSON) of(e modelopt.Entry) roleAttrsJSON {
 func showKVCache(c *vocab.KVCache) vocabShowJSON {
 	s := baseShow(c.Entry)
 	s.Fingerprint = c.Fingerprint()
-	s.Definition = jsonValue(c.Meaning())
+	s.Definition = modelopt.JSONValue(c.Meaning())
 	for _, e := range c.Entries {
 		ra := roleAttrsJSON{Role: modelopt.Role(namekind.KVCache), Quantizer: e.QuantizerName}
 		s.ModelOpt = append(s.ModelOpt, ra.of(e))
 	}
-	s.Algorithm = jsonValue(c.Algorithm)
+	s.Algorithm = modelopt.JSONValue(c.Algorithm)
 	if c.None() {
 		s.Notes = append(s.Notes, "adds no entry: the KV cache stays unquantized (hf_ptq --recipe ignores --kv_cache_qformat)")
 	}
