@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
@@ -243,10 +244,7 @@ func (m *Maker) Create(dir string) (created bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	p := m.root
-	for i, part := range parts {
-		p = filepath.Join(p, part)
-		leaf := i == len(parts)-1
+	for p, leaf := range wayTo(m.root, parts) {
 		if !leaf && m.ok[p] {
 			continue
 		}
@@ -260,27 +258,55 @@ func (m *Maker) Create(dir string) (created bool, err error) {
 			continue
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
-			}
-			return false, fmt.Errorf("cannot create %s: %v", p, err)
+			return false, fmt.Errorf("cannot create %s: %v", p, withoutPath(err))
 		}
 		st, err := os.Lstat(p)
 		if err != nil {
 			return false, fmt.Errorf("check %s: %w", p, err)
 		}
-		if st.Mode()&fs.ModeSymlink != 0 {
-			return false, outside("%s is a symbolic link; run directories never go through links below the output root %s: remove it or choose another root", p, m.root)
-		}
-		if !st.IsDir() {
-			return false, fmt.Errorf("%s is a file where a run directory goes: move it away", p)
+		if err := onTheWay(p, st, m.root); err != nil {
+			return false, err
 		}
 		if !leaf {
 			m.ok[p] = true
 		}
 	}
 	return false, nil
+}
+
+// wayTo yields each directory from root down to root/parts…, and whether
+// it is the last, the leaf.
+func wayTo(root string, parts []string) iter.Seq2[string, bool] {
+	return func(yield func(string, bool) bool) {
+		p := root
+		for i, part := range parts {
+			p = filepath.Join(p, part)
+			if !yield(p, i == len(parts)-1) {
+				return
+			}
+		}
+	}
+}
+
+// onTheWay refuses what Lstat found at p, on the way to a run directory
+// below root, unless it is a real directory.
+func onTheWay(p string, st fs.FileInfo, root string) error {
+	if st.Mode()&fs.ModeSymlink != 0 {
+		return outside("%s is a symbolic link; run directories never go through links below the output root %s: remove it or choose another root", p, root)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is a file where a run directory goes: move it away", p)
+	}
+	return nil
+}
+
+// withoutPath is a file system error without the path it names (the
+// message names it already).
+func withoutPath(err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return pe.Err
+	}
+	return err
 }
 
 // Made lists the parent directories Create has created (not the leaves),
@@ -332,10 +358,7 @@ func (c *Checker) Look(dir string) (exists bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	p := c.root
-	for i, part := range parts {
-		p = filepath.Join(p, part)
-		leaf := i == len(parts)-1
+	for p, leaf := range wayTo(c.root, parts) {
 		if real, known := c.parents[p]; known && !leaf {
 			if !real {
 				return false, nil // missing: so is everything below it
@@ -350,17 +373,10 @@ func (c *Checker) Look(dir string) (exists bool, err error) {
 			return false, nil
 		}
 		if err != nil {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
-			}
-			return false, fmt.Errorf("cannot check %s: %v", p, err)
+			return false, fmt.Errorf("cannot check %s: %v", p, withoutPath(err))
 		}
-		if st.Mode()&fs.ModeSymlink != 0 {
-			return false, outside("%s is a symbolic link; run directories never go through links below the output root %s: remove it or choose another root", p, c.root)
-		}
-		if !st.IsDir() {
-			return false, fmt.Errorf("%s is a file where a run directory goes: move it away", p)
+		if err := onTheWay(p, st, c.root); err != nil {
+			return false, err
 		}
 		if !leaf {
 			c.parents[p] = true
