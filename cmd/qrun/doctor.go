@@ -15,7 +15,7 @@ type doctorOptions struct {
 	IO     *IOStreams
 	Global *globalOptions
 	Fix    bool
-	JSON   bool
+	jsonOutput
 }
 
 func newCmdDoctor(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -39,7 +39,7 @@ Exit 0 when everything agrees (after --fix), 1 otherwise.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Fix, "fix", false, "repair: rewrite lost files, adopt interrupted runs, remove temporary files")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the problems as JSON")
+	addJSONFlag(cmd, g, &opts.jsonOutput, doctor.Problem{}, true)
 	return cmd
 }
 
@@ -68,7 +68,7 @@ func doctorRun(ctx context.Context, opts *doctorOptions) error {
 	if st == nil {
 		fmt.Fprintln(opts.IO.ErrOut, "doctor: no registry yet: nothing was planned here (if it was lost, qrun doctor --fix adopts the run directories)")
 		if opts.JSON {
-			return writeJSON(opts.IO.Out, []doctor.Problem{})
+			return opts.Exporter.write(opts.IO, []doctor.Problem{})
 		}
 		return nil
 	}
@@ -78,7 +78,7 @@ func doctorRun(ctx context.Context, opts *doctorOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := writeList(opts.IO.Out, opts.JSON, problems, writeProblem); err != nil {
+	if err := writeList(opts.IO, opts.jsonOutput, problems, writeProblem); err != nil {
 		return err
 	}
 	if n := doctor.Unfixed(problems); n > 0 {

@@ -22,7 +22,10 @@ func TestJoinJSONFieldArgs(t *testing.T) {
 		{[]string{"plan", "--json", "id", "quant_pair=int8"}, []string{"plan", "--json=id", "quant_pair=int8"}},
 		{[]string{"--db", "x.db", "runs", "--json", "id"}, []string{"--db", "x.db", "runs", "--json=id"}},
 		{[]string{"runs", "--", "--json", "id"}, []string{"runs", "--", "--json", "id"}},
-		{[]string{"vocab", "list", "--json", "name"}, []string{"vocab", "list", "--json", "name"}}, // a bool --json
+		{[]string{"vocab", "list", "--json", "name"}, []string{"vocab", "list", "--json=name"}},
+		{[]string{"vocab", "show", "--json", "w_group64"}, []string{"vocab", "show", "--json", "w_group64"}},
+		{[]string{"vocab", "show", "--json", "name,kind", "w_group64"}, []string{"vocab", "show", "--json=name,kind", "w_group64"}},
+		{[]string{"init", "--json", "name"}, []string{"init", "--json", "name"}}, // no --json fields
 	}
 	for _, c := range cases {
 		root := newRootCmd(&Factory{IO: &IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, Getenv: noEnv})

@@ -32,14 +32,14 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// writeList prints items as a JSON array ([] for none) with asJSON, else
-// each with text.
-func writeList[T any](w io.Writer, asJSON bool, items []T, text func(io.Writer, T)) error {
-	if asJSON {
-		return writeJSON(w, nonNil(items))
+// writeList prints items as the JSON array ([] for none) --json asks for,
+// else each with text.
+func writeList[T any](streams *IOStreams, j jsonOutput, items []T, text func(io.Writer, T)) error {
+	if j.JSON {
+		return j.Exporter.write(streams, nonNil(items))
 	}
 	for _, it := range items {
-		text(w, it)
+		text(streams.Out, it)
 	}
 	return nil
 }

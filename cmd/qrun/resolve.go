@@ -12,14 +12,14 @@ import (
 )
 
 type resolveOptions struct {
-	IO            *IOStreams
-	Global        *globalOptions
-	Format        string
-	Granularity   string
-	KVCache       string // "" until given: kv_cache: in qrun.yaml, else none
-	ModelOpt      string
-	Output        string
-	JSON          bool
+	IO          *IOStreams
+	Global      *globalOptions
+	Format      string
+	Granularity string
+	KVCache     string // "" until given: kv_cache: in qrun.yaml, else none
+	ModelOpt    string
+	Output      string
+	jsonOutput
 	RequireExport exportRequirement
 }
 
@@ -48,7 +48,7 @@ func newCmdResolve(io *IOStreams, g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&opts.KVCache, "kv-cache", "", "KV-cache setting (quant_kv_cache): none or a ModelOpt KV preset (default: kv_cache: in qrun.yaml, else none)")
 	cmd.Flags().StringVar(&opts.ModelOpt, "modelopt", modelopt.DefaultTarget.String(), "target ModelOpt version: 0.44-0.46 (list form) or 0.43 (legacy form)")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write the recipe to this file instead of standard output")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON (the recipe itself is YAML only: JSON cannot hold integer keys)")
+	addJSONFlag(cmd, g, &opts.jsonOutput, resolveJSON{}, true)
 	cmd.Flags().BoolVar(&opts.RequireExport.flag, "require-export", false, "refuse (exit 4) a combination whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
 	completeSelection(cmd, g)
 	g.completeFlag(cmd, "modelopt", cobra.FixedCompletions([]string{"0.46", "0.45", "0.44", "0.43"}, cobra.ShellCompDirectiveNoFileComp))
@@ -185,7 +185,7 @@ func resolveRun(opts *resolveOptions) error {
 			KVFingerprint: r.KVCacheFingerprint(),
 			Quantize:      plain, Notes: noteStrings(notes), Export: toExportJSON(verdict), JSONNote: jsonKeysNote,
 		}
-		return writeJSON(opts.IO.Out, out)
+		return opts.Exporter.write(opts.IO, out)
 	}
 	data, notes, err := r.Recipe(target)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 type vocabCheckOptions struct {
 	IO     *IOStreams
 	Global *globalOptions
-	JSON   bool
+	jsonOutput
 }
 
 // blockedError is a name-stability violation (exit 3).
@@ -37,7 +37,7 @@ renamed; set retired: true instead), a layout change. Exit 0 when clean.`,
 			return vocabCheckRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the violations as JSON")
+	addJSONFlag(cmd, g, &opts.jsonOutput, plan.Violation{}, true)
 	return cmd
 }
 
@@ -62,7 +62,7 @@ func vocabCheckRun(ctx context.Context, opts *vocabCheckOptions) error {
 			return err
 		}
 	}
-	if err := writeList(opts.IO.Out, opts.JSON, violations, writeViolation); err != nil {
+	if err := writeList(opts.IO, opts.jsonOutput, violations, writeViolation); err != nil {
 		return err
 	}
 	if len(violations) > 0 {

@@ -13,7 +13,7 @@ type vocabListOptions struct {
 	IO     *IOStreams
 	Global *globalOptions
 	Kind   string
-	JSON   bool
+	jsonOutput
 }
 
 func newCmdVocabList(io *IOStreams, g *globalOptions, runF func(*vocabListOptions) error) *cobra.Command {
@@ -39,7 +39,7 @@ func newCmdVocabList(io *IOStreams, g *globalOptions, runF func(*vocabListOption
 		},
 	}
 	cmd.Flags().StringVar(&opts.Kind, "kind", "", "only this kind: granularity, format or kv_cache")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	addJSONFlag(cmd, g, &opts.jsonOutput, vocabListItem{}, true)
 	g.completeFlag(cmd, "kind", cobra.FixedCompletions([]string{"granularity", "format", "kv_cache"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -80,7 +80,7 @@ func vocabListRun(opts *vocabListOptions) error {
 		}
 	}
 	if opts.JSON {
-		return writeJSON(opts.IO.Out, nonNil(items))
+		return opts.Exporter.write(opts.IO, nonNil(items))
 	}
 	t := &table{header: []string{"KIND", "NAME", "ALIASES", "SOURCE", "DESCRIPTION"}}
 	for _, it := range items {

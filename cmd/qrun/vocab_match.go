@@ -18,7 +18,7 @@ type vocabMatchOptions struct {
 	IO     *IOStreams
 	Global *globalOptions
 	Recipe string
-	JSON   bool
+	jsonOutput
 }
 
 func newCmdVocabMatch(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -54,7 +54,7 @@ input.`,
 			return vocabMatchRun(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	addJSONFlag(cmd, g, &opts.jsonOutput, vocabMatchJSON{}, true)
 	return cmd
 }
 
@@ -206,7 +206,7 @@ func vocabMatchRun(opts *vocabMatchOptions) error {
 		out.Notes = append(out.Notes, fmt.Sprintf("the recipe's groups map to %d different format × granularity pairs: one qrun run applies one pair to every Linear layer, so launch one run per group (or define a format whose quant_cfg targets each group's layers)", n))
 	}
 	if opts.JSON {
-		if err := writeJSON(opts.IO.Out, out); err != nil {
+		if err := opts.Exporter.write(opts.IO, out); err != nil {
 			return err
 		}
 	} else {

@@ -21,7 +21,7 @@ type vocabShowOptions struct {
 	IO     *IOStreams
 	Global *globalOptions
 	Name   string
-	JSON   bool
+	jsonOutput
 }
 
 func newCmdVocabShow(io *IOStreams, g *globalOptions, runF func(*vocabShowOptions) error) *cobra.Command {
@@ -45,7 +45,7 @@ func newCmdVocabShow(io *IOStreams, g *globalOptions, runF func(*vocabShowOption
 			return vocabShowRun(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	addJSONFlag(cmd, g, &opts.jsonOutput, vocabShowJSON{}, true)
 	return cmd
 }
 
@@ -136,9 +136,9 @@ func vocabShowRun(opts *vocabShowOptions) error {
 	}
 	if opts.JSON {
 		if len(shows) == 1 {
-			return writeJSON(opts.IO.Out, shows[0])
+			return opts.Exporter.write(opts.IO, shows[0])
 		}
-		return writeJSON(opts.IO.Out, shows)
+		return opts.Exporter.write(opts.IO, shows)
 	}
 	for i, s := range shows {
 		if i > 0 {
