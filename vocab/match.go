@@ -17,17 +17,22 @@ type Candidate struct {
 
 // GroupMatch is the answer for one config group.
 type GroupMatch struct {
-	Group      string      `json:"group"`
-	Modifier   string      `json:"modifier"`
-	Scheme     string      `json:"scheme,omitempty"`
-	Targets    []string    `json:"targets"`
-	Ignore     []string    `json:"ignore"`
-	Weights    string      `json:"weights"`
-	Activation string      `json:"input_activations"`
-	Outputs    string      `json:"output_activations"`
-	Matches    []Candidate `json:"matches"`
-	Unmatched  []string    `json:"unmatched,omitempty"` // parts no qrun selection reproduces, and why
-	Notes      []string    `json:"notes,omitempty"`
+	GroupSummary
+	Matches   []Candidate
+	Unmatched []string // parts no qrun selection reproduces, and why
+	Notes     []string
+}
+
+// GroupSummary is what a config group asks for, as the answer shows it.
+type GroupSummary struct {
+	Group      string   `json:"group"`
+	Modifier   string   `json:"modifier"`
+	Scheme     string   `json:"scheme,omitempty"`
+	Targets    []string `json:"targets"`
+	Ignore     []string `json:"ignore"`
+	Weights    string   `json:"weights"`
+	Activation string   `json:"input_activations"`
+	Outputs    string   `json:"output_activations"`
 }
 
 // KVMatch is the answer for a recipe's kv_cache_scheme: the qrun KV-cache
@@ -258,8 +263,8 @@ func targetKind(t string) string {
 }
 
 func (v *Vocabulary) matchGroup(g Group) GroupMatch {
-	gm := GroupMatch{Group: g.Name, Modifier: g.Modifier, Scheme: g.Scheme, Targets: g.Targets, Ignore: g.Ignore,
-		Weights: g.Weights.String(), Activation: g.Activations.String(), Outputs: g.Outputs.String(), Matches: []Candidate{}}
+	gm := GroupMatch{GroupSummary: GroupSummary{Group: g.Name, Modifier: g.Modifier, Scheme: g.Scheme, Targets: g.Targets, Ignore: g.Ignore,
+		Weights: g.Weights.String(), Activation: g.Activations.String(), Outputs: g.Outputs.String()}, Matches: []Candidate{}}
 	if g.Weights == nil && g.Activations == nil && g.Outputs == nil {
 		gm.Unmatched = append(gm.Unmatched, fmt.Sprintf("scheme %s quantizes nothing: every qrun format quantizes Linear weights", g.Scheme))
 	} else if g.Weights == nil {

@@ -79,19 +79,12 @@ type selectionJSON struct {
 }
 
 type groupMatchJSON struct {
-	Group      string          `json:"group"`
-	Modifier   string          `json:"modifier"`
-	Scheme     string          `json:"scheme,omitempty"`
-	Targets    []string        `json:"targets"`
-	Ignore     []string        `json:"ignore"`
-	Weights    string          `json:"weights"`
-	Activation string          `json:"input_activations"`
-	Outputs    string          `json:"output_activations"`
-	Selection  *selectionJSON  `json:"selection"` // null: none, see unmatched
-	Plan       string          `json:"plan"`      // the qrun plan line, or ""
-	Matches    []candidateJSON `json:"matches"`
-	Unmatched  []string        `json:"unmatched"`
-	Notes      []string        `json:"notes"`
+	vocab.GroupSummary
+	Selection *selectionJSON  `json:"selection"` // null: none, see unmatched
+	Plan      string          `json:"plan"`      // the qrun plan line, or ""
+	Matches   []candidateJSON `json:"matches"`
+	Unmatched []string        `json:"unmatched"`
+	Notes     []string        `json:"notes"`
 }
 
 // kvMatchJSON is the recipe's kv_cache_scheme: recipe-level in
@@ -167,11 +160,8 @@ func vocabMatchRun(opts *vocabMatchOptions) error {
 		return hydra.Line(args)
 	}
 	for i, m := range rm.Groups {
-		gm := groupMatchJSON{
-			Group: m.Group, Modifier: m.Modifier, Scheme: m.Scheme, Targets: nonNil(m.Targets), Ignore: nonNil(m.Ignore),
-			Weights: m.Weights, Activation: m.Activation, Outputs: m.Outputs,
-			Matches: []candidateJSON{}, Unmatched: nonNil(m.Unmatched), Notes: nonNil(m.Notes),
-		}
+		gm := groupMatchJSON{GroupSummary: m.GroupSummary, Matches: []candidateJSON{}, Unmatched: nonNil(m.Unmatched), Notes: nonNil(m.Notes)}
+		gm.Targets, gm.Ignore = nonNil(m.Targets), nonNil(m.Ignore)
 		for _, c := range m.Matches {
 			cj := candidateJSON{Format: c.Format, Granularity: c.Granularity, Hydra: hydraLine(c.Format, c.Granularity)}
 			if r, err := v.Resolve(c.Format, c.Granularity); err == nil {
