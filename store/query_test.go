@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -169,7 +168,7 @@ func TestEventsAreAppendOnly(t *testing.T) {
 	})
 }
 
-// TestCheckReportsDamage: Check names the rows a hand edit with the
+// TestCheckReportsDamage: Check names every row a hand edit with the
 // foreign keys off left pointing at nothing, on both backends, and on
 // PostgreSQL a recipe whose body no longer matches its sha256.
 func TestCheckReportsDamage(t *testing.T) {
@@ -180,42 +179,64 @@ func TestCheckReportsDamage(t *testing.T) {
 		b.Runs[0].Files = &RunFiles{Manifest: []byte("manifest\n"), Recipe: []byte("recipe\n")}
 		mustPlan(t, s, b)
 		db := rawDB(s)
+		ints := func(q string) []int64 {
+			rows, err := db.Query(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var out []int64
+			for rows.Next() {
+				var v int64
+				if err := rows.Scan(&v); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, v)
+			}
+			return out
+		}
+		var want []string
+		for _, e := range ints(`SELECT id FROM events`) {
+			want = append(want, fmt.Sprintf("events row %d refers to a missing runs row", e))
+		}
+		keysOff, keysOn := `PRAGMA foreign_keys = OFF`, `PRAGMA foreign_keys = ON`
+		if bk.name == "postgres" {
+			keysOff, keysOn = `SET session_replication_role = replica`, `SET session_replication_role = DEFAULT`
+			want = append(want,
+				"names row format int8 refers to a missing runs row",
+				"names row granularity w_group64 refers to a missing runs row",
+				"run_files row "+b.Runs[0].ID+" refers to a missing runs or recipes row",
+				"recipes row "+sha256Hex([]byte("recipe\n"))+": the recipe does not match its sha256")
+		} else {
+			for _, n := range ints(`SELECT rowid FROM names`) {
+				want = append(want, fmt.Sprintf("names row %d refers to a missing runs row", n))
+			}
+			for _, f := range ints(`SELECT rowid FROM run_files`) {
+				want = append(want, fmt.Sprintf("run_files row %d refers to a missing runs row", f))
+			}
+		}
+
+		// The damage, on one connection with the keys off (and on again
+		// before it goes back to the pool).
 		conn, err := db.Conn(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close()
-		keysOff := `PRAGMA foreign_keys = OFF`
-		if bk.name == "postgres" {
-			keysOff = `SET session_replication_role = replica`
-		}
-		var event int64
-		if err := conn.QueryRowContext(ctx, db.d.rebind(`SELECT min(id) FROM events WHERE run_id = ?`), b.Runs[0].ID).Scan(&event); err != nil {
-			t.Fatal(err)
-		}
-		for _, q := range []string{keysOff, `DELETE FROM runs`} {
+		for _, q := range []string{keysOff, `DELETE FROM runs`, `UPDATE recipes SET body = 'edited'`, keysOn} {
 			if _, err := conn.ExecContext(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}
 		}
-		want := []string{
-			fmt.Sprintf("events row %d refers to a missing runs row", event),
-			"run_files row ",
-		}
-		if bk.name == "postgres" {
-			if _, err := conn.ExecContext(ctx, `UPDATE recipes SET body = 'edited'`); err != nil {
-				t.Fatal(err)
-			}
-			want = append(want, "recipes row ")
-		}
+		conn.Close()
+
 		problems, err := s.Check(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, w := range want {
-			if !slices.ContainsFunc(problems, func(p string) bool { return strings.HasPrefix(p, w) }) {
-				t.Errorf("check = %q; want a problem starting %q", problems, w)
-			}
+		slices.Sort(problems)
+		slices.Sort(want)
+		if !slices.Equal(problems, want) {
+			t.Errorf("check =\n%q\nwant\n%q", problems, want)
 		}
 	})
 }

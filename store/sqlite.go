@@ -449,10 +449,15 @@ func (s *SQLite) Check(ctx context.Context) ([]string, error) {
 		var table, parent string
 		var rowid sql.NullInt64
 		var fkid int64
-		err := rows.Scan(&table, &rowid, &parent, &fkid)
-		return fmt.Sprintf("%s row %d refers to a missing %s row", table, rowid.Int64, parent), err
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s row %d refers to a missing %s row", table, rowid.Int64, parent), nil
 	})
-	return append(problems, keys...), err
+	if err != nil {
+		return nil, err
+	}
+	return append(problems, keys...), nil
 }
 
 // retry runs op, again with growing, jittered pauses while the database is
