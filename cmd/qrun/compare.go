@@ -76,7 +76,7 @@ format × granularity's runs) to the table, --md and --json: 10.9 (+0.6).`,
 	}
 	addCompareFlags(cmd, g, opts, "the metric to compare (required)", "only runs with these statuses (default succeeded; all for every status)")
 	f := cmd.Flags()
-	addJSONFlag(cmd, g, &opts.jsonOutput, compareCellJSON{}, true)
+	addJSONFlag(cmd, g, &opts.jsonOutput, []compareCellJSON{}, true)
 	f.BoolVar(&opts.CSV, "csv", false, "print CSV (header row, numbers only)")
 	f.BoolVar(&opts.Markdown, "md", false, "print a Markdown table")
 	return cmd

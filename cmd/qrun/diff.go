@@ -45,7 +45,7 @@ export verdicts and the latest metrics. One line per difference,
 			return diffRun(cmd.Context(), opts)
 		},
 	}
-	addJSONFlag(cmd, g, &opts.jsonOutput, compare.Change{}, true)
+	addJSONFlag(cmd, g, &opts.jsonOutput, []compare.Change{}, true)
 	return cmd
 }
 

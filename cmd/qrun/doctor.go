@@ -39,7 +39,7 @@ Exit 0 when everything agrees (after --fix), 1 otherwise.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Fix, "fix", false, "repair: rewrite lost files, adopt interrupted runs, remove temporary files")
-	addJSONFlag(cmd, g, &opts.jsonOutput, doctor.Problem{}, true)
+	addJSONFlag(cmd, g, &opts.jsonOutput, []doctor.Problem{}, true)
 	return cmd
 }
 

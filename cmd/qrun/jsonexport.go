@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"text/template"
 
@@ -32,19 +33,30 @@ type jsonOutput struct {
 }
 
 // addJSONFlag defines --json and --jq on cmd, and --template with
-// withTemplate, for rows shaped like row (a struct or a pointer to one: its
-// json tags are the fields), into out: out.JSON reports whether JSON was
+// withTemplate, for output shaped like row (a slice of structs for a
+// command that prints rows, a struct for one that prints an object: its
+// json tags are the fields; the help's examples follow the shape), into out: out.JSON reports whether JSON was
 // asked for, out.JSONFields which fields (nil: all), and out.Exporter
 // writes it. (plan has no --template of this kind: SPEC §13 gives plan
 // --template a meaning of its own, a template per run.)
 func addJSONFlag(cmd *cobra.Command, g *globalOptions, out *jsonOutput, row any, withTemplate bool) {
-	addJSONFieldsFlag(cmd, g, &out.JSON, &out.JSONFields, row)
+	valid := addJSONFieldsFlag(cmd, g, &out.JSON, &out.JSONFields, row)
 	e := &jsonExporter{on: &out.JSON, fields: &out.JSONFields}
 	out.Exporter = e
-	cmd.Flags().Var(&e.jq, "jq", "filter the --json output with a jq `expression` (e.g. '.[].id')")
+	field := valid[0]
+	for _, f := range []string{"name", "id"} {
+		if contains(valid, f) {
+			field = f
+		}
+	}
+	jq, tmpl := "."+field, "{{."+field+"}}{{\"\\n\"}}"
+	if reflect.TypeOf(row).Kind() == reflect.Slice {
+		jq, tmpl = ".[]"+jq, "{{range .}}"+tmpl+"{{end}}"
+	}
+	cmd.Flags().Var(&e.jq, "jq", "filter the --json output with a jq `expression` (e.g. '"+jq+"')")
 	g.completeFlag(cmd, "jq", cobra.NoFileCompletions)
 	if withTemplate {
-		cmd.Flags().Var(&e.tmpl, "template", "format the --json output with a Go `template` (e.g. '{{range .}}{{.id}}{{\"\\n\"}}{{end}}'; functions: join, pluck, json)")
+		cmd.Flags().Var(&e.tmpl, "template", "format the --json output with a Go `template` (e.g. '"+tmpl+"'; functions: join, pluck, json)")
 		g.completeFlag(cmd, "template", cobra.NoFileCompletions)
 	}
 	run := cmd.RunE

@@ -26,12 +26,16 @@ type jsonFlag struct {
 	valid  []string // the fields a row has, in output order
 }
 
-// addJSONFieldsFlag defines --json on cmd for rows shaped like row (a
-// struct or a pointer to one: its json tags are the fields). on reports
-// whether JSON was asked for, fields which fields (nil: all).
-func addJSONFieldsFlag(cmd *cobra.Command, g *globalOptions, on *bool, fields *[]string, row any) {
+// addJSONFieldsFlag defines --json on cmd for output shaped like row (see
+// addJSONFlag). on reports whether JSON was asked for, fields which fields
+// (nil: all). It returns the fields.
+func addJSONFieldsFlag(cmd *cobra.Command, g *globalOptions, on *bool, fields *[]string, row any) []string {
 	jf := &jsonFlag{on: on, fields: fields, valid: jsonFieldNames(reflect.TypeOf(row))}
-	f := cmd.Flags().VarPF(jf, "json", "", "print JSON; `fields` (comma-separated, e.g. "+exampleFields(jf.valid)+") selects what each row shows")
+	shows := "what each row shows"
+	if reflect.TypeOf(row).Kind() != reflect.Slice {
+		shows = "what it shows"
+	}
+	f := cmd.Flags().VarPF(jf, "json", "", "print JSON; `fields` (comma-separated, e.g. "+exampleFields(jf.valid)+") selects "+shows)
 	f.NoOptDefVal = "true"
 	g.completeFlag(cmd, "json", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return jf.valid, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
@@ -40,6 +44,7 @@ func addJSONFieldsFlag(cmd *cobra.Command, g *globalOptions, on *bool, fields *[
 		cmd.Annotations = map[string]string{}
 	}
 	cmd.Annotations["json_fields"] = strings.Join(jf.valid, ",")
+	return jf.valid
 }
 
 func exampleFields(valid []string) string {

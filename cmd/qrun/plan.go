@@ -131,7 +131,7 @@ running or failed; see qrun mark), for resubmitting what is left:
 	f.BoolVar(&opts.SkipInvalid, "skip-invalid", false, "plan the valid combinations and report the skipped ones")
 	f.BoolVar(&opts.Pending, "pending", false, "print only the runs not yet succeeded (for resubmitting an array)")
 	f.BoolVar(&opts.RequireExport.flag, "require-export", false, "refuse (exit 4) combinations whose checkpoint export is not deployable (default: require_export in qrun.yaml)")
-	addJSONFlag(cmd, g, &opts.jsonOutput, planRunJSON{}, false)
+	addJSONFlag(cmd, g, &opts.jsonOutput, []planRunJSON{}, false)
 	f.StringVar(&opts.Emit, "emit", "", "output form: dirs (default), hydra, hf_ptq or template='TMPL'")
 	f.StringVar(&opts.Template, "template", "", "a launch line per run from a Go template (see above); same as --emit template=TMPL")
 	f.Int64Var(&opts.MaxSweep, "max-sweep", 0, "refuse (exit 4) a sweep of more runs than this (default: max_sweep in qrun.yaml, 1000000)")

@@ -28,6 +28,11 @@ func newCmdResolve(io *IOStreams, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "resolve --format F [--granularity G] [--kv-cache K]",
 		Short: "Print the complete ModelOpt PTQ recipe for one format × granularity × KV cache; touches nothing",
+		Long: `Print the complete ModelOpt PTQ recipe for one format × granularity × KV
+cache, as hf_ptq --recipe reads it; touches nothing. The recipe itself is
+YAML only: JSON cannot hold its integer block_sizes keys, so --json gives
+the recipe's facts (names, fingerprints, export verdict) with the quantize
+section's keys as strings.`,
 		Example: `  qrun resolve --format w4a8_int --granularity recipe_match_channel_token
   qrun resolve --format fp8 --kv-cache fp8_cast
   qrun resolve --format int8 --granularity w_group64 --modelopt 0.43 -o recipe.yaml`,

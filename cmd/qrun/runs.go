@@ -93,7 +93,7 @@ func newCmdRuns(io *IOStreams, g *globalOptions) *cobra.Command {
 	f.StringVar(&opts.Since, "since", "", "only runs planned since a duration ago (7d, 12h, 30m) or a date (2026-11-01, RFC 3339)")
 	f.IntVar(&opts.Filter.Limit, "limit", 50, "at most this many runs (0: all)")
 	f.BoolVar(&opts.Count, "count", false, "print only the number of matching runs")
-	addJSONFlag(cmd, g, &opts.jsonOutput, runJSON{}, true)
+	addJSONFlag(cmd, g, &opts.jsonOutput, []runJSON{}, true)
 	completeSelection(cmd, g)
 	g.completeFlag(cmd, "status", cobra.FixedCompletions([]string{"planned", "running", "succeeded", "failed"}, cobra.ShellCompDirectiveNoFileComp))
 	g.completeFlag(cmd, "export", cobra.FixedCompletions(store.ExportVerdicts, cobra.ShellCompDirectiveNoFileComp))

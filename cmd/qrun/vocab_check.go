@@ -37,7 +37,7 @@ renamed; set retired: true instead), a layout change. Exit 0 when clean.`,
 			return vocabCheckRun(cmd.Context(), opts)
 		},
 	}
-	addJSONFlag(cmd, g, &opts.jsonOutput, plan.Violation{}, true)
+	addJSONFlag(cmd, g, &opts.jsonOutput, []plan.Violation{}, true)
 	return cmd
 }
 

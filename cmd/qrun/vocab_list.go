@@ -39,7 +39,7 @@ func newCmdVocabList(io *IOStreams, g *globalOptions, runF func(*vocabListOption
 		},
 	}
 	cmd.Flags().StringVar(&opts.Kind, "kind", "", "only this kind: granularity, format or kv_cache")
-	addJSONFlag(cmd, g, &opts.jsonOutput, vocabListItem{}, true)
+	addJSONFlag(cmd, g, &opts.jsonOutput, []vocabListItem{}, true)
 	g.completeFlag(cmd, "kind", cobra.FixedCompletions([]string{"granularity", "format", "kv_cache"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
