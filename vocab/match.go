@@ -23,7 +23,8 @@ type GroupMatch struct {
 	Notes     []string
 }
 
-// GroupSummary is what a config group asks for, as the answer shows it.
+// GroupSummary is what a config group asks for, as the answer shows it
+// (its json tags are the names qrun vocab match --json gives its fields).
 type GroupSummary struct {
 	Group      string   `json:"group"`
 	Modifier   string   `json:"modifier"`
