@@ -96,6 +96,31 @@ func (d testDB) QueryRow(q string, args ...any) *sql.Row {
 	return d.DB.QueryRow(d.d.rebind(q), args...)
 }
 
+// column is the one column of q's rows, read through db (a testDB or a
+// transaction).
+func column[T any](t *testing.T, db interface {
+	Query(string, ...any) (*sql.Rows, error)
+}, q string) []T {
+	t.Helper()
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return out
+}
+
 // schemaOf is the registry's schema version.
 func schemaOf(t *testing.T, s Store) int64 {
 	t.Helper()

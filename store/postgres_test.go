@@ -416,18 +416,7 @@ func TestPostgresIndexesServeTheQueries(t *testing.T) {
 		}
 		defer tx.Rollback()
 		tx.Exec(`SET LOCAL enable_seqscan = off`)
-		rows, err := tx.Query(`EXPLAIN ` + q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var plan []string
-		for rows.Next() {
-			var line string
-			rows.Scan(&line)
-			plan = append(plan, line)
-		}
-		return plan
+		return column[string](t, tx, `EXPLAIN `+q)
 	})
 }
 

@@ -179,24 +179,8 @@ func TestCheckReportsDamage(t *testing.T) {
 		b.Runs[0].Files = &RunFiles{Manifest: []byte("manifest\n"), Recipe: []byte("recipe\n")}
 		mustPlan(t, s, b)
 		db := rawDB(s)
-		ints := func(q string) []int64 {
-			rows, err := db.Query(q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var out []int64
-			for rows.Next() {
-				var v int64
-				if err := rows.Scan(&v); err != nil {
-					t.Fatal(err)
-				}
-				out = append(out, v)
-			}
-			return out
-		}
 		var want []string
-		for _, e := range ints(`SELECT id FROM events`) {
+		for _, e := range column[int64](t, db, `SELECT id FROM events`) {
 			want = append(want, fmt.Sprintf("events row %d refers to a missing runs row", e))
 		}
 		keysOff, keysOn := `PRAGMA foreign_keys = OFF`, `PRAGMA foreign_keys = ON`
@@ -208,10 +192,10 @@ func TestCheckReportsDamage(t *testing.T) {
 				"run_files row "+b.Runs[0].ID+" refers to a missing runs or recipes row",
 				"recipes row "+sha256Hex([]byte("recipe\n"))+": the recipe does not match its sha256")
 		} else {
-			for _, n := range ints(`SELECT rowid FROM names`) {
+			for _, n := range column[int64](t, db, `SELECT rowid FROM names`) {
 				want = append(want, fmt.Sprintf("names row %d refers to a missing runs row", n))
 			}
-			for _, f := range ints(`SELECT rowid FROM run_files`) {
+			for _, f := range column[int64](t, db, `SELECT rowid FROM run_files`) {
 				want = append(want, fmt.Sprintf("run_files row %d refers to a missing runs row", f))
 			}
 		}
