@@ -35,18 +35,18 @@ type jsonOutput struct {
 // addJSONFlag defines --json and --jq on cmd, and --template with
 // withTemplate, for output shaped like row (a slice of structs for a
 // command that prints rows, a struct for one that prints an object: its
-// json tags are the fields; the help's examples follow the shape), into out: out.JSON reports whether JSON was
-// asked for, out.JSONFields which fields (nil: all), and out.Exporter
-// writes it. (plan has no --template of this kind: SPEC §13 gives plan
+// json tags are the fields; the help's examples follow the shape), into
+// out: out.JSON reports whether JSON was asked for, out.JSONFields which
+// fields (nil: all), and out.Exporter writes it. (plan has no --template of this kind: SPEC §13 gives plan
 // --template a meaning of its own, a template per run.)
 func addJSONFlag(cmd *cobra.Command, g *globalOptions, out *jsonOutput, row any, withTemplate bool) {
 	valid := addJSONFieldsFlag(cmd, g, &out.JSON, &out.JSONFields, row)
 	e := &jsonExporter{on: &out.JSON, fields: &out.JSONFields}
 	out.Exporter = e
-	field := valid[0]
+	field := valid[0] // the examples' field: id, else name, else the first
 	for _, f := range []string{"name", "id"} {
 		if contains(valid, f) {
-			field = f
+			field = f // a later one wins
 		}
 	}
 	jq, tmpl := "."+field, "{{."+field+"}}{{\"\\n\"}}"
